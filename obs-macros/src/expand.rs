@@ -1,0 +1,204 @@
+//! The wrapper around the user's function: its signature, attributes and body stay as written; the
+//! body runs inside one call into `obs_runtime::__private`.
+
+use crate::args::RawArgs;
+use crate::errors::Errors;
+use crate::validate::{Observed, args_span, check_args, check_item};
+use proc_macro2::{Span, TokenStream};
+use quote::{ToTokens, quote, quote_spanned};
+use syn::visit::Visit;
+use syn::{Attribute, Expr, ExprLit, Item, ItemFn, Lit, Meta, ReturnType, Type};
+
+/// Entry point: parse, validate, expand. On any error the user's item is emitted unchanged beside
+/// the `compile_error!`s, so one bad argument does not cascade into unrelated errors.
+pub fn observed(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let errors = Errors::default();
+    let attr_span = args_span(&attr);
+    let raw = syn::parse2::<RawArgs>(attr).map_err(|error| errors.push(error)).ok();
+    let function = match syn::parse2::<ItemFn>(item.clone()) {
+        Ok(function) => Some(function),
+        Err(_) => {
+            errors.push(not_a_function(&item));
+            None
+        }
+    };
+    let observed = raw.and_then(|raw| check_args(&raw, attr_span, &errors));
+    if let Some(function) = &function {
+        check_item(function, &errors);
+    }
+    match (errors.finish(), function, observed) {
+        (Ok(()), Some(function), Some(observed)) => wrap(&function, &observed),
+        (result, _, _) => {
+            let compile_errors = result.err().map(|error| error.to_compile_error());
+            quote!(#compile_errors #item)
+        }
+    }
+}
+
+fn not_a_function(item: &TokenStream) -> syn::Error {
+    let message = "#[observed] applies to functions with a body: put it on the `fn` that handles the endpoint";
+    match syn::parse2::<Item>(item.clone()) {
+        Ok(Item::Struct(item)) => syn::Error::new_spanned(item.struct_token, format!("{message}, not on a struct")),
+        Ok(Item::Enum(item)) => syn::Error::new_spanned(item.enum_token, format!("{message}, not on an enum")),
+        Ok(Item::Impl(item)) => syn::Error::new_spanned(
+            item.impl_token,
+            format!("{message}, not on an `impl` block: annotate each method instead"),
+        ),
+        Ok(Item::Mod(item)) => syn::Error::new_spanned(item.mod_token, format!("{message}, not on a module")),
+        Ok(Item::Const(item)) => syn::Error::new_spanned(item.const_token, format!("{message}, not on a constant")),
+        Ok(Item::Static(item)) => syn::Error::new_spanned(item.static_token, format!("{message}, not on a static")),
+        Ok(Item::Trait(item)) => syn::Error::new_spanned(
+            item.trait_token,
+            format!("{message}, not on a trait: annotate the methods of its `impl` blocks"),
+        ),
+        _ => {
+            let span = item.clone().into_iter().next().map_or_else(Span::call_site, |token| token.span());
+            syn::Error::new(span, message)
+        }
+    }
+}
+
+fn wrap(function: &ItemFn, observed: &Observed) -> TokenStream {
+    let ItemFn { attrs, vis, sig, block } = function;
+    let call_site = call_site_statics(function, observed);
+    let span_expr = span_expression(function, observed);
+    let return_type = match &sig.output {
+        ReturnType::Default => quote!(()),
+        ReturnType::Type(_, ty) => ty.to_token_stream(),
+    };
+    let nameable = !matches!(&sig.output, ReturnType::Type(_, ty) if contains_impl_trait(ty));
+    // The never-taken return of a value of the declared type pins the type of the closure or async
+    // block, so `?` and type errors resolve against the user's signature (tracing-attributes' trick).
+    let fake_return = nameable.then(|| {
+        quote_spanned! {return_type_span(sig)=>
+            #[allow(unreachable_code, clippy::diverging_sub_expression, clippy::needless_return)]
+            if false {
+                let __obs_fake_return: #return_type = loop {};
+                return __obs_fake_return;
+            }
+        }
+    });
+    let annotation = nameable.then(|| quote!(: #return_type));
+    let stmts = &block.stmts;
+    let body = quote_spanned! {block.brace_token.span.join()=>
+        {
+            #fake_return
+            #(#stmts)*
+        }
+    };
+    let run = if sig.asyncness.is_some() {
+        quote! {
+            ::obs_runtime::__private::Instrument::instrument(
+                async move #body,
+                ::obs_runtime::__private::Call::span(&__obs_call).clone(),
+            ).await
+        }
+    } else {
+        quote! {{
+            let __obs_entered = ::obs_runtime::__private::Call::span(&__obs_call).enter();
+            #[allow(clippy::redundant_closure_call)]
+            (move || #body)()
+        }}
+    };
+    quote! {
+        #(#attrs)*
+        #vis #sig {
+            #call_site
+            let __obs_call = ::obs_runtime::__private::Call::start(&__OBS_CALL_SITE, #span_expr);
+            #[allow(clippy::let_unit_value)]
+            let __obs_ret #annotation = #run;
+            ::obs_runtime::__private::Call::finish(__obs_call, ::obs_runtime::__private::classify!(&__obs_ret));
+            __obs_ret
+        }
+    }
+}
+
+/// The `static` describing this function, and its entry in the link-time catalog.
+fn call_site_statics(function: &ItemFn, observed: &Observed) -> TokenStream {
+    let ident = &function.sig.ident;
+    let function_name = ident.to_string();
+    let method = &observed.method;
+    let route = &observed.endpoint;
+    let doc = doc_text(&function.attrs);
+    let buckets = match &observed.buckets {
+        Some(bounds) => quote!(::core::option::Option::Some(&[#(#bounds),*])),
+        None => quote!(::core::option::Option::None),
+    };
+    let line = quote_spanned!(ident.span()=> ::core::line!());
+    quote! {
+        static __OBS_CALL_SITE: ::obs_runtime::__private::CallSite = ::obs_runtime::__private::CallSite::endpoint(
+            ::obs_runtime::__private::EndpointInfo {
+                method: #method,
+                route: #route,
+                function: #function_name,
+                module_path: ::core::module_path!(),
+                file: ::core::file!(),
+                line: #line,
+                doc: #doc,
+                buckets: #buckets,
+            },
+        );
+        #[::obs_runtime::__private::linkme::distributed_slice(::obs_runtime::__private::CALL_SITES)]
+        #[linkme(crate = ::obs_runtime::__private::linkme)]
+        static __OBS_CALL_SITE_ENTRY: &::obs_runtime::__private::CallSite = &__OBS_CALL_SITE;
+    }
+}
+
+/// `tracing::span!` with the semantic-convention fields; its name is a literal so the callsite is static.
+fn span_expression(function: &ItemFn, observed: &Observed) -> TokenStream {
+    let method = &observed.method;
+    let route = observed.endpoint.value();
+    let name = format!("{method} {route}");
+    let function_name = function.sig.ident.to_string();
+    let span = observed.method_span;
+    quote_spanned! {span=>
+        ::obs_runtime::__private::tracing::span!(
+            ::obs_runtime::__private::tracing::Level::INFO,
+            #name,
+            otel.kind = "server",
+            http.request.method = #method,
+            http.route = #route,
+            http.response.status_code = ::obs_runtime::__private::tracing::field::Empty,
+            error.r#type = ::obs_runtime::__private::tracing::field::Empty,
+            otel.status_code = ::obs_runtime::__private::tracing::field::Empty,
+            code.function = #function_name,
+            code.namespace = ::core::module_path!(),
+        )
+    }
+}
+
+fn return_type_span(sig: &syn::Signature) -> Span {
+    match &sig.output {
+        ReturnType::Default => sig.ident.span(),
+        ReturnType::Type(_, ty) => syn::spanned::Spanned::span(ty),
+    }
+}
+
+/// The doc comment of the function, one line per `///` line, for the generated reference.
+fn doc_text(attrs: &[Attribute]) -> String {
+    let lines: Vec<String> = attrs
+        .iter()
+        .filter(|attr| attr.path().is_ident("doc"))
+        .filter_map(|attr| match &attr.meta {
+            Meta::NameValue(pair) => match &pair.value {
+                Expr::Lit(ExprLit { lit: Lit::Str(text), .. }) => Some(text.value()),
+                _ => None,
+            },
+            _ => None,
+        })
+        .map(|line| line.strip_prefix(' ').map(str::to_owned).unwrap_or(line))
+        .collect();
+    lines.join("\n").trim().to_owned()
+}
+
+fn contains_impl_trait(ty: &Type) -> bool {
+    struct Finder(bool);
+    impl<'ast> Visit<'ast> for Finder {
+        fn visit_type_impl_trait(&mut self, _: &'ast syn::TypeImplTrait) {
+            self.0 = true;
+        }
+    }
+    let mut finder = Finder(false);
+    finder.visit_type(ty);
+    finder.0
+}

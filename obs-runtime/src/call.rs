@@ -1,0 +1,123 @@
+//! One observed call: started by the generated code, finished with the classified return value,
+//! or dropped unfinished by a panic or a cancellation.
+
+use crate::call_site::CallSite;
+use crate::metrics::endpoint_metrics::EndpointMetrics;
+use crate::outcome::{Classification, ErrorType};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+use tracing::{Level, Span};
+
+/// Where per-call log events go; filter them with e.g. `RUST_LOG=info,obs::request=warn`.
+pub const REQUEST_LOG_TARGET: &str = "obs::request";
+
+/// An observed call in progress.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct Call {
+    site: &'static CallSite,
+    metrics: &'static EndpointMetrics,
+    span: Span,
+    started: Instant,
+    finished: bool,
+}
+
+impl Call {
+    /// Counts the call as in flight and starts its clock.
+    #[inline]
+    #[must_use]
+    pub fn start(site: &'static CallSite, span: Span) -> Self {
+        let metrics = site.metrics();
+        metrics.active.fetch_add(1, Ordering::Relaxed);
+        Call { site, metrics, span, started: Instant::now(), finished: false }
+    }
+
+    /// The call's span, to enter while the body runs.
+    #[inline]
+    #[must_use]
+    pub fn span(this: &Self) -> &Span {
+        &this.span
+    }
+
+    /// Records the call's outcome: histogram, gauge, span fields and the log event.
+    #[inline]
+    pub fn finish(mut this: Self, outcome: Classification) {
+        this.finished = true;
+        this.record(outcome);
+    }
+
+    fn record(&self, outcome: Classification) {
+        let elapsed = self.started.elapsed();
+        self.metrics.observe(outcome, u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX));
+        self.metrics.active.fetch_sub(1, Ordering::Relaxed);
+        if !self.span.is_disabled() {
+            record_on_span(&self.span, outcome);
+        }
+        self.span.in_scope(|| log_completed(self.site, outcome, elapsed));
+    }
+}
+
+impl Drop for Call {
+    fn drop(&mut self) {
+        if !self.finished {
+            let interruption = if std::thread::panicking() { ErrorType::Panic } else { ErrorType::Cancelled };
+            self.record(Classification::interrupted(interruption));
+        }
+    }
+}
+
+fn record_on_span(span: &Span, outcome: Classification) {
+    if let Some(code) = outcome.status_code() {
+        span.record("http.response.status_code", code);
+    }
+    if let Some(error) = outcome.error_type() {
+        span.record("error.type", tracing::field::display(error));
+        span.record("otel.status_code", "error");
+    }
+}
+
+/// Emits the per-call event: INFO on success, WARN on a 4xx, ERROR on a failure.
+fn log_completed(site: &CallSite, outcome: Classification, elapsed: Duration) {
+    macro_rules! completed {
+        ($level:expr) => {
+            tracing::event!(
+                target: REQUEST_LOG_TARGET,
+                $level,
+                "http.request.method" = site.method(),
+                "http.route" = site.route(),
+                "http.response.status_code" = outcome.status_code(),
+                "error.type" = outcome.error_type().map(tracing::field::display),
+                outcome = outcome.outcome_name(),
+                duration_ms = elapsed.as_secs_f64() * 1e3,
+                "code.function" = site.function(),
+                "code.namespace" = site.module_path(),
+                "{} {} {} in {:.3} ms",
+                site.method(),
+                site.route(),
+                StatusText(outcome),
+                elapsed.as_secs_f64() * 1e3,
+            )
+        };
+    }
+    if outcome.is_failure() {
+        completed!(Level::ERROR);
+    } else if outcome.is_client_error() {
+        completed!(Level::WARN);
+    } else {
+        completed!(Level::INFO);
+    }
+}
+
+/// `200`, `500 (ApiError)` or `failed (panic)`, for the human-readable message.
+struct StatusText(Classification);
+
+impl std::fmt::Display for StatusText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.0.status_code(), self.0.error_type()) {
+            (Some(code), Some(ErrorType::Status(_)) | None) => write!(f, "{code}"),
+            (Some(code), Some(error)) => write!(f, "{code} ({error})"),
+            (None, Some(error)) => write!(f, "failed ({error})"),
+            (None, None) => f.write_str("ok"),
+        }
+    }
+}

@@ -1,0 +1,82 @@
+//! The errors of setting the toolkit up. Recording never fails: only setup can.
+
+use std::fmt;
+use std::net::SocketAddr;
+
+/// Why [`ObsBuilder::init`](crate::ObsBuilder::init) could not set the toolkit up. Nothing was
+/// installed when it returns one of these.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum SetupError {
+    /// An environment variable holds a value the toolkit cannot use.
+    InvalidEnv {
+        /// The variable, e.g. `OBS_METRICS_ADDR`.
+        var: &'static str,
+        /// Its value.
+        value: String,
+        /// What it should look like.
+        expected: &'static str,
+    },
+    /// A log or trace filter directive does not parse.
+    InvalidFilter {
+        /// Where it came from: `RUST_LOG`, `log_filter` or `trace_filter`.
+        origin: &'static str,
+        /// The directive.
+        value: String,
+        /// The parser's explanation.
+        reason: String,
+    },
+    /// The metrics listener could not bind its address.
+    MetricsBind {
+        /// The address.
+        addr: SocketAddr,
+        /// The bind error.
+        source: std::io::Error,
+    },
+    /// Two `#[observed]` functions claim the same method and route, so their series would merge.
+    DuplicateEndpoint {
+        /// The HTTP method.
+        method: &'static str,
+        /// The route template.
+        route: &'static str,
+        /// `file:line` of one function.
+        first: String,
+        /// `file:line` of the other.
+        second: String,
+    },
+    /// A global tracing subscriber or the toolkit itself was already set up in this process.
+    AlreadyInitialized,
+}
+
+impl fmt::Display for SetupError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SetupError::InvalidEnv { var, value, expected } => {
+                write!(f, "environment variable {var}={value:?} is invalid: expected {expected}")
+            }
+            SetupError::InvalidFilter { origin, value, reason } => {
+                write!(f, "filter {origin}={value:?} is invalid ({reason}): expected directives such as `info,my_crate=debug`")
+            }
+            SetupError::MetricsBind { addr, source } => write!(
+                f,
+                "cannot serve metrics on {addr}: {source}; set OBS_METRICS_ADDR to a free address, or `off`"
+            ),
+            SetupError::DuplicateEndpoint { method, route, first, second } => write!(
+                f,
+                "{method} {route} is annotated twice, at {first} and at {second}: give each function its own endpoint"
+            ),
+            SetupError::AlreadyInitialized => f.write_str(
+                "a global tracing subscriber is already installed: call obs_runtime init once, and do not install another subscriber",
+            ),
+        }
+    }
+}
+
+impl std::error::Error for SetupError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            SetupError::MetricsBind { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,60 @@
+//! # obs: observability from one annotation
+//!
+//! ```
+//! use obs_runtime::observed;
+//!
+//! /// Loads one user.
+//! #[observed(endpoint = "/users/{id}", method = "GET")]
+//! async fn get_user(id: u64) -> Result<String, std::io::Error> {
+//!     Ok(format!("user {id}"))
+//! }
+//! # let _ = get_user(1);
+//! ```
+//!
+//! Every call of `get_user` then records, with no further code:
+//! - `http_server_request_duration_seconds{http_request_method, http_route,
+//!   http_response_status_code, error_type}` (histogram) and `http_server_active_requests`;
+//! - a span `GET /users/{id}` with the OpenTelemetry HTTP semantic-convention attributes;
+//! - one log event (method, route, status, duration, outcome, trace and span ids).
+//!
+//! Call [`builder`]`(...).`[`init`](ObsBuilder::init)`()` once at the start of `main` for the
+//! log output, the `/metrics` listener and the process metrics.
+//!
+//! ## `#[observed]` arguments
+//! - `endpoint = "/users/{id}"` (required): the route template, the `http_route` label. Never the
+//!   concrete path, so cardinality stays bounded.
+//! - `method = "POST"` (default `GET`): the HTTP method, upper case.
+//! - `buckets = [0.01, 0.1, 1.0]`: histogram bounds in seconds, replacing the defaults
+//!   ([`DEFAULT_BUCKETS`]).
+//!
+//! The return value is classified by [`Outcome`]; misuse of the attribute is a compile error.
+
+#![forbid(unsafe_code)]
+
+mod call;
+mod call_site;
+mod error;
+pub mod metrics;
+mod outcome;
+mod setup;
+pub mod telemetry;
+
+pub use call_site::{CallSite, DEFAULT_BUCKETS, catalog};
+pub use error::SetupError;
+pub use obs_macros::observed;
+pub use outcome::{Classification, ErrorType, Outcome};
+pub use setup::{LocalTelemetry, ObsBuilder, builder};
+pub use telemetry::{LogFormat, ObsGuard};
+pub use call::REQUEST_LOG_TARGET;
+
+/// Paths for the code `#[observed]` generates; not a public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::__obs_classify as classify;
+    pub use crate::call::Call;
+    pub use crate::call_site::{CALL_SITES, CallSite, EndpointInfo};
+    pub use crate::outcome::probe;
+    pub use ::linkme;
+    pub use ::tracing;
+    pub use ::tracing::Instrument;
+}

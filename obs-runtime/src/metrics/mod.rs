@@ -1,0 +1,96 @@
+//! The metrics registry, its text expositions, and the `/metrics` listener.
+//!
+//! Everything is global: the `#[observed]` call sites record into it whether or not the
+//! process called [`init`](crate::ObsBuilder::init), and [`render`] encodes it on demand.
+
+pub(crate) mod build_info;
+pub(crate) mod endpoint_metrics;
+pub(crate) mod histogram;
+pub(crate) mod http_server;
+pub(crate) mod process;
+pub(crate) mod server;
+
+use prometheus_client::registry::Registry;
+use std::sync::OnceLock;
+
+pub use server::MetricsServer;
+
+/// The two text formats Prometheus scrapes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExpositionFormat {
+    /// OpenMetrics 1.0 text, with `# UNIT` lines and `# EOF`.
+    OpenMetrics,
+    /// The Prometheus text format 0.0.4.
+    PrometheusText,
+}
+
+impl ExpositionFormat {
+    /// The `Content-Type` of a response in this format.
+    #[must_use]
+    pub const fn content_type(self) -> &'static str {
+        match self {
+            ExpositionFormat::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            ExpositionFormat::PrometheusText => prometheus_client::encoding::prometheus_text::CONTENT_TYPE,
+        }
+    }
+
+    /// The format to answer a request with this `Accept` header in: OpenMetrics when the scraper
+    /// lists it (as Prometheus does), the 0.0.4 text otherwise.
+    ///
+    /// ```
+    /// use obs_runtime::metrics::ExpositionFormat;
+    ///
+    /// let prometheus = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+    /// assert_eq!(ExpositionFormat::negotiate(Some(prometheus)), ExpositionFormat::OpenMetrics);
+    /// assert_eq!(ExpositionFormat::negotiate(Some("*/*")), ExpositionFormat::PrometheusText);
+    /// assert_eq!(ExpositionFormat::negotiate(None), ExpositionFormat::PrometheusText);
+    /// ```
+    #[must_use]
+    pub fn negotiate(accept: Option<&str>) -> Self {
+        let wants_openmetrics = accept.is_some_and(|accept| {
+            accept.split(',').any(|range| {
+                let mut parts = range.split(';').map(str::trim);
+                let media = parts.next().unwrap_or_default();
+                let refused = parts.any(|param| param.replace(' ', "") == "q=0");
+                media.eq_ignore_ascii_case("application/openmetrics-text") && !refused
+            })
+        });
+        if wants_openmetrics { ExpositionFormat::OpenMetrics } else { ExpositionFormat::PrometheusText }
+    }
+}
+
+fn registry() -> &'static Registry {
+    static REGISTRY: OnceLock<Registry> = OnceLock::new();
+    REGISTRY.get_or_init(|| {
+        let mut registry = Registry::default();
+        registry.register_collector(Box::new(http_server::HttpServerCollector));
+        registry.register_collector(Box::new(process::ProcessCollector));
+        registry.register_collector(Box::new(build_info::BuildInfoCollector));
+        registry
+    })
+}
+
+/// Encodes every metric of this process in `format`.
+///
+/// Use it to serve metrics from your own router instead of the toolkit's listener:
+///
+/// ```
+/// use obs_runtime::metrics::{ExpositionFormat, render};
+///
+/// let text = render(ExpositionFormat::OpenMetrics);
+/// assert!(text.contains("# TYPE process_cpu_seconds counter"));
+/// assert!(text.ends_with("# EOF\n"));
+/// ```
+#[must_use]
+pub fn render(format: ExpositionFormat) -> String {
+    // Endpoints are listed from the first scrape on, even those not yet called. Duplicate
+    // endpoints share their series; `init` reports them as an error.
+    let _ = crate::call_site::register_catalog();
+    let mut text = String::with_capacity(16 * 1024);
+    // Writing into a String cannot fail, and the collectors only fail when their writer does.
+    let _ = match format {
+        ExpositionFormat::OpenMetrics => prometheus_client::encoding::text::encode(&mut text, registry()),
+        ExpositionFormat::PrometheusText => prometheus_client::encoding::prometheus_text::encode(&mut text, registry()),
+    };
+    text
+}

@@ -1,0 +1,58 @@
+//! The guard `init` returns: it owns the listener and the tracer provider, and on drop logs the
+//! shutdown event, flushes telemetry with a deadline and stops the listener.
+
+use crate::metrics::MetricsServer;
+use crate::metrics::endpoint_metrics;
+use crate::telemetry::identity::ServiceIdentity;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+/// Where system events (start-up, shutdown, setup problems) go.
+pub const SYSTEM_LOG_TARGET: &str = "obs::system";
+
+/// Pending telemetry gets this long to flush at shutdown; a dead collector cannot hold it longer.
+pub const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(5);
+
+/// Keeps the toolkit running; drop it at the end of `main` to shut down cleanly.
+#[must_use = "dropping the guard shuts the toolkit down: keep it alive for the whole of main"]
+#[derive(Debug)]
+pub struct ObsGuard {
+    pub(crate) metrics_server: Option<MetricsServer>,
+    pub(crate) tracer_provider: Option<SdkTracerProvider>,
+    pub(crate) started: Instant,
+}
+
+impl ObsGuard {
+    /// The address the `/metrics` listener bound, when it runs.
+    #[must_use]
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_server.as_ref().map(MetricsServer::local_addr)
+    }
+}
+
+/// Calls completed so far across every endpoint.
+pub(crate) fn calls_served() -> u64 {
+    endpoint_metrics::registered().iter().map(|endpoint| endpoint.calls()).sum()
+}
+
+impl Drop for ObsGuard {
+    fn drop(&mut self) {
+        let identity = ServiceIdentity::get();
+        tracing::info!(
+            target: SYSTEM_LOG_TARGET,
+            event = "shutdown",
+            "service.name" = identity.map(|identity| identity.name.as_str()),
+            "service.version" = identity.map(|identity| identity.version.as_str()),
+            uptime_seconds = self.started.elapsed().as_secs_f64(),
+            calls_served = calls_served(),
+            "obs shutting down"
+        );
+        if let Some(provider) = self.tracer_provider.take() {
+            if let Err(error) = provider.shutdown_with_timeout(SHUTDOWN_DEADLINE) {
+                tracing::warn!(target: SYSTEM_LOG_TARGET, event = "shutdown_error", error = %error, "telemetry did not flush");
+            }
+        }
+        self.metrics_server.take();
+    }
+}

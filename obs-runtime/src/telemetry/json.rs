@@ -1,0 +1,145 @@
+//! One JSON object per line for every event: timestamp, level, target, message, the event's
+//! fields, the enclosing span's name, and the OpenTelemetry trace and span ids that link the line
+//! to its trace.
+
+use crate::telemetry::timestamp::write_rfc3339;
+use opentelemetry::trace::TraceContextExt;
+use std::fmt::{self, Write as _};
+use std::io::Write as _;
+use std::time::SystemTime;
+use tracing::field::{Field, Visit};
+use tracing::{Event, Subscriber};
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::{Context, Layer};
+use tracing_subscriber::registry::LookupSpan;
+
+/// The JSON-lines layer; `W` is where lines go (stdout by default).
+#[derive(Debug)]
+pub struct JsonLayer<W> {
+    make_writer: W,
+}
+
+impl<W> JsonLayer<W> {
+    /// A layer writing one line per event to `make_writer`.
+    pub fn new(make_writer: W) -> Self {
+        JsonLayer { make_writer }
+    }
+}
+
+impl<S, W> Layer<S> for JsonLayer<W>
+where
+    S: Subscriber + for<'lookup> LookupSpan<'lookup>,
+    W: for<'writer> MakeWriter<'writer> + 'static,
+{
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        let mut line = String::with_capacity(512);
+        line.push_str("{\"timestamp\":\"");
+        write_rfc3339(&mut line, SystemTime::now());
+        line.push_str("\",\"level\":\"");
+        line.push_str(event.metadata().level().as_str());
+        line.push_str("\",\"target\":");
+        push_json_string(&mut line, event.metadata().target());
+        let mut fields = FieldWriter { line: &mut line };
+        event.record(&mut fields);
+        if let Some(span) = ctx.event_span(event) {
+            line.push_str(",\"span\":");
+            push_json_string(&mut line, span.name());
+            let otel = tracing::dispatcher::get_default(|dispatch| tracing_opentelemetry::get_otel_context(&span.id(), dispatch));
+            if let Some(context) = otel {
+                let span_ref = context.span();
+                let span_context = span_ref.span_context();
+                if span_context.is_valid() {
+                    let _ = write!(line, ",\"trace_id\":\"{}\",\"span_id\":\"{}\"", span_context.trace_id(), span_context.span_id());
+                }
+            }
+        }
+        line.push_str("}\n");
+        // A log line that cannot be written is dropped: logging must never fail the request.
+        let _ = self.make_writer.make_writer_for(event.metadata()).write_all(line.as_bytes());
+    }
+}
+
+/// Appends each field as `,"name":value`; the `message` field is the formatted message.
+struct FieldWriter<'a> {
+    line: &'a mut String,
+}
+
+impl FieldWriter<'_> {
+    fn key(&mut self, field: &Field) {
+        self.line.push(',');
+        push_json_string(self.line, field.name());
+        self.line.push(':');
+    }
+}
+
+impl Visit for FieldWriter<'_> {
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.key(field);
+        if value.is_finite() {
+            let _ = write!(self.line, "{value}");
+        } else {
+            push_json_string(self.line, &value.to_string());
+        }
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.key(field);
+        let _ = write!(self.line, "{value}");
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.key(field);
+        let _ = write!(self.line, "{value}");
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.key(field);
+        self.line.push_str(if value { "true" } else { "false" });
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.key(field);
+        push_json_string(self.line, value);
+    }
+
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        self.key(field);
+        push_json_string(self.line, &value.to_string());
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.key(field);
+        push_json_string(self.line, &format!("{value:?}"));
+    }
+}
+
+/// Appends `text` as a JSON string literal, escaped per RFC 8259.
+pub fn push_json_string(out: &mut String, text: &str) {
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if u32::from(c) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::push_json_string;
+
+    #[test]
+    fn escapes_json_strings() {
+        let mut out = String::new();
+        push_json_string(&mut out, "a\"b\\c\nd\u{1}é");
+        assert_eq!(out, r#""a\"b\\c\nd\u0001é""#);
+    }
+}

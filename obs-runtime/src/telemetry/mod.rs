@@ -1,0 +1,13 @@
+//! Tracing and logging: settings, the subscriber, the JSON line format, and the guard.
+
+pub(crate) mod config;
+pub(crate) mod guard;
+pub(crate) mod identity;
+pub(crate) mod json;
+pub(crate) mod subscriber;
+pub(crate) mod timestamp;
+
+pub use config::{DEFAULT_LOG_FILTER, DEFAULT_METRICS_ADDR, LogFormat};
+pub use guard::{ObsGuard, SHUTDOWN_DEADLINE, SYSTEM_LOG_TARGET};
+pub use identity::ServiceIdentity;
+pub use json::JsonLayer;
