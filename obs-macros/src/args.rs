@@ -33,9 +33,8 @@ impl Parse for Arg {
         } else if input.is_empty() || input.peek(Token![,]) {
             Ok(Arg { key, value: ArgValue::Missing })
         } else {
-            Err(input.error(format!(
-                "expected `=` after `{key}`: write arguments as `{key} = ...`, separated by commas"
-            )))
+            Err(input
+                .error(format!("expected `=` after `{key}`: write arguments as `{key} = ...`, separated by commas")))
         }
     }
 }

@@ -7,21 +7,18 @@ use crate::validate::{Observed, args_span, check_args, check_item};
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, quote, quote_spanned};
 use syn::visit::Visit;
-use syn::{Attribute, Expr, ExprLit, Item, ItemFn, Lit, Meta, ReturnType, Type};
+use syn::{Attribute, Expr, ExprLit, Item, ItemFn, Lit, Meta, ReturnType, Stmt, Type};
 
 /// Entry point: parse, validate, expand. On any error the user's item is emitted unchanged beside
 /// the `compile_error!`s, so one bad argument does not cascade into unrelated errors.
-pub fn observed(attr: TokenStream, item: TokenStream) -> TokenStream {
+pub fn observed(attr: TokenStream, item: &TokenStream) -> TokenStream {
     let errors = Errors::default();
     let attr_span = args_span(&attr);
     let raw = syn::parse2::<RawArgs>(attr).map_err(|error| errors.push(error)).ok();
-    let function = match syn::parse2::<ItemFn>(item.clone()) {
-        Ok(function) => Some(function),
-        Err(_) => {
-            errors.push(not_a_function(&item));
-            None
-        }
-    };
+    let function = syn::parse2::<ItemFn>(item.clone()).ok();
+    if function.is_none() {
+        errors.push(not_a_function(item));
+    }
     let observed = raw.and_then(|raw| check_args(&raw, attr_span, &errors));
     if let Some(function) = &function {
         check_item(function, &errors);
@@ -71,7 +68,7 @@ fn wrap(function: &ItemFn, observed: &Observed) -> TokenStream {
     // block, so `?` and type errors resolve against the user's signature (tracing-attributes' trick).
     let fake_return = nameable.then(|| {
         quote_spanned! {return_type_span(sig)=>
-            #[allow(unreachable_code, clippy::diverging_sub_expression, clippy::needless_return)]
+            #[allow(unreachable_code, clippy::diverging_sub_expression, clippy::empty_loop, clippy::needless_return)]
             if false {
                 let __obs_fake_return: #return_type = loop {};
                 return __obs_fake_return;
@@ -79,11 +76,15 @@ fn wrap(function: &ItemFn, observed: &Observed) -> TokenStream {
         }
     });
     let annotation = nameable.then(|| quote!(: #return_type));
-    let stmts = &block.stmts;
+    // The user's items go before the fake return, so `clippy::items_after_statements` does not
+    // fire on code the user wrote with its items first.
+    let (items, statements): (Vec<&Stmt>, Vec<&Stmt>) =
+        block.stmts.iter().partition(|statement| matches!(statement, Stmt::Item(_)));
     let body = quote_spanned! {block.brace_token.span.join()=>
         {
+            #(#items)*
             #fake_return
-            #(#stmts)*
+            #(#statements)*
         }
     };
     let run = if sig.asyncness.is_some() {
@@ -120,10 +121,10 @@ fn call_site_statics(function: &ItemFn, observed: &Observed) -> TokenStream {
     let method = &observed.method;
     let route = &observed.endpoint;
     let doc = doc_text(&function.attrs);
-    let buckets = match &observed.buckets {
-        Some(bounds) => quote!(::core::option::Option::Some(&[#(#bounds),*])),
-        None => quote!(::core::option::Option::None),
-    };
+    let buckets = observed.buckets.as_ref().map_or_else(
+        || quote!(::core::option::Option::None),
+        |bounds| quote!(::core::option::Option::Some(&[#(#bounds),*])),
+    );
     let line = quote_spanned!(ident.span()=> ::core::line!());
     quote! {
         static __OBS_CALL_SITE: ::obs_runtime::__private::CallSite = ::obs_runtime::__private::CallSite::endpoint(

@@ -20,5 +20,5 @@ use proc_macro::TokenStream;
 /// See the `obs-runtime` documentation of `observed` for the arguments and what each call records.
 #[proc_macro_attribute]
 pub fn observed(attr: TokenStream, item: TokenStream) -> TokenStream {
-    expand::observed(attr.into(), item.into()).into()
+    expand::observed(attr.into(), &item.into()).into()
 }

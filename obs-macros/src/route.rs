@@ -6,9 +6,7 @@ pub fn check_route(route: &str) -> Result<(), String> {
         return Err("`endpoint` is empty: write the route template, e.g. `endpoint = \"/users/{id}\"`".into());
     }
     if !route.starts_with('/') {
-        return Err(format!(
-            "`endpoint` must start with `/`: write `endpoint = \"/{route}\"`"
-        ));
+        return Err(format!("`endpoint` must start with `/`: write `endpoint = \"/{route}\"`"));
     }
     if let Some(bad) = route.chars().find(|c| matches!(c, '?' | '#')) {
         return Err(format!(
@@ -22,9 +20,7 @@ pub fn check_route(route: &str) -> Result<(), String> {
     let mut params: Vec<&str> = Vec::new();
     for (index, segment) in segments.iter().enumerate() {
         if let Some(name) = segment.strip_prefix(':') {
-            return Err(format!(
-                "`endpoint` uses the old `:{name}` parameter syntax: write `{{{name}}}` instead"
-            ));
+            return Err(format!("`endpoint` uses the old `:{name}` parameter syntax: write `{{{name}}}` instead"));
         }
         if let Some(inner) = segment.strip_prefix('{') {
             let Some(inner) = inner.strip_suffix('}') else {
@@ -37,9 +33,7 @@ pub fn check_route(route: &str) -> Result<(), String> {
                 None => (inner, false),
             };
             if wildcard && index + 1 != segments.len() {
-                return Err(format!(
-                    "the wildcard `{{*{name}}}` must be the last segment of the route"
-                ));
+                return Err(format!("the wildcard `{{*{name}}}` must be the last segment of the route"));
             }
             if !is_identifier(name) {
                 return Err(format!(

@@ -33,10 +33,13 @@ pub fn check_args(raw: &RawArgs, attr_span: Span, errors: &Errors) -> Option<Obs
     let mut method: Option<(String, Span)> = None;
     let mut buckets: Option<Vec<f64>> = None;
     let mut seen: Vec<String> = Vec::new();
+    // A misspelt `endpoint` already got a "did you mean"; "missing `endpoint`" would repeat it.
+    let mut endpoint_misspelt = false;
 
     for Arg { key, value } in &raw.args {
         let name = key.to_string();
         if !KNOWN_ARGUMENTS.contains(&name.as_str()) {
+            endpoint_misspelt |= closest(&name, KNOWN_ARGUMENTS) == Some("endpoint");
             errors.spanned(key, unknown_argument_message(&name));
             continue;
         }
@@ -57,7 +60,7 @@ pub fn check_args(raw: &RawArgs, attr_span: Span, errors: &Errors) -> Option<Obs
         }
     }
 
-    if endpoint.is_none() && !seen.iter().any(|name| name == "endpoint") {
+    if endpoint.is_none() && !endpoint_misspelt && !seen.iter().any(|name| name == "endpoint") {
         errors.push(syn::Error::new(
             attr_span,
             "missing `endpoint`: write `#[observed(endpoint = \"/users/{id}\")]` with the route this function serves",
@@ -83,7 +86,9 @@ pub fn check_item(item: &ItemFn, errors: &Errors) {
 fn unknown_argument_message(name: &str) -> String {
     let list = KNOWN_ARGUMENTS.iter().map(|known| format!("`{known}`")).collect::<Vec<_>>().join(", ");
     match closest(name, KNOWN_ARGUMENTS) {
-        Some(guess) => format!("unknown argument `{name}`: did you mean `{guess}`? expected one of {list}"),
+        Some(guess) => {
+            format!("unknown argument `{name}`: did you mean `{guess}`? expected one of {list}")
+        }
         None => format!("unknown argument `{name}`: expected one of {list}"),
     }
 }
@@ -123,7 +128,10 @@ fn check_endpoint(value: &Expr, errors: &Errors) -> Option<LitStr> {
 fn check_method(value: &Expr, errors: &Errors) -> Option<(String, Span)> {
     let Some(literal) = string_literal(value) else {
         let hint = match value {
-            Expr::Path(path) => path.path.get_ident().map(|ident| format!(": write `method = \"{}\"`", ident.to_string().to_uppercase())),
+            Expr::Path(path) => path
+                .path
+                .get_ident()
+                .map(|ident| format!(": write `method = \"{}\"`", ident.to_string().to_uppercase())),
             _ => None,
         };
         errors.spanned(
@@ -140,10 +148,8 @@ fn check_method(value: &Expr, errors: &Errors) -> Option<(String, Span)> {
     if HTTP_METHODS.contains(&upper.as_str()) {
         errors.spanned(literal, format!("HTTP methods are upper case: write `method = \"{upper}\"`"));
     } else {
-        errors.spanned(
-            literal,
-            format!("unknown HTTP method `{written}`: expected one of {}", HTTP_METHODS.join(", ")),
-        );
+        errors
+            .spanned(literal, format!("unknown HTTP method `{written}`: expected one of {}", HTTP_METHODS.join(", ")));
     }
     None
 }
@@ -154,7 +160,10 @@ fn check_buckets(value: &Expr, errors: &Errors) -> Option<Vec<f64>> {
         return None;
     };
     if array.elems.is_empty() {
-        errors.spanned(array, "`buckets` is empty: list at least one upper bound in seconds, or remove it to use the defaults");
+        errors.spanned(
+            array,
+            "`buckets` is empty: list at least one upper bound in seconds, or remove it to use the defaults",
+        );
         return None;
     }
     if array.elems.len() > MAX_BUCKETS {

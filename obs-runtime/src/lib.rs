@@ -39,13 +39,13 @@ mod outcome;
 mod setup;
 pub mod telemetry;
 
+pub use call::REQUEST_LOG_TARGET;
 pub use call_site::{CallSite, DEFAULT_BUCKETS, catalog};
 pub use error::SetupError;
 pub use obs_macros::observed;
 pub use outcome::{Classification, ErrorType, Outcome};
 pub use setup::{LocalTelemetry, ObsBuilder, builder};
 pub use telemetry::{LogFormat, ObsGuard};
-pub use call::REQUEST_LOG_TARGET;
 
 /// Paths for the code `#[observed]` generates; not a public API.
 #[doc(hidden)]

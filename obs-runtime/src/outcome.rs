@@ -346,7 +346,10 @@ mod tests {
         assert!(StatusCode::NOT_FOUND.outcome().is_client_error());
         assert_eq!(StatusCode::BAD_GATEWAY.outcome().error_type(), Some(ErrorType::Status(502)));
         assert_eq!((StatusCode::CREATED, "body").outcome().status_code(), Some(201));
-        assert_eq!(http::Response::builder().status(503).body(()).unwrap().outcome().error_type(), Some(ErrorType::Status(503)));
+        assert_eq!(
+            http::Response::builder().status(503).body(()).unwrap().outcome().error_type(),
+            Some(ErrorType::Status(503))
+        );
         assert_eq!(Classification::status(42), Classification::success());
     }
 
@@ -370,7 +373,10 @@ mod tests {
         let err_outcome: Result<u32, NotFoundError> = Err(NotFoundError);
         assert!(crate::__obs_classify!(&err_outcome).is_client_error());
         assert_eq!(crate::__obs_classify!(&7_u8), Classification::success());
-        assert_eq!(crate::__obs_classify!(&StatusCode::INTERNAL_SERVER_ERROR).error_type(), Some(ErrorType::Status(500)));
+        assert_eq!(
+            crate::__obs_classify!(&StatusCode::INTERNAL_SERVER_ERROR).error_type(),
+            Some(ErrorType::Status(500))
+        );
         let generic: Result<Vec<u8>, Box<dyn std::error::Error>> = Err("boom".into());
         assert_eq!(crate::__obs_classify!(&generic).error_type(), Some(ErrorType::Named("Error")));
     }

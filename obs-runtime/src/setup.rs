@@ -26,7 +26,7 @@ use tracing_subscriber::fmt::writer::BoxMakeWriter;
 pub fn builder(service_name: impl Into<String>, service_version: impl Into<String>) -> ObsBuilder {
     ObsBuilder {
         identity: ServiceIdentity { name: service_name.into(), version: service_version.into() },
-        metrics_addr: None,
+        metrics_listener: MetricsListener::FromEnv,
         log_format: None,
         log_filter: None,
         trace_filter: None,
@@ -39,7 +39,7 @@ pub fn builder(service_name: impl Into<String>, service_version: impl Into<Strin
 /// unset ones come from the environment, then from the defaults.
 pub struct ObsBuilder {
     identity: ServiceIdentity,
-    metrics_addr: Option<Option<SocketAddr>>,
+    metrics_listener: MetricsListener,
     log_format: Option<LogFormat>,
     log_filter: Option<String>,
     trace_filter: Option<String>,
@@ -51,12 +51,21 @@ impl std::fmt::Debug for ObsBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ObsBuilder")
             .field("identity", &self.identity)
-            .field("metrics_addr", &self.metrics_addr)
+            .field("metrics_listener", &self.metrics_listener)
             .field("log_format", &self.log_format)
             .field("log_filter", &self.log_filter)
             .field("trace_filter", &self.trace_filter)
             .finish_non_exhaustive()
     }
+}
+
+/// Where the `/metrics` listener binds, as set in code.
+#[derive(Debug, Clone, Copy)]
+enum MetricsListener {
+    /// `OBS_METRICS_ADDR`, or the default address.
+    FromEnv,
+    At(SocketAddr),
+    Off,
 }
 
 /// The toolkit's subscriber built without installing it, for tests and benchmarks that run
@@ -85,7 +94,7 @@ impl ObsBuilder {
     /// Serves `/metrics` on `addr` (default `127.0.0.1:9464`, env `OBS_METRICS_ADDR`).
     #[must_use]
     pub fn metrics_addr(mut self, addr: SocketAddr) -> Self {
-        self.metrics_addr = Some(Some(addr));
+        self.metrics_listener = MetricsListener::At(addr);
         self
     }
 
@@ -93,7 +102,7 @@ impl ObsBuilder {
     /// [`metrics::render`](crate::metrics::render) from its own router.
     #[must_use]
     pub fn without_metrics_server(mut self) -> Self {
-        self.metrics_addr = Some(None);
+        self.metrics_listener = MetricsListener::Off;
         self
     }
 
@@ -143,17 +152,18 @@ impl ObsBuilder {
     /// # Errors
     /// A [`SetupError`] naming what to fix; nothing is installed when it fails.
     pub fn init(self) -> Result<ObsGuard, SetupError> {
-        register_catalog().map_err(duplicate_error)?;
-        let metrics_addr = match self.metrics_addr {
-            Some(addr) => addr,
-            None => config::metrics_addr(&self.env)?,
+        register_catalog().map_err(|duplicate| duplicate_error(&duplicate))?;
+        let metrics_addr = match self.metrics_listener {
+            MetricsListener::At(addr) => Some(addr),
+            MetricsListener::Off => None,
+            MetricsListener::FromEnv => config::metrics_addr(&self.env)?,
         };
         let log_format = self.resolve_log_format()?;
         let (identity, built, filter) = self.build()?;
         let metrics_server = metrics_addr
             .map(|addr| MetricsServer::start(addr).map_err(|source| SetupError::MetricsBind { addr, source }))
             .transpose()?;
-        tracing::subscriber::set_global_default(built.subscriber).map_err(|_| SetupError::AlreadyInitialized)?;
+        tracing::dispatcher::set_global_default(built.dispatch).map_err(|_| SetupError::AlreadyInitialized)?;
         let _ = ServiceIdentity::set(identity.clone());
         let guard = ObsGuard { metrics_server, tracer_provider: Some(built.tracer_provider), started: Instant::now() };
         log_startup(&identity, &guard, log_format, &filter);
@@ -166,7 +176,7 @@ impl ObsBuilder {
     /// A [`SetupError`] for an invalid setting.
     pub fn build_local(self) -> Result<LocalTelemetry, SetupError> {
         let (_, built, _) = self.build()?;
-        Ok(LocalTelemetry { dispatch: Dispatch::new(built.subscriber), tracer_provider: built.tracer_provider })
+        Ok(LocalTelemetry { dispatch: built.dispatch, tracer_provider: built.tracer_provider })
     }
 
     fn resolve_log_format(&self) -> Result<LogFormat, SetupError> {
@@ -195,7 +205,7 @@ impl ObsBuilder {
     }
 }
 
-fn duplicate_error(duplicate: DuplicateEndpoint) -> SetupError {
+fn duplicate_error(duplicate: &DuplicateEndpoint) -> SetupError {
     let location = |site: &crate::CallSite| format!("{}:{}", site.file(), site.line());
     SetupError::DuplicateEndpoint {
         method: duplicate.first.method(),

@@ -11,7 +11,9 @@ pub struct BuildInfoCollector;
 
 impl Collector for BuildInfoCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        let Some(identity) = ServiceIdentity::get() else { return Ok(()) };
+        let Some(identity) = ServiceIdentity::get() else {
+            return Ok(());
+        };
         let info = Info::new(vec![
             ("service_name", identity.name.clone()),
             ("service_version", identity.version.clone()),

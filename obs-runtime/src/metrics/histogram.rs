@@ -52,7 +52,8 @@ impl AtomicHistogram {
             .chain(std::iter::once(f64::INFINITY))
             .zip(self.counts.iter().map(|count| count.load(Ordering::Relaxed)))
             .collect();
-        #[allow(clippy::cast_precision_loss)] // sums beyond 2^53 ns (104 days of latency) lose sub-µs digits only
+        #[allow(clippy::cast_precision_loss)]
+        // sums beyond 2^53 ns (104 days of latency) lose sub-µs digits only
         let sum_seconds = self.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9;
         HistogramSnapshot { sum_seconds, count: buckets.iter().map(|(_, count)| count).sum(), buckets }
     }
@@ -60,7 +61,8 @@ impl AtomicHistogram {
 
 /// Converts bucket bounds in seconds to whole nanoseconds, rounding to the nearest nanosecond.
 pub fn bounds_to_nanos(bounds_seconds: &[f64]) -> Box<[u64]> {
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // bounds are validated finite and positive
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    // bounds are validated finite and positive
     bounds_seconds.iter().map(|bound| (bound * 1e9).round() as u64).collect()
 }
 

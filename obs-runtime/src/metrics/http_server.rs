@@ -24,7 +24,10 @@ impl Collector for HttpServerCollector {
     }
 }
 
-fn encode_durations(encoder: &mut DescriptorEncoder, endpoints: &[Arc<EndpointMetrics>]) -> Result<(), std::fmt::Error> {
+fn encode_durations(
+    encoder: &mut DescriptorEncoder,
+    endpoints: &[Arc<EndpointMetrics>],
+) -> Result<(), std::fmt::Error> {
     let mut family = encoder.encode_descriptor(
         "http_server_request_duration",
         "Duration of HTTP server requests handled by #[observed] functions.",
@@ -64,7 +67,8 @@ fn encode_active(encoder: &mut DescriptorEncoder, endpoints: &[Arc<EndpointMetri
 
 /// The label set of one duration series; `http_response_status_code` only when it is known.
 fn duration_labels(endpoint: &EndpointMetrics, series: &Series) -> Vec<(&'static str, String)> {
-    let mut labels = vec![("http_request_method", endpoint.method.to_owned()), ("http_route", endpoint.route.to_owned())];
+    let mut labels =
+        vec![("http_request_method", endpoint.method.to_owned()), ("http_route", endpoint.route.to_owned())];
     if let Some(code) = series.outcome.status_code() {
         labels.push(("http_response_status_code", code.to_string()));
     }

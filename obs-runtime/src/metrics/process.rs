@@ -90,8 +90,18 @@ impl Collector for ProcessCollector {
             )?)?;
         }
         let gauges: [(&str, &str, Option<Unit>, Option<f64>); 6] = [
-            ("process_resident_memory", "Resident memory size in bytes.", Some(Unit::Bytes), as_f64(stats.resident_memory_bytes)),
-            ("process_virtual_memory", "Virtual memory size in bytes.", Some(Unit::Bytes), as_f64(stats.virtual_memory_bytes)),
+            (
+                "process_resident_memory",
+                "Resident memory size in bytes.",
+                Some(Unit::Bytes),
+                as_f64(stats.resident_memory_bytes),
+            ),
+            (
+                "process_virtual_memory",
+                "Virtual memory size in bytes.",
+                Some(Unit::Bytes),
+                as_f64(stats.virtual_memory_bytes),
+            ),
             ("process_open_fds", "Number of open file descriptors.", None, as_f64(stats.open_fds)),
             ("process_max_fds", "Maximum number of open file descriptors.", None, as_f64(stats.max_fds)),
             ("process_threads", "Number of OS threads in the process.", None, as_f64(stats.threads)),

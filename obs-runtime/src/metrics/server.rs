@@ -129,9 +129,8 @@ fn read_head(reader: impl BufRead) -> io::Result<RequestHead> {
 fn serve(mut stream: TcpStream) -> io::Result<()> {
     stream.set_read_timeout(Some(READ_TIMEOUT))?;
     stream.set_write_timeout(Some(READ_TIMEOUT))?;
-    let head = match read_head(BufReader::new(&stream)) {
-        Ok(head) => head,
-        Err(_) => return respond(&mut stream, "400 Bad Request", "text/plain", "malformed request\n"),
+    let Ok(head) = read_head(BufReader::new(&stream)) else {
+        return respond(&mut stream, "400 Bad Request", "text/plain", "malformed request\n");
     };
     if head.path != "/metrics" {
         return respond(&mut stream, "404 Not Found", "text/plain", "metrics are served at /metrics\n");
@@ -167,7 +166,11 @@ mod tests {
         let head = read_head(raw.as_bytes()).unwrap();
         assert_eq!(
             head,
-            RequestHead { method: "GET".into(), path: "/metrics".into(), accept: Some("application/openmetrics-text".into()) }
+            RequestHead {
+                method: "GET".into(),
+                path: "/metrics".into(),
+                accept: Some("application/openmetrics-text".into())
+            }
         );
         assert!(read_head("GET /metrics HTTP/1.1\r\nHost: a\r\n".as_bytes()).is_err());
     }
@@ -184,7 +187,8 @@ mod tests {
     #[test]
     fn serves_negotiated_formats_and_refuses_the_rest() {
         let server = MetricsServer::start("127.0.0.1:0".parse().unwrap()).unwrap();
-        let openmetrics = get(&server, "GET /metrics HTTP/1.1\r\nAccept: application/openmetrics-text;version=1.0.0\r\n\r\n");
+        let openmetrics =
+            get(&server, "GET /metrics HTTP/1.1\r\nAccept: application/openmetrics-text;version=1.0.0\r\n\r\n");
         assert!(openmetrics.starts_with("HTTP/1.1 200 OK\r\n"), "{openmetrics}");
         assert!(openmetrics.contains("Content-Type: application/openmetrics-text; version=1.0.0"));
         assert!(openmetrics.ends_with("# EOF\n"));

@@ -107,7 +107,10 @@ mod tests {
     #[test]
     fn metrics_addr_from_env() {
         assert_eq!(metrics_addr(&env(&[])).unwrap(), Some("127.0.0.1:9464".parse().unwrap()));
-        assert_eq!(metrics_addr(&env(&[("OBS_METRICS_ADDR", "0.0.0.0:1")])).unwrap(), Some("0.0.0.0:1".parse().unwrap()));
+        assert_eq!(
+            metrics_addr(&env(&[("OBS_METRICS_ADDR", "0.0.0.0:1")])).unwrap(),
+            Some("0.0.0.0:1".parse().unwrap())
+        );
         assert_eq!(metrics_addr(&env(&[("OBS_METRICS_ADDR", "OFF")])).unwrap(), None);
         let error = metrics_addr(&env(&[("OBS_METRICS_ADDR", "localhost")])).unwrap_err();
         assert!(matches!(error, SetupError::InvalidEnv { var: "OBS_METRICS_ADDR", .. }));

@@ -6,23 +6,31 @@ use crate::telemetry::timestamp::write_rfc3339;
 use opentelemetry::trace::TraceContextExt;
 use std::fmt::{self, Write as _};
 use std::io::Write as _;
+use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
+use tracing::dispatcher::WeakDispatch;
 use tracing::field::{Field, Visit};
-use tracing::{Event, Subscriber};
+use tracing::{Dispatch, Event, Subscriber};
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::{Context, Layer};
-use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::registry::{LookupSpan, Registry};
 
 /// The JSON-lines layer; `W` is where lines go (stdout by default).
 #[derive(Debug)]
 pub struct JsonLayer<W> {
     make_writer: W,
+    /// The dispatcher this layer ends up in, to look up OpenTelemetry ids. `get_default` cannot
+    /// be used (inside a scoped dispatcher's callback it answers with the no-op dispatcher), nor
+    /// `on_register_dispatch` (`Option` and boxed layers do not forward it); the builder fills
+    /// this cell once the dispatcher exists.
+    dispatch: Arc<OnceLock<WeakDispatch>>,
 }
 
 impl<W> JsonLayer<W> {
-    /// A layer writing one line per event to `make_writer`.
-    pub fn new(make_writer: W) -> Self {
-        JsonLayer { make_writer }
+    /// A layer writing one line per event to `make_writer`; `dispatch` is filled with the
+    /// dispatcher the layer is installed in, for trace ids.
+    pub fn new(make_writer: W, dispatch: Arc<OnceLock<WeakDispatch>>) -> Self {
+        JsonLayer { make_writer, dispatch }
     }
 }
 
@@ -31,7 +39,7 @@ where
     S: Subscriber + for<'lookup> LookupSpan<'lookup>,
     W: for<'writer> MakeWriter<'writer> + 'static,
 {
-    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+    fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
         let mut line = String::with_capacity(512);
         line.push_str("{\"timestamp\":\"");
         write_rfc3339(&mut line, SystemTime::now());
@@ -41,21 +49,40 @@ where
         push_json_string(&mut line, event.metadata().target());
         let mut fields = FieldWriter { line: &mut line };
         event.record(&mut fields);
-        if let Some(span) = ctx.event_span(event) {
-            line.push_str(",\"span\":");
-            push_json_string(&mut line, span.name());
-            let otel = tracing::dispatcher::get_default(|dispatch| tracing_opentelemetry::get_otel_context(&span.id(), dispatch));
-            if let Some(context) = otel {
-                let span_ref = context.span();
-                let span_context = span_ref.span_context();
-                if span_context.is_valid() {
-                    let _ = write!(line, ",\"trace_id\":\"{}\",\"span_id\":\"{}\"", span_context.trace_id(), span_context.span_id());
-                }
-            }
+        if let Some(dispatch) = self.dispatch.get().and_then(WeakDispatch::upgrade) {
+            write_span_context(&mut line, event, &dispatch);
         }
         line.push_str("}\n");
         // A log line that cannot be written is dropped: logging must never fail the request.
         let _ = self.make_writer.make_writer_for(event.metadata()).write_all(line.as_bytes());
+    }
+}
+
+/// Appends the enclosing span's name and OpenTelemetry ids. The span is looked up in the
+/// registry rather than through the layer's context, which hides spans this layer's filter
+/// rejected: a WARN line inside an INFO span still names the span and its trace.
+fn write_span_context(line: &mut String, event: &Event<'_>, dispatch: &Dispatch) {
+    let id = match event.parent() {
+        Some(parent) => Some(parent.clone()),
+        None if event.is_contextual() => dispatch.current_span().id().cloned(),
+        None => None,
+    };
+    let Some(id) = id else { return };
+    if let Some(span) = dispatch.downcast_ref::<Registry>().and_then(|registry| registry.span(&id)) {
+        line.push_str(",\"span\":");
+        push_json_string(line, span.name());
+    }
+    if let Some(context) = tracing_opentelemetry::get_otel_context(&id, dispatch) {
+        let span_ref = context.span();
+        let span_context = span_ref.span_context();
+        if span_context.is_valid() {
+            let _ = write!(
+                line,
+                ",\"trace_id\":\"{}\",\"span_id\":\"{}\"",
+                span_context.trace_id(),
+                span_context.span_id()
+            );
+        }
     }
 }
 

@@ -8,6 +8,8 @@ use crate::telemetry::json::JsonLayer;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::SdkTracerProvider;
+use std::sync::{Arc, OnceLock};
+use tracing::Dispatch;
 use tracing_subscriber::Layer;
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
@@ -22,9 +24,9 @@ pub struct SubscriberParts {
     pub log_writer: BoxMakeWriter,
 }
 
-/// The subscriber and the tracer provider that must be shut down with it.
+/// The subscriber, as a dispatcher, and the tracer provider that must be shut down with it.
 pub struct BuiltSubscriber {
-    pub subscriber: Box<dyn tracing::Subscriber + Send + Sync>,
+    pub dispatch: Dispatch,
     pub tracer_provider: SdkTracerProvider,
 }
 
@@ -37,15 +39,22 @@ pub fn build(parts: SubscriberParts) -> Result<BuiltSubscriber, SetupError> {
         .build();
     let tracer_provider = SdkTracerProvider::builder().with_resource(resource).build();
     let tracer = tracer_provider.tracer("obs");
-    let spans = tracing_opentelemetry::layer().with_tracer(tracer).with_filter(trace_filter).boxed();
-    let logs = match parts.log_format {
-        LogFormat::Json => JsonLayer::new(parts.log_writer).with_filter(log_filter).boxed(),
-        LogFormat::Pretty => tracing_subscriber::fmt::layer()
-            .with_writer(parts.log_writer)
-            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
-            .with_filter(log_filter)
-            .boxed(),
+    let spans = tracing_opentelemetry::layer().with_tracer(tracer).with_filter(trace_filter);
+    let dispatch_cell = Arc::new(OnceLock::new());
+    let (json, pretty) = match parts.log_format {
+        LogFormat::Json => (Some(JsonLayer::new(parts.log_writer, Arc::clone(&dispatch_cell))), None),
+        LogFormat::Pretty => (
+            None,
+            Some(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(parts.log_writer)
+                    .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout())),
+            ),
+        ),
     };
-    let subscriber = Registry::default().with(vec![spans, logs]);
-    Ok(BuiltSubscriber { subscriber: Box::new(subscriber), tracer_provider })
+    let subscriber = Registry::default().with(spans).with(Layer::and_then(json, pretty).with_filter(log_filter));
+    // A concrete type, not a boxed one, so the OpenTelemetry layer can downcast the dispatcher.
+    let dispatch = Dispatch::new(subscriber);
+    let _ = dispatch_cell.set(dispatch.downgrade());
+    Ok(BuiltSubscriber { dispatch, tracer_provider })
 }

@@ -1,0 +1,169 @@
+//! The demo service: three endpoints, each observed with one attribute.
+//!
+//! ```text
+//! cargo run --example demo
+//! curl -i localhost:3000/users/7            # 200
+//! curl -i localhost:3000/users/1234         # 404
+//! curl -i localhost:3000/users/0            # 500, a simulated database error
+//! curl -i -XPOST localhost:3000/orders -H 'content-type: application/json' -d '{"item":"book","quantity":2}'
+//! curl -s localhost:9464/metrics
+//! ```
+
+use axum::Json;
+use axum::Router;
+use axum::extract::Path;
+use axum::extract::rejection::JsonRejection;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use obs_runtime::{Classification, Outcome, observed};
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Where the demo listens unless `OBS_APP_ADDR` says otherwise.
+const DEFAULT_APP_ADDR: &str = "127.0.0.1:3000";
+
+#[derive(Debug, Serialize)]
+struct User {
+    id: u64,
+    name: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct NewOrder {
+    item: String,
+    quantity: i64,
+}
+
+#[derive(Debug, Serialize)]
+struct Order {
+    id: u64,
+    item: String,
+    quantity: i64,
+}
+
+/// The demo's error type: its `Outcome` impl tells `#[observed]` which status each variant is.
+#[derive(Debug)]
+enum ApiError {
+    NotFound(u64),
+    Database(&'static str),
+    Invalid(String),
+}
+
+impl Outcome for ApiError {
+    fn outcome(&self) -> Classification {
+        Classification::status(self.status().as_u16())
+    }
+}
+
+impl ApiError {
+    fn status(&self) -> StatusCode {
+        match self {
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Database(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let message = match &self {
+            ApiError::NotFound(id) => format!("no user {id}"),
+            ApiError::Database(cause) => format!("database error: {cause}"),
+            ApiError::Invalid(reason) => reason.clone(),
+        };
+        (self.status(), Json(serde_json_error(&message))).into_response()
+    }
+}
+
+#[derive(Serialize)]
+struct ErrorBody {
+    error: String,
+}
+
+fn serde_json_error(message: &str) -> ErrorBody {
+    ErrorBody { error: message.to_owned() }
+}
+
+/// Returns one user. Ids 1 to 999 exist; 0 simulates a failing database.
+#[observed(endpoint = "/users/{id}", method = "GET")]
+async fn get_user(Path(id): Path<u64>) -> Result<Json<User>, ApiError> {
+    match id {
+        0 => Err(ApiError::Database("connection reset by peer")),
+        1..=999 => Ok(Json(User { id, name: format!("user-{id}") })),
+        _ => Err(ApiError::NotFound(id)),
+    }
+}
+
+/// Places an order; the quantity must be positive.
+#[observed(endpoint = "/orders", method = "POST")]
+async fn create_order(body: Result<Json<NewOrder>, JsonRejection>) -> Result<(StatusCode, Json<Order>), ApiError> {
+    static NEXT_ORDER_ID: AtomicU64 = AtomicU64::new(1);
+    let Json(order) = body.map_err(|rejection| ApiError::Invalid(rejection.body_text()))?;
+    if order.quantity <= 0 {
+        return Err(ApiError::Invalid(format!("quantity must be positive, got {}", order.quantity)));
+    }
+    let id = NEXT_ORDER_ID.fetch_add(1, Ordering::Relaxed);
+    Ok((StatusCode::CREATED, Json(Order { id, item: order.item, quantity: order.quantity })))
+}
+
+/// Liveness probe.
+#[observed(endpoint = "/health")]
+async fn health() -> StatusCode {
+    StatusCode::OK
+}
+
+fn app() -> Router {
+    Router::new().route("/users/{id}", get(get_user)).route("/orders", post(create_order)).route("/health", get(health))
+}
+
+fn app_addr() -> Result<SocketAddr, String> {
+    let text = std::env::var("OBS_APP_ADDR").unwrap_or_else(|_| DEFAULT_APP_ADDR.to_owned());
+    text.parse().map_err(|_| format!("OBS_APP_ADDR={text:?} is not an address such as 127.0.0.1:3000"))
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM, whichever comes first.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(signal) => signal,
+        Err(error) => {
+            tracing::error!(target: "demo", %error, "cannot listen for SIGTERM; stopping on Ctrl-C only");
+            let _ = interrupt.await;
+            return;
+        }
+    };
+    let signal = tokio::select! {
+        _ = interrupt => "SIGINT",
+        _ = terminate.recv() => "SIGTERM",
+    };
+    tracing::info!(target: "demo", event = "signal", signal, "{signal} received: draining requests");
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let guard = match obs_runtime::builder("demo", env!("CARGO_PKG_VERSION")).init() {
+        Ok(guard) => guard,
+        Err(error) => {
+            eprintln!("demo: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let served = async {
+        let addr = app_addr()?;
+        let listener =
+            tokio::net::TcpListener::bind(addr).await.map_err(|error| format!("cannot listen on {addr}: {error}"))?;
+        let local = listener.local_addr().map_err(|error| error.to_string())?;
+        tracing::info!(target: "demo", event = "listening", "http.address" = %local, "demo listening on http://{local}");
+        axum::serve(listener, app()).with_graceful_shutdown(shutdown_signal()).await.map_err(|error| error.to_string())
+    };
+    let result = served.await;
+    if let Err(error) = &result {
+        tracing::error!(target: "demo", event = "fatal", %error, "demo stopped: {error}");
+    }
+    drop(guard);
+    if result.is_ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+}

@@ -1,0 +1,1 @@
+//! Runnable services built on `obs`; see `examples/demo/main.rs` and the README.

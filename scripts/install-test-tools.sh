@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs the real tools the tests run against, when they are missing:
+#   promtool (Debian package `prometheus`) and Alertmanager/amtool (`prometheus-alertmanager`),
+#   Python's reference OpenMetrics parser (`prometheus_client` from PyPI).
+# A test never skips because a tool is absent; this script is how they are present.
+set -euo pipefail
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+missing_debian=()
+command -v promtool >/dev/null 2>&1 || missing_debian+=(prometheus)
+command -v amtool >/dev/null 2>&1 || missing_debian+=(prometheus-alertmanager)
+if [ "${#missing_debian[@]}" -gt 0 ]; then
+    echo "installing Debian packages: ${missing_debian[*]}"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing_debian[@]}" >/dev/null
+fi
+
+if ! python3 -c 'import prometheus_client' >/dev/null 2>&1; then
+    echo "installing prometheus_client from PyPI"
+    python3 -m pip install --quiet --disable-pip-version-check 'prometheus_client==0.26.0'
+fi
+
+promtool --version 2>&1 | head -n 1
+python3 -c 'import prometheus_client, sys; sys.stdout.write("prometheus_client ok\n")'

@@ -1,0 +1,338 @@
+//! What one call records, for real: panics, cancellations, concurrency, custom buckets, the
+//! per-call log event with its trace ids, and setup errors naming the bad setting.
+
+// Counts are integers carried as f64 by the exposition format: exact comparison is the point.
+#![allow(clippy::float_cmp)]
+
+use obs_runtime::metrics::{ExpositionFormat, render};
+use obs_runtime::{LogFormat, SetupError, observed};
+use obs_tests::exposition::{matching, value};
+use obs_tests::logs::CapturedLogs;
+use obs_tests::{YieldOnce, block_on};
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Waker};
+
+fn openmetrics() -> String {
+    render(ExpositionFormat::OpenMetrics)
+}
+
+fn count(route: &str, error_type: &str) -> f64 {
+    let text = openmetrics();
+    matching(&text, "http_server_request_duration_seconds_count", &[("http_route", route), ("error_type", error_type)])
+        .iter()
+        .map(|sample| sample.value)
+        .sum()
+}
+
+fn in_flight(route: &str) -> f64 {
+    value(&openmetrics(), "http_server_active_requests", &[("http_request_method", "GET"), ("http_route", route)])
+        .expect("gauge present")
+}
+
+#[observed(endpoint = "/rec/panic")]
+fn panics(message: &'static str) -> u8 {
+    panic!("{message}");
+}
+
+#[test]
+fn a_panic_is_recorded_and_propagates_unchanged() {
+    let caught = std::panic::catch_unwind(|| panics("boom")).expect_err("the panic propagates");
+    assert_eq!(caught.downcast_ref::<String>().map(String::as_str), Some("boom"));
+    assert_eq!(count("/rec/panic", "panic"), 1.0);
+    assert_eq!(in_flight("/rec/panic"), 0.0);
+}
+
+#[observed(endpoint = "/rec/async-panic")]
+async fn panics_after_await() -> Result<(), std::io::Error> {
+    YieldOnce::default().await;
+    panic!("late boom");
+}
+
+#[test]
+fn a_panic_after_an_await_is_recorded() {
+    let caught = std::panic::catch_unwind(|| block_on(panics_after_await())).expect_err("propagates");
+    assert_eq!(caught.downcast_ref::<&str>(), Some(&"late boom"));
+    assert_eq!(count("/rec/async-panic", "panic"), 1.0);
+    assert_eq!(in_flight("/rec/async-panic"), 0.0);
+}
+
+#[observed(endpoint = "/rec/cancel")]
+async fn never_finishes() -> Result<(), std::io::Error> {
+    std::future::pending::<()>().await;
+    Ok(())
+}
+
+#[test]
+fn a_future_dropped_mid_await_is_recorded_as_cancelled() {
+    {
+        let mut future = pin!(never_finishes());
+        let mut context = Context::from_waker(Waker::noop());
+        assert!(future.as_mut().poll(&mut context).is_pending());
+        assert_eq!(in_flight("/rec/cancel"), 1.0, "in flight while suspended");
+    }
+    assert_eq!(count("/rec/cancel", "cancelled"), 1.0);
+    assert_eq!(in_flight("/rec/cancel"), 0.0);
+}
+
+#[test]
+fn a_future_never_polled_records_nothing() {
+    let future = never_finishes_unpolled();
+    drop(future);
+    assert_eq!(count("/rec/unpolled", "cancelled"), 0.0);
+}
+
+#[observed(endpoint = "/rec/unpolled")]
+async fn never_finishes_unpolled() {}
+
+#[observed(endpoint = "/rec/concurrent")]
+fn work(n: u64) -> Result<u64, std::fmt::Error> {
+    if n.is_multiple_of(10) { Err(std::fmt::Error) } else { Ok(n * 2) }
+}
+
+#[test]
+fn concurrent_calls_add_up_exactly() {
+    const THREADS: u64 = 8;
+    const CALLS: u64 = 5_000;
+    std::thread::scope(|scope| {
+        for thread in 0..THREADS {
+            scope.spawn(move || {
+                for call in 0..CALLS {
+                    let _ = work(thread * CALLS + call);
+                }
+            });
+        }
+    });
+    let text = openmetrics();
+    let failures = THREADS * CALLS / 10;
+    #[allow(clippy::cast_precision_loss)]
+    let (total, failures) = ((THREADS * CALLS) as f64, failures as f64);
+    assert_eq!(count("/rec/concurrent", ""), total - failures);
+    assert_eq!(count("/rec/concurrent", "Error"), failures);
+    let inf = value(
+        &text,
+        "http_server_request_duration_seconds_bucket",
+        &[("http_request_method", "GET"), ("http_route", "/rec/concurrent"), ("error_type", ""), ("le", "+Inf")],
+    );
+    assert_eq!(inf, Some(total - failures), "the +Inf bucket equals the count");
+}
+
+#[observed(endpoint = "/rec/buckets", buckets = [0.001, 0.5, 2])]
+fn bucketed() {}
+
+#[test]
+fn custom_buckets_replace_the_defaults() {
+    bucketed();
+    let text = openmetrics();
+    let les: Vec<String> =
+        matching(&text, "http_server_request_duration_seconds_bucket", &[("http_route", "/rec/buckets")])
+            .iter()
+            .filter(|sample| sample.labels.iter().any(|(k, v)| k == "error_type" && v.is_empty()))
+            .filter(|sample| sample.labels.iter().all(|(k, _)| k != "http_response_status_code"))
+            .filter_map(|sample| sample.labels.iter().find(|(k, _)| k == "le").map(|(_, v)| v.clone()))
+            .collect();
+    assert_eq!(les, ["0.001", "0.5", "2.0", "+Inf"]);
+}
+
+#[observed(endpoint = "/rec/never-called")]
+fn never_called() {}
+
+#[test]
+fn endpoints_are_listed_with_zero_counts_before_their_first_call() {
+    let _ = never_called;
+    let text = openmetrics();
+    let labels = [("http_request_method", "GET"), ("http_route", "/rec/never-called"), ("error_type", "")];
+    assert_eq!(value(&text, "http_server_request_duration_seconds_count", &labels), Some(0.0));
+    assert_eq!(value(&text, "http_server_active_requests", &labels[..2]), Some(0.0));
+}
+
+#[observed(endpoint = "/rec/status/{code}")]
+fn respond(code: u16) -> http::Response<()> {
+    http::Response::builder().status(code).body(()).expect("valid status")
+}
+
+#[test]
+fn status_codes_come_from_the_return_value() {
+    for code in [200, 200, 404, 503] {
+        let _ = respond(code);
+    }
+    let text = openmetrics();
+    let with = |code: &str, error: &str| {
+        value(
+            &text,
+            "http_server_request_duration_seconds_count",
+            &[
+                ("http_request_method", "GET"),
+                ("http_route", "/rec/status/{code}"),
+                ("http_response_status_code", code),
+                ("error_type", error),
+            ],
+        )
+    };
+    assert_eq!(with("200", ""), Some(2.0));
+    assert_eq!(with("404", ""), Some(1.0));
+    assert_eq!(with("503", "503"), Some(1.0));
+}
+
+#[observed(endpoint = "/rec/bounded/{id}")]
+fn by_id(id: u16) -> http::StatusCode {
+    http::StatusCode::from_u16(200 + id % 7).expect("valid status")
+}
+
+#[test]
+fn label_values_stay_bounded_whatever_the_arguments() {
+    for id in 0..2_000_u16 {
+        let _ = by_id(id);
+    }
+    let text = openmetrics();
+    let series = matching(&text, "http_server_request_duration_seconds_count", &[("http_route", "/rec/bounded/{id}")]);
+    assert!(series.len() <= 1 + 7 + 2, "{} series for one route", series.len());
+    let routes: std::collections::BTreeSet<String> = obs_tests::exposition::samples(&text)
+        .into_iter()
+        .filter_map(|sample| sample.labels.into_iter().find(|(k, _)| k == "http_route").map(|(_, v)| v))
+        .collect();
+    let declared: std::collections::BTreeSet<String> =
+        obs_runtime::catalog().iter().map(|site| site.route().to_owned()).collect();
+    assert_eq!(routes, declared, "every route label is a declared template");
+}
+
+#[observed(endpoint = "/rec/log/{id}")]
+async fn logged(id: u32) -> Result<http::StatusCode, std::io::Error> {
+    YieldOnce::default().await;
+    tracing::info!(target: "app", id, "inside the handler");
+    match id {
+        0 => Err(std::io::Error::other("disk on fire")),
+        1..=9 => Ok(http::StatusCode::OK),
+        _ => Ok(http::StatusCode::NOT_FOUND),
+    }
+}
+
+fn field<'a>(line: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    &line[name]
+}
+
+#[test]
+fn each_call_logs_one_json_event_linked_to_its_trace() {
+    let logs = CapturedLogs::default();
+    let writer = logs.clone();
+    let telemetry = obs_runtime::builder("recording", "1.2.3")
+        .log_format(LogFormat::Json)
+        .log_filter("info")
+        .log_writer(move || writer.writer())
+        .build_local()
+        .expect("valid settings");
+    tracing::dispatcher::with_default(telemetry.dispatch(), || {
+        let parent = tracing::info_span!("parent");
+        let _entered = parent.enter();
+        tracing::info!(target: "app", "before");
+        for id in [1, 42, 0] {
+            let _ = block_on(logged(id));
+        }
+    });
+    let lines = logs.json_lines();
+    let requests: Vec<&serde_json::Value> = lines.iter().filter(|line| line["target"] == "obs::request").collect();
+    assert_eq!(requests.len(), 3, "{lines:#?}");
+    let (ok, client, failure) = (requests[0], requests[1], requests[2]);
+    assert_eq!(field(ok, "level"), "INFO");
+    assert_eq!(field(client, "level"), "WARN");
+    assert_eq!(field(failure, "level"), "ERROR");
+    assert_eq!(field(ok, "http.request.method"), "GET");
+    assert_eq!(field(ok, "http.route"), "/rec/log/{id}");
+    assert_eq!(field(ok, "http.response.status_code"), 200);
+    assert_eq!(field(client, "http.response.status_code"), 404);
+    assert_eq!(field(client, "outcome"), "client_error");
+    assert_eq!(field(failure, "outcome"), "failure");
+    assert_eq!(field(failure, "error.type"), "Error");
+    assert!(field(ok, "error.type").is_null());
+    assert_eq!(field(ok, "code.function"), "logged");
+    assert_eq!(field(ok, "span"), "GET /rec/log/{id}");
+    assert!(field(ok, "duration_ms").as_f64().is_some_and(|ms| ms >= 0.0));
+    assert!(field(ok, "timestamp").as_str().is_some_and(|t| t.len() == 27 && t.ends_with('Z')));
+    assert_eq!(
+        field(ok, "message").as_str().unwrap(),
+        format!("GET /rec/log/{{id}} 200 in {:.3} ms", field(ok, "duration_ms").as_f64().unwrap())
+    );
+
+    // Every line carries the ids of its span, and the observed spans are children of `parent`.
+    let before = lines.iter().find(|line| line["message"] == "before").expect("parent event");
+    let trace_id = field(before, "trace_id").as_str().expect("trace id");
+    assert_eq!(trace_id.len(), 32);
+    for request in &requests {
+        assert_eq!(field(request, "trace_id"), trace_id);
+        assert_eq!(field(request, "span_id").as_str().map(str::len), Some(16));
+        assert_ne!(field(request, "span_id"), field(before, "span_id"));
+    }
+    let inner: Vec<&serde_json::Value> = lines.iter().filter(|line| line["message"] == "inside the handler").collect();
+    assert_eq!(inner.len(), 3);
+    for (inside, request) in inner.iter().zip(&requests) {
+        assert_eq!(field(inside, "span_id"), field(request, "span_id"), "the body runs inside the call's span");
+    }
+}
+
+#[test]
+fn quiet_logs_keep_their_trace_ids() {
+    let logs = CapturedLogs::default();
+    let writer = logs.clone();
+    let telemetry = obs_runtime::builder("recording", "1.2.3")
+        .log_filter("warn")
+        .log_writer(move || writer.writer())
+        .build_local()
+        .expect("valid settings");
+    tracing::dispatcher::with_default(telemetry.dispatch(), || {
+        for id in [1, 42] {
+            let _ = block_on(logged(id));
+        }
+    });
+    let lines = logs.json_lines();
+    assert_eq!(lines.len(), 1, "only the 404 passes `warn`: {lines:#?}");
+    assert_eq!(lines[0]["level"], "WARN");
+    assert_eq!(lines[0]["trace_id"].as_str().map(str::len), Some(32));
+}
+
+#[test]
+fn the_pretty_format_is_for_humans() {
+    let logs = CapturedLogs::default();
+    let writer = logs.clone();
+    let telemetry = obs_runtime::builder("recording", "1.2.3")
+        .with_env(|name| (name == "OBS_LOG_FORMAT").then(|| "pretty".to_owned()))
+        .log_writer(move || writer.writer())
+        .build_local()
+        .expect("valid settings");
+    tracing::dispatcher::with_default(telemetry.dispatch(), || {
+        let _ = block_on(logged(3));
+    });
+    let text = String::from_utf8(logs.writer_bytes()).expect("utf-8");
+    assert!(text.contains("GET /rec/log/{id} 200 in"), "{text}");
+    assert!(!text.trim_start().starts_with('{'), "{text}");
+}
+
+#[test]
+fn bad_settings_are_typed_errors_naming_the_variable() {
+    let with = |var: &'static str, value: &'static str| {
+        obs_runtime::builder("recording", "1").with_env(move |name| (name == var).then(|| value.to_owned()))
+    };
+    match with("OBS_LOG_FORMAT", "xml").build_local() {
+        Err(SetupError::InvalidEnv { var: "OBS_LOG_FORMAT", value, .. }) => assert_eq!(value, "xml"),
+        other => panic!("{other:?}"),
+    }
+    match with("RUST_LOG", "app=shouting").build_local() {
+        Err(error @ SetupError::InvalidFilter { origin: "RUST_LOG", .. }) => {
+            assert!(error.to_string().contains("RUST_LOG=\"app=shouting\""), "{error}");
+        }
+        other => panic!("{other:?}"),
+    }
+    match with("OBS_METRICS_ADDR", "localhost:http").init() {
+        Err(error @ SetupError::InvalidEnv { var: "OBS_METRICS_ADDR", .. }) => {
+            assert!(error.to_string().contains("127.0.0.1:9464"), "{error}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = taken.local_addr().expect("addr");
+    match obs_runtime::builder("recording", "1").metrics_addr(addr).init() {
+        Err(error @ SetupError::MetricsBind { .. }) => {
+            assert!(error.to_string().contains(&addr.to_string()), "{error}");
+        }
+        other => panic!("{other:?}"),
+    }
+}

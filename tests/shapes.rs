@@ -1,0 +1,159 @@
+//! Every function shape `#[observed]` supports compiles in a user crate under `-D warnings` and
+//! `clippy::pedantic` (this file is linted by `cargo clippy --all-targets`), keeps its behaviour,
+//! and is counted.
+
+#![deny(warnings, clippy::pedantic)]
+
+use obs_runtime::metrics::{ExpositionFormat, render};
+use obs_runtime::observed;
+use obs_tests::exposition::value;
+use obs_tests::{YieldOnce, block_on};
+use std::fmt::Display;
+
+/// Sync, returning `()`.
+#[observed(endpoint = "/shapes/unit")]
+fn unit() {}
+
+/// Sync, with `?` and an early `return`.
+#[observed(endpoint = "/shapes/parse", method = "POST")]
+fn parse(text: &str) -> Result<u32, std::num::ParseIntError> {
+    if text.is_empty() {
+        return Ok(0);
+    }
+    let number: u32 = text.trim().parse()?;
+    Ok(number * 2)
+}
+
+/// Async, awaiting, with `?`.
+#[observed(endpoint = "/shapes/async/{id}")]
+async fn load(id: u32) -> Result<String, std::fmt::Error> {
+    YieldOnce::default().await;
+    if id == 0 {
+        return Err(std::fmt::Error);
+    }
+    Ok(format!("item {id}"))
+}
+
+/// Generic, with a where-clause.
+#[observed(endpoint = "/shapes/generic")]
+fn first<T>(items: &[T]) -> Option<T>
+where
+    T: Clone,
+{
+    items.first().cloned()
+}
+
+/// `impl Trait` in return and argument position.
+#[observed(endpoint = "/shapes/impl-trait")]
+fn evens(limit: impl Into<u32>) -> impl Iterator<Item = u32> {
+    (0..limit.into()).filter(|n| n % 2 == 0)
+}
+
+/// Destructuring patterns in arguments.
+#[observed(endpoint = "/shapes/pattern", method = "PUT")]
+fn sum((left, right): (u32, u32)) -> u32 {
+    left + right
+}
+
+struct Repo<T> {
+    name: String,
+    items: Vec<T>,
+}
+
+impl<T: Display + Clone> Repo<T> {
+    /// `&self`, returning a borrow of `self`.
+    #[observed(endpoint = "/shapes/repo/name")]
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// `&mut self`.
+    #[observed(endpoint = "/shapes/repo/push", method = "POST")]
+    fn push(&mut self, item: T) -> usize {
+        self.items.push(item);
+        self.items.len()
+    }
+
+    /// `self` by value.
+    #[observed(endpoint = "/shapes/repo/into", method = "DELETE")]
+    fn into_items(self) -> Vec<T> {
+        self.items
+    }
+
+    /// Async `&self`.
+    #[observed(endpoint = "/shapes/repo/describe")]
+    async fn describe(&self) -> String {
+        YieldOnce::default().await;
+        self.items.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
+    }
+}
+
+/// Attributes and doc comments stay on the function.
+#[must_use]
+#[inline]
+#[observed(endpoint = "/shapes/attributes")]
+pub fn with_attributes() -> u8 {
+    7
+}
+
+fn count(route: &str, method: &str, extra: &[(&str, &str)]) -> f64 {
+    let text = render(ExpositionFormat::OpenMetrics);
+    let mut labels = vec![("http_request_method", method), ("http_route", route)];
+    labels.extend_from_slice(extra);
+    value(&text, "http_server_request_duration_seconds_count", &labels).unwrap_or(0.0)
+}
+
+const OK: (&str, &str) = ("error_type", "");
+
+#[test]
+fn every_shape_keeps_its_behaviour_and_is_counted() {
+    unit();
+    assert_eq!(parse("21"), Ok(42));
+    assert_eq!(parse(""), Ok(0));
+    assert!(parse("x").is_err());
+    assert_eq!(block_on(load(3)).as_deref(), Ok("item 3"));
+    assert!(block_on(load(0)).is_err());
+    assert_eq!(first(&[5, 6]), Some(5));
+    assert_eq!(evens(7_u8).collect::<Vec<_>>(), vec![0, 2, 4, 6]);
+    assert_eq!(sum((2, 3)), 5);
+    let mut repo = Repo { name: "repo".to_owned(), items: vec![1] };
+    assert_eq!(repo.name(), "repo");
+    assert_eq!(repo.push(2), 2);
+    assert_eq!(block_on(repo.describe()), "1,2");
+    assert_eq!(repo.into_items(), vec![1, 2]);
+    assert_eq!(with_attributes(), 7);
+
+    assert!((count("/shapes/unit", "GET", &[OK]) - 1.0).abs() < f64::EPSILON);
+    assert!((count("/shapes/parse", "POST", &[OK]) - 2.0).abs() < f64::EPSILON);
+    assert!((count("/shapes/parse", "POST", &[("error_type", "ParseIntError")]) - 1.0).abs() < f64::EPSILON);
+    assert!((count("/shapes/async/{id}", "GET", &[OK]) - 1.0).abs() < f64::EPSILON);
+    assert!((count("/shapes/async/{id}", "GET", &[("error_type", "Error")]) - 1.0).abs() < f64::EPSILON);
+    for (route, method) in [
+        ("/shapes/generic", "GET"),
+        ("/shapes/impl-trait", "GET"),
+        ("/shapes/pattern", "PUT"),
+        ("/shapes/repo/name", "GET"),
+        ("/shapes/repo/push", "POST"),
+        ("/shapes/repo/into", "DELETE"),
+        ("/shapes/repo/describe", "GET"),
+        ("/shapes/attributes", "GET"),
+    ] {
+        assert!((count(route, method, &[OK]) - 1.0).abs() < f64::EPSILON, "{method} {route}");
+    }
+}
+
+#[test]
+fn the_catalog_keeps_docs_and_locations() {
+    let site = obs_runtime::catalog().iter().find(|site| site.route() == "/shapes/parse").expect("registered");
+    assert_eq!(site.method(), "POST");
+    assert_eq!(site.function(), "parse");
+    assert_eq!(site.doc(), "Sync, with `?` and an early `return`.");
+    assert!(site.file().ends_with("shapes.rs"), "{}", site.file());
+    let expected_line =
+        include_str!("shapes.rs").lines().position(|line| line.starts_with("fn parse(")).expect("fn parse") + 1;
+    assert_eq!(usize::try_from(site.line()).ok(), Some(expected_line));
+    assert_eq!(site.module_path(), "shapes");
+    assert_eq!(site.span_name(), "POST /shapes/parse");
+    assert_eq!(site.buckets(), obs_runtime::DEFAULT_BUCKETS);
+    assert_eq!(obs_runtime::catalog().iter().filter(|site| site.route().starts_with("/shapes/")).count(), 11);
+}

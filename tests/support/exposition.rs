@@ -1,0 +1,111 @@
+//! Reads samples out of a text exposition, matching labels as a set.
+
+/// One sample line: name, labels and value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    /// The sample name, with any `_bucket`/`_count`/`_total` suffix.
+    pub name: String,
+    /// The labels in written order.
+    pub labels: Vec<(String, String)>,
+    /// The value.
+    pub value: f64,
+}
+
+/// Parses the sample lines of an OpenMetrics or Prometheus text exposition (comments skipped).
+///
+/// # Panics
+/// On a line that is not a sample: the exposition under test is malformed.
+#[must_use]
+pub fn samples(text: &str) -> Vec<Sample> {
+    text.lines().filter(|line| !line.starts_with('#') && !line.is_empty()).map(parse_line).collect()
+}
+
+fn parse_line(line: &str) -> Sample {
+    let (series, rest) = match line.find('{') {
+        Some(_) => {
+            let close = line.rfind('}').unwrap_or_else(|| panic!("unclosed labels: {line}"));
+            line.split_at(close + 1)
+        }
+        None => line.split_at(line.find(' ').unwrap_or_else(|| panic!("no value: {line}"))),
+    };
+    let value_text = rest.split_whitespace().next().unwrap_or_else(|| panic!("no value: {line}"));
+    let value = match value_text {
+        "+Inf" => f64::INFINITY,
+        "-Inf" => f64::NEG_INFINITY,
+        other => other.parse().unwrap_or_else(|_| panic!("bad value {other:?}: {line}")),
+    };
+    let (name, labels) = match series.find('{') {
+        Some(open) => (&series[..open], parse_labels(&series[open + 1..series.len() - 1])),
+        None => (series, Vec::new()),
+    };
+    Sample { name: name.to_owned(), labels, value }
+}
+
+fn parse_labels(text: &str) -> Vec<(String, String)> {
+    let mut labels = Vec::new();
+    let mut rest = text;
+    while !rest.is_empty() {
+        let eq = rest.find("=\"").unwrap_or_else(|| panic!("bad labels: {text}"));
+        let name = rest[..eq].trim_start_matches(',').to_owned();
+        let mut value = String::new();
+        let mut chars = rest[eq + 2..].char_indices();
+        let mut end = None;
+        while let Some((index, c)) = chars.next() {
+            match c {
+                '\\' => {
+                    if let Some((_, escaped)) = chars.next() {
+                        value.push(if escaped == 'n' { '\n' } else { escaped });
+                    }
+                }
+                '"' => {
+                    end = Some(eq + 2 + index + 1);
+                    break;
+                }
+                c => value.push(c),
+            }
+        }
+        labels.push((name, value));
+        rest = &rest[end.unwrap_or_else(|| panic!("unterminated label value: {text}"))..];
+    }
+    labels
+}
+
+/// The value of the one sample named `name` whose labels are exactly `labels`.
+#[must_use]
+pub fn value(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    let mut wanted: Vec<(String, String)> = labels.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    wanted.sort();
+    samples(text).into_iter().find_map(|sample| {
+        let mut have = sample.labels.clone();
+        have.sort();
+        (sample.name == name && have == wanted).then_some(sample.value)
+    })
+}
+
+/// Every sample named `name` whose labels include all of `labels`.
+#[must_use]
+pub fn matching(text: &str, name: &str, labels: &[(&str, &str)]) -> Vec<Sample> {
+    samples(text)
+        .into_iter()
+        .filter(|sample| {
+            sample.name == name
+                && labels.iter().all(|(k, v)| sample.labels.iter().any(|(have_k, have_v)| have_k == k && have_v == v))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{samples, value};
+
+    #[test]
+    fn parses_labels_with_escapes_and_infinities() {
+        let text = "# TYPE x histogram\nx_bucket{a=\"q\\\"uote\",le=\"+Inf\"} 3\nplain 1.5\n";
+        let parsed = samples(text);
+        assert_eq!(parsed.len(), 2);
+        assert_eq!(parsed[0].labels[0], ("a".to_owned(), "q\"uote".to_owned()));
+        assert_eq!(value(text, "x_bucket", &[("le", "+Inf"), ("a", "q\"uote")]), Some(3.0));
+        assert_eq!(value(text, "plain", &[]), Some(1.5));
+        assert_eq!(value(text, "plain", &[("a", "b")]), None);
+    }
+}

@@ -1,0 +1,6 @@
+use obs_runtime::observed;
+
+#[observed]
+fn handler() {}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use obs_runtime::observed;
+
+#[observed(method = "GET")]
+fn handler() {}
+
+fn main() {}

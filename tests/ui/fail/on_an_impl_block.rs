@@ -1,0 +1,8 @@
+use obs_runtime::observed;
+
+struct Handler;
+
+#[observed(endpoint = "/a")]
+impl Handler {}
+
+fn main() {}

@@ -1,0 +1,8 @@
+use obs_runtime::observed;
+
+#[observed(endpoint = "/a")]
+fn handler() -> Result<u32, String> {
+    Ok("not a number")
+}
+
+fn main() {}
