@@ -96,6 +96,41 @@ pub fn with_attributes() -> u8 {
     7
 }
 
+/// Objectives declared: a latency threshold at every default bucket bound compiles, which keeps
+/// the macro's copy of the default buckets equal to the runtime's.
+macro_rules! latency_objective_at {
+    ($($name:ident: $route:literal = $threshold:literal),* $(,)?) => {
+        $(
+            #[observed(endpoint = $route, slo(latency = $threshold))]
+            fn $name() {}
+        )*
+        /// Calls every function above.
+        fn call_every_latency_objective() {
+            $($name();)*
+        }
+    };
+}
+
+latency_objective_at! {
+    at_5ms: "/slo/5ms" = "5ms @ 99%",
+    at_10ms: "/slo/10ms" = "10ms @ 99%",
+    at_25ms: "/slo/25ms" = "25ms @ 99%",
+    at_50ms: "/slo/50ms" = "50ms @ 99%",
+    at_75ms: "/slo/75ms" = "75ms @ 99%",
+    at_100ms: "/slo/100ms" = "100ms @ 99%",
+    at_250ms: "/slo/250ms" = "250ms @ 99%",
+    at_500ms: "/slo/500ms" = "500ms @ 99%",
+    at_750ms: "/slo/750ms" = "750ms @ 99%",
+    at_1s: "/slo/1s" = "1s @ 99%",
+    at_2500ms: "/slo/2500ms" = "2.5s @ 99%",
+    at_5s: "/slo/5s" = "5s @ 99%",
+    at_7500ms: "/slo/7500ms" = "7500ms @ 99%",
+    at_10s: "/slo/10s" = "10s @ 99%",
+}
+
+#[observed(endpoint = "/shapes/slo", method = "PATCH", buckets = [0.05, 0.3, 2.0], slo(success = "99.95%", latency = "300ms @ 95%"))]
+fn with_objectives() {}
+
 fn count(route: &str, method: &str, extra: &[(&str, &str)]) -> f64 {
     let text = render(ExpositionFormat::OpenMetrics);
     let mut labels = vec![("http_request_method", method), ("http_route", route)];
@@ -155,5 +190,35 @@ fn the_catalog_keeps_docs_and_locations() {
     assert_eq!(site.module_path(), "shapes");
     assert_eq!(site.span_name(), "POST /shapes/parse");
     assert_eq!(site.buckets(), obs_runtime::DEFAULT_BUCKETS);
-    assert_eq!(obs_runtime::catalog().iter().filter(|site| site.route().starts_with("/shapes/")).count(), 11);
+    assert_eq!(obs_runtime::catalog().iter().filter(|site| site.route().starts_with("/shapes/")).count(), 12);
+}
+
+#[test]
+#[allow(clippy::float_cmp)] // parsed from the same decimal text: exact equality is the claim
+fn declared_objectives_reach_the_catalog() {
+    with_objectives();
+    let site = obs_runtime::catalog().iter().find(|site| site.route() == "/shapes/slo").expect("registered");
+    let objectives = site.objectives();
+    assert!(objectives.success_declared() && objectives.latency_declared());
+    assert_eq!(objectives.success_target(), 0.9995);
+    assert_eq!(objectives.latency_threshold_seconds(), 0.3);
+    assert_eq!(objectives.latency_target(), 0.95);
+
+    let defaulted = obs_runtime::catalog().iter().find(|site| site.route() == "/shapes/unit").expect("registered");
+    let objectives = defaulted.objectives();
+    assert!(!objectives.success_declared() && !objectives.latency_declared());
+    assert_eq!(objectives.success_target(), obs_runtime::DEFAULT_SUCCESS_TARGET);
+    assert_eq!(objectives.latency_threshold_seconds(), obs_runtime::DEFAULT_LATENCY_THRESHOLD_SECONDS);
+}
+
+#[test]
+fn every_default_bound_is_a_valid_latency_threshold() {
+    call_every_latency_objective();
+    let mut thresholds: Vec<f64> = obs_runtime::catalog()
+        .iter()
+        .filter(|site| site.route().starts_with("/slo/"))
+        .map(|site| site.objectives().latency_threshold_seconds())
+        .collect();
+    thresholds.sort_by(f64::total_cmp);
+    assert_eq!(thresholds, obs_runtime::DEFAULT_BUCKETS);
 }

@@ -89,7 +89,7 @@ fn serde_json_error(message: &str) -> ErrorBody {
 }
 
 /// Returns one user. Ids 1 to 999 exist; 0 simulates a failing database.
-#[observed(endpoint = "/users/{id}", method = "GET")]
+#[observed(endpoint = "/users/{id}", method = "GET", slo(success = "99.9%", latency = "250ms @ 99%"))]
 async fn get_user(Path(id): Path<u64>) -> Result<Json<User>, ApiError> {
     match id {
         0 => Err(ApiError::Database("connection reset by peer")),
@@ -99,7 +99,7 @@ async fn get_user(Path(id): Path<u64>) -> Result<Json<User>, ApiError> {
 }
 
 /// Places an order; the quantity must be positive.
-#[observed(endpoint = "/orders", method = "POST")]
+#[observed(endpoint = "/orders", method = "POST", slo(success = "99.5%"))]
 async fn create_order(body: Result<Json<NewOrder>, JsonRejection>) -> Result<(StatusCode, Json<Order>), ApiError> {
     static NEXT_ORDER_ID: AtomicU64 = AtomicU64::new(1);
     let Json(order) = body.map_err(|rejection| ApiError::Invalid(rejection.body_text()))?;

@@ -1,8 +1,8 @@
-//! Parsing of the attribute arguments: `key = value` pairs, nothing semantic yet.
+//! Parsing of the attribute arguments: `key = value` pairs and `key(...)` lists, nothing semantic yet.
 
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
-use syn::{Expr, Ident, Token};
+use syn::{Expr, Ident, Token, parenthesized};
 
 /// One `key = value` argument, exactly as written.
 pub struct Arg {
@@ -14,8 +14,16 @@ pub struct Arg {
 pub enum ArgValue {
     /// `key = expr`
     Value(Expr),
+    /// `key(a = ..., b = ...)`: a nested argument list, as `slo(...)` takes.
+    List(NestedArgs),
     /// `key` alone, which no argument accepts; kept so validation can say what to write.
     Missing,
+}
+
+/// The parenthesised arguments of a nested list and the span of its parentheses.
+pub struct NestedArgs {
+    pub args: Vec<Arg>,
+    pub span: proc_macro2::Span,
 }
 
 /// The whole attribute argument list.
@@ -30,6 +38,12 @@ impl Parse for Arg {
             input.parse::<Token![=]>()?;
             let value: Expr = input.parse()?;
             Ok(Arg { key, value: ArgValue::Value(value) })
+        } else if input.peek(syn::token::Paren) {
+            let content;
+            let parens = parenthesized!(content in input);
+            let nested = Punctuated::<Arg, Token![,]>::parse_terminated(&content)?;
+            let args = nested.into_iter().collect();
+            Ok(Arg { key, value: ArgValue::List(NestedArgs { args, span: parens.span.join() }) })
         } else if input.is_empty() || input.peek(Token![,]) {
             Ok(Arg { key, value: ArgValue::Missing })
         } else {

@@ -125,6 +125,15 @@ fn call_site_statics(function: &ItemFn, observed: &Observed) -> TokenStream {
         || quote!(::core::option::Option::None),
         |bounds| quote!(::core::option::Option::Some(&[#(#bounds),*])),
     );
+    let success_objective = optional(observed.success_objective.map(|ratio| {
+        let ratio = proc_macro2::Literal::f64_unsuffixed(ratio);
+        quote!(#ratio)
+    }));
+    let latency_objective = optional(observed.latency_objective.map(|latency| {
+        let threshold = proc_macro2::Literal::f64_unsuffixed(latency.threshold_seconds);
+        let target = proc_macro2::Literal::f64_unsuffixed(latency.target);
+        quote!((#threshold, #target))
+    }));
     let line = quote_spanned!(ident.span()=> ::core::line!());
     quote! {
         static __OBS_CALL_SITE: ::obs_runtime::__private::CallSite = ::obs_runtime::__private::CallSite::endpoint(
@@ -137,12 +146,19 @@ fn call_site_statics(function: &ItemFn, observed: &Observed) -> TokenStream {
                 line: #line,
                 doc: #doc,
                 buckets: #buckets,
+                success_objective: #success_objective,
+                latency_objective: #latency_objective,
             },
         );
         #[::obs_runtime::__private::linkme::distributed_slice(::obs_runtime::__private::CALL_SITES)]
         #[linkme(crate = ::obs_runtime::__private::linkme)]
         static __OBS_CALL_SITE_ENTRY: &::obs_runtime::__private::CallSite = &__OBS_CALL_SITE;
     }
+}
+
+/// `Some(value)` or `None`, by absolute paths.
+fn optional(value: Option<TokenStream>) -> TokenStream {
+    value.map_or_else(|| quote!(::core::option::Option::None), |value| quote!(::core::option::Option::Some(#value)))
 }
 
 /// `tracing::span!` with the semantic-convention fields; its name is a literal so the callsite is static.

@@ -10,6 +10,7 @@
 mod args;
 mod errors;
 mod expand;
+mod objective;
 mod route;
 mod validate;
 

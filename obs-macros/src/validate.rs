@@ -1,17 +1,25 @@
 //! Semantic checks of the attribute and the annotated item. Every check reports a spanned error
 //! saying what to write instead, and all of them run even after the first failure.
 
-use crate::args::{Arg, ArgValue, RawArgs};
+use crate::args::{Arg, ArgValue, NestedArgs, RawArgs};
 use crate::errors::Errors;
+use crate::objective::{self, Latency};
 use crate::route::check_route;
 use proc_macro2::Span;
 use syn::{Expr, ExprLit, ItemFn, Lit, LitStr, UnOp};
 
 /// The arguments every `#[observed]` accepts, in the order the error message lists them.
-const KNOWN_ARGUMENTS: &[&str] = &["endpoint", "method", "buckets"];
+const KNOWN_ARGUMENTS: &[&str] = &["endpoint", "method", "buckets", "slo"];
+
+/// The objectives `slo(...)` accepts.
+const KNOWN_OBJECTIVES: &[&str] = &["success", "latency"];
 
 /// The HTTP methods of RFC 9110 plus PATCH (RFC 5789), in canonical upper case.
 const HTTP_METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"];
+
+/// `obs_runtime::DEFAULT_BUCKETS`, which this crate cannot name; `tests/shapes.rs` declares a
+/// latency objective at every one of these bounds, so the two lists cannot drift apart unnoticed.
+const DEFAULT_BUCKETS: &[f64] = &[0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0];
 
 /// More buckets than this multiply the series count without sharpening any percentile.
 const MAX_BUCKETS: usize = 40;
@@ -25,6 +33,9 @@ pub struct Observed {
     pub method: String,
     pub method_span: Span,
     pub buckets: Option<Vec<f64>>,
+    /// `slo(success = "99.9%")` as a ratio.
+    pub success_objective: Option<f64>,
+    pub latency_objective: Option<Latency>,
 }
 
 /// Checks the arguments; `attr_span` locates errors about a missing argument.
@@ -32,6 +43,7 @@ pub fn check_args(raw: &RawArgs, attr_span: Span, errors: &Errors) -> Option<Obs
     let mut endpoint: Option<LitStr> = None;
     let mut method: Option<(String, Span)> = None;
     let mut buckets: Option<Vec<f64>> = None;
+    let mut objectives = Objectives::default();
     let mut seen: Vec<String> = Vec::new();
     // A misspelt `endpoint` already got a "did you mean"; "missing `endpoint`" would repeat it.
     let mut endpoint_misspelt = false;
@@ -48,6 +60,18 @@ pub fn check_args(raw: &RawArgs, attr_span: Span, errors: &Errors) -> Option<Obs
             continue;
         }
         seen.push(name.clone());
+        if name == "slo" {
+            match value {
+                ArgValue::List(nested) => objectives = check_slo(nested, errors),
+                ArgValue::Value(value) => {
+                    errors.spanned(value, format!("`slo` takes a list: write {}", example_for("slo")));
+                }
+                ArgValue::Missing => {
+                    errors.spanned(key, format!("`slo` needs objectives: write {}", example_for("slo")));
+                }
+            }
+            continue;
+        }
         let ArgValue::Value(value) = value else {
             errors.spanned(key, format!("`{name}` needs a value: write {}", example_for(&name)));
             continue;
@@ -67,7 +91,17 @@ pub fn check_args(raw: &RawArgs, attr_span: Span, errors: &Errors) -> Option<Obs
         ));
     }
     let (method, method_span) = method.unwrap_or_else(|| ("GET".to_owned(), attr_span));
-    Some(Observed { endpoint: endpoint?, method, method_span, buckets })
+    if let Some((latency, span)) = objectives.latency {
+        check_threshold_is_a_bound(latency.threshold_seconds, span, buckets.as_deref(), errors);
+    }
+    Some(Observed {
+        endpoint: endpoint?,
+        method,
+        method_span,
+        buckets,
+        success_objective: objectives.success,
+        latency_objective: objectives.latency.map(|(latency, _)| latency),
+    })
 }
 
 /// Checks the annotated function itself for what the runtime cannot instrument.
@@ -83,13 +117,114 @@ pub fn check_item(item: &ItemFn, errors: &Errors) {
     }
 }
 
-fn unknown_argument_message(name: &str) -> String {
-    let list = KNOWN_ARGUMENTS.iter().map(|known| format!("`{known}`")).collect::<Vec<_>>().join(", ");
-    match closest(name, KNOWN_ARGUMENTS) {
-        Some(guess) => {
-            format!("unknown argument `{name}`: did you mean `{guess}`? expected one of {list}")
+/// The objectives declared in `slo(...)`, each with the span of its literal.
+#[derive(Default)]
+struct Objectives {
+    success: Option<f64>,
+    latency: Option<(Latency, Span)>,
+}
+
+fn check_slo(nested: &NestedArgs, errors: &Errors) -> Objectives {
+    let mut objectives = Objectives::default();
+    if nested.args.is_empty() {
+        errors.push(syn::Error::new(
+            nested.span,
+            format!("`slo()` declares no objective: write {} or remove it to use the defaults", example_for("slo")),
+        ));
+    }
+    let mut seen: Vec<String> = Vec::new();
+    for Arg { key, value } in &nested.args {
+        let name = key.to_string();
+        if !KNOWN_OBJECTIVES.contains(&name.as_str()) {
+            errors.spanned(key, unknown_name_message("objective", &name, KNOWN_OBJECTIVES));
+            continue;
         }
-        None => format!("unknown argument `{name}`: expected one of {list}"),
+        if seen.contains(&name) {
+            errors.spanned(key, format!("duplicate objective `{name}`: give it once"));
+            continue;
+        }
+        seen.push(name.clone());
+        let literal = match value {
+            ArgValue::Value(value) => {
+                string_literal(value).ok_or_else(|| (quote::ToTokens::to_token_stream(value), number_text(value)))
+            }
+            ArgValue::List(_) | ArgValue::Missing => Err((quote::ToTokens::to_token_stream(key), None)),
+        };
+        let literal = match literal {
+            Ok(literal) => literal,
+            Err((tokens, number)) => {
+                let write = match (number, name.as_str()) {
+                    (Some(number), "success") => format!("`success = \"{number}%\"`"),
+                    _ => example_for(&name).to_owned(),
+                };
+                errors.spanned(tokens, format!("`{name}` must be a string literal: write {write}"));
+                continue;
+            }
+        };
+        let text = literal.value();
+        if name == "success" {
+            match objective::parse_percent(&text) {
+                Ok(ratio) => objectives.success = Some(ratio),
+                Err(message) => errors.spanned(literal, format!("invalid success objective: {message}")),
+            }
+        } else {
+            match objective::parse_latency(&text) {
+                Ok(latency) => objectives.latency = Some((latency, literal.span())),
+                Err(message) => errors.spanned(literal, format!("invalid latency objective: {message}")),
+            }
+        }
+    }
+    objectives
+}
+
+/// The digits of a number literal, to quote back in a suggestion.
+fn number_text(value: &Expr) -> Option<String> {
+    match value {
+        Expr::Lit(ExprLit { lit: Lit::Float(float), .. }) => Some(float.base10_digits().to_owned()),
+        Expr::Lit(ExprLit { lit: Lit::Int(int), .. }) => Some(int.base10_digits().to_owned()),
+        _ => None,
+    }
+}
+
+/// A latency objective is measured from the histogram, which only knows its bucket bounds.
+fn check_threshold_is_a_bound(threshold: f64, span: Span, buckets: Option<&[f64]>, errors: &Errors) {
+    let (bounds, source) = match buckets {
+        Some(bounds) => (bounds, "`buckets`"),
+        None => (DEFAULT_BUCKETS, "the default buckets"),
+    };
+    if bounds.contains(&threshold) {
+        return;
+    }
+    let listed = bounds.iter().map(|bound| format_seconds(*bound)).collect::<Vec<_>>().join(", ");
+    let seconds = format_seconds(threshold);
+    errors.push(syn::Error::new(
+        span,
+        format!(
+            "latency threshold {seconds} is not a bucket bound, so the histogram cannot count the calls faster than it: \
+             use one of {source} ({listed}), or add {threshold} to `buckets`"
+        ),
+    ));
+}
+
+/// `0.25` as `250ms`, `2.5` as `2.5s`: how a user writes a threshold.
+fn format_seconds(seconds: f64) -> String {
+    if seconds >= 1.0 {
+        format!("{seconds}s")
+    } else {
+        let millis = (seconds * 1e6).round() / 1e3;
+        format!("{millis}ms")
+    }
+}
+
+fn unknown_argument_message(name: &str) -> String {
+    unknown_name_message("argument", name, KNOWN_ARGUMENTS)
+}
+
+fn unknown_name_message(what: &str, name: &str, known: &[&'static str]) -> String {
+    let list = known.iter().map(|known| format!("`{known}`")).collect::<Vec<_>>().join(", ");
+    match closest(name, known) {
+        Some(guess) => format!("unknown {what} `{name}`: did you mean `{guess}`? expected one of {list}"),
+        None => format!("unknown {what} `{name}`: expected one of {list}"),
     }
 }
 
@@ -97,6 +232,9 @@ fn example_for(name: &str) -> &'static str {
     match name {
         "endpoint" => "`endpoint = \"/users/{id}\"`",
         "method" => "`method = \"GET\"`",
+        "slo" => "`slo(success = \"99.9%\", latency = \"250ms @ 99%\")`",
+        "success" => "`success = \"99.9%\"`",
+        "latency" => "`latency = \"250ms @ 99%\"`",
         _ => "`buckets = [0.01, 0.1, 1.0]`",
     }
 }
@@ -104,6 +242,8 @@ fn example_for(name: &str) -> &'static str {
 fn string_literal(value: &Expr) -> Option<&LitStr> {
     match value {
         Expr::Lit(ExprLit { lit: Lit::Str(literal), .. }) => Some(literal),
+        // A `$route:literal` passed through `macro_rules!` arrives wrapped in an invisible group.
+        Expr::Group(group) => string_literal(&group.expr),
         _ => None,
     }
 }
@@ -209,6 +349,7 @@ fn bucket_bound(element: &Expr) -> Option<f64> {
     match element {
         Expr::Lit(ExprLit { lit: Lit::Float(float), .. }) => float.base10_parse().ok(),
         Expr::Lit(ExprLit { lit: Lit::Int(int), .. }) => int.base10_parse::<u32>().ok().map(f64::from),
+        Expr::Group(group) => bucket_bound(&group.expr),
         Expr::Unary(unary) if matches!(unary.op, UnOp::Neg(_)) => bucket_bound(&unary.expr).map(|bound| -bound),
         _ => None,
     }

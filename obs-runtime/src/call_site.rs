@@ -2,6 +2,7 @@
 //! collected at link time, each resolving its metric handles once.
 
 use crate::metrics::endpoint_metrics::{self, EndpointMetrics};
+use crate::objectives::Objectives;
 use std::sync::{Arc, OnceLock};
 
 /// What `#[observed]` knows about an endpoint at compile time.
@@ -16,6 +17,10 @@ pub struct EndpointInfo {
     pub line: u32,
     pub doc: &'static str,
     pub buckets: Option<&'static [f64]>,
+    /// `slo(success = "99.9%")` as a ratio (`0.999`).
+    pub success_objective: Option<f64>,
+    /// `slo(latency = "250ms @ 99%")` as `(0.25, 0.99)`.
+    pub latency_objective: Option<(f64, f64)>,
 }
 
 /// One annotated function: its endpoint, source location and documentation.
@@ -83,6 +88,12 @@ impl CallSite {
     #[must_use]
     pub fn buckets(&self) -> &'static [f64] {
         self.info.buckets.unwrap_or(DEFAULT_BUCKETS)
+    }
+
+    /// The endpoint's service-level objectives: declared with `slo(...)`, or the defaults.
+    #[must_use]
+    pub fn objectives(&self) -> Objectives {
+        Objectives::for_endpoint(self.info.success_objective, self.info.latency_objective, self.buckets())
     }
 
     /// The span name: `"{METHOD} {route}"`.

@@ -26,6 +26,10 @@
 //! - `method = "POST"` (default `GET`): the HTTP method, upper case.
 //! - `buckets = [0.01, 0.1, 1.0]`: histogram bounds in seconds, replacing the defaults
 //!   ([`DEFAULT_BUCKETS`]).
+//! - `slo(success = "99.9%", latency = "250ms @ 99%")`: the endpoint's objectives, either or both;
+//!   the latency threshold must be one of its bucket bounds. Endpoints without them get
+//!   [`DEFAULT_SUCCESS_TARGET`] and a [`DEFAULT_LATENCY_THRESHOLD_SECONDS`] threshold at
+//!   [`DEFAULT_LATENCY_TARGET`]; see [`Objectives`]. The generated alert rules and dashboards use them.
 //!
 //! The return value is classified by [`Outcome`]; misuse of the attribute is a compile error.
 
@@ -35,6 +39,7 @@ mod call;
 mod call_site;
 mod error;
 pub mod metrics;
+mod objectives;
 mod outcome;
 mod setup;
 pub mod telemetry;
@@ -42,6 +47,7 @@ pub mod telemetry;
 pub use call::REQUEST_LOG_TARGET;
 pub use call_site::{CallSite, DEFAULT_BUCKETS, catalog};
 pub use error::SetupError;
+pub use objectives::{DEFAULT_LATENCY_TARGET, DEFAULT_LATENCY_THRESHOLD_SECONDS, DEFAULT_SUCCESS_TARGET, Objectives};
 pub use obs_macros::observed;
 pub use outcome::{Classification, ErrorType, Outcome};
 pub use setup::{LocalTelemetry, ObsBuilder, builder};

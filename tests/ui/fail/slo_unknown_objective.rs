@@ -1,0 +1,6 @@
+use obs_runtime::observed;
+
+#[observed(endpoint = "/a", slo(sucess = "99.9%"))]
+fn handler() {}
+
+fn main() {}
