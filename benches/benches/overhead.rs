@@ -7,7 +7,9 @@
 //! - `observed_full`: `#[observed]` with spans traced and one JSON log line per call (to a sink);
 //! - `autometrics`: `#[autometrics]` with its prometheus-client backend;
 //! - `instrument_json`: `tracing`'s `#[instrument]` span, a JSON log event (to a sink) and the
-//!   hand-written histogram: what a user assembles from the peers to match `observed_full`.
+//!   hand-written histogram, without OpenTelemetry spans;
+//! - `instrument_otel_json`: the same with `tracing-opentelemetry` turning the span into an
+//!   OpenTelemetry span, which is what `observed_full` does: the like-for-like peer.
 //!
 //! Run with `cargo bench -p obs-bench`; compare the ratios, not the absolute times.
 
@@ -78,6 +80,16 @@ fn timed_by_hand(histogram: &Histogram, id: u64) -> Result<u64, LookupError> {
     result
 }
 
+/// `#[instrument]`, a histogram and a log event: the peers' equivalent of `#[observed]`.
+fn instrumented_by_hand(histogram: &Histogram, id: u64) -> Result<u64, LookupError> {
+    let started = Instant::now();
+    let result = lookup_instrumented(id);
+    let elapsed = started.elapsed().as_secs_f64();
+    histogram.observe(elapsed);
+    tracing::info!(http.route = "/bench/users/{id}", duration_s = elapsed, ok = result.is_ok(), "request");
+    result
+}
+
 fn overhead(criterion: &mut Criterion) {
     let mut group = criterion.benchmark_group("per_call");
     let mut id = 0_u64;
@@ -120,14 +132,19 @@ fn overhead(criterion: &mut Criterion) {
     let json_subscriber = tracing_subscriber::fmt().json().with_writer(std::io::sink).finish();
     tracing::subscriber::with_default(json_subscriber, || {
         group.bench_function("instrument_json", |bencher| {
-            bencher.iter(|| {
-                let started = Instant::now();
-                let result = lookup_instrumented(next_id());
-                let elapsed = started.elapsed().as_secs_f64();
-                histogram.observe(elapsed);
-                tracing::info!(http.route = "/bench/users/{id}", duration_s = elapsed, ok = result.is_ok(), "request");
-                result
-            });
+            bencher.iter(|| instrumented_by_hand(&histogram, next_id()));
+        });
+    });
+
+    let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+    let tracer = opentelemetry::trace::TracerProvider::tracer(&provider, "bench");
+    let otel_json_subscriber = tracing_subscriber::layer::SubscriberExt::with(
+        tracing_subscriber::fmt().json().with_writer(std::io::sink).finish(),
+        tracing_opentelemetry::layer().with_tracer(tracer),
+    );
+    tracing::subscriber::with_default(otel_json_subscriber, || {
+        group.bench_function("instrument_otel_json", |bencher| {
+            bencher.iter(|| instrumented_by_hand(&histogram, next_id()));
         });
     });
 

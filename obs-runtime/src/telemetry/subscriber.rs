@@ -1,6 +1,7 @@
 //! Assembles the tracing subscriber: OpenTelemetry spans (for trace ids and, later, export) and
 //! the log output, each with its own filter so quieting logs never removes trace ids.
 
+use crate::call::REQUEST_LOG_TARGET;
 use crate::error::SetupError;
 use crate::telemetry::config::{LogFormat, parse_filter};
 use crate::telemetry::identity::ServiceIdentity;
@@ -9,8 +10,9 @@ use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use std::sync::{Arc, OnceLock};
-use tracing::Dispatch;
+use tracing::{Dispatch, Metadata};
 use tracing_subscriber::Layer;
+use tracing_subscriber::filter::{FilterExt, filter_fn};
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::registry::Registry;
@@ -39,7 +41,11 @@ pub fn build(parts: SubscriberParts) -> Result<BuiltSubscriber, SetupError> {
         .build();
     let tracer_provider = SdkTracerProvider::builder().with_resource(resource).build();
     let tracer = tracer_provider.tracer("obs");
-    let spans = tracing_opentelemetry::layer().with_tracer(tracer).with_filter(trace_filter);
+    // The per-call event repeats the span's own attributes: copying it into a span event would
+    // double the cost of every traced call for no information.
+    let not_the_call_event =
+        filter_fn(|metadata: &Metadata<'_>| !(metadata.is_event() && metadata.target() == REQUEST_LOG_TARGET));
+    let spans = tracing_opentelemetry::layer().with_tracer(tracer).with_filter(trace_filter.and(not_the_call_event));
     let dispatch_cell = Arc::new(OnceLock::new());
     let (json, pretty) = match parts.log_format {
         LogFormat::Json => (Some(JsonLayer::new(parts.log_writer, Arc::clone(&dispatch_cell))), None),
