@@ -88,7 +88,7 @@ fn log_completed(site: &CallSite, outcome: Classification, elapsed: Duration) {
                 "http.response.status_code" = outcome.status_code(),
                 "error.type" = outcome.error_type().map(tracing::field::display),
                 outcome = outcome.outcome_name(),
-                duration_ms = elapsed.as_secs_f64() * 1e3,
+                duration_ms = whole_nanoseconds_as_millis(elapsed),
                 "code.function" = site.function(),
                 "code.namespace" = site.module_path(),
                 "{} {} {} in {:.3} ms",
@@ -108,6 +108,13 @@ fn log_completed(site: &CallSite, outcome: Classification, elapsed: Duration) {
     }
 }
 
+/// Milliseconds with nanosecond resolution that print as short decimals (`0.047863`, not
+/// `0.047862999999999996`): whole nanoseconds divided once, so the result is the double nearest
+/// the exact decimal.
+fn whole_nanoseconds_as_millis(elapsed: Duration) -> f64 {
+    (elapsed.as_secs_f64() * 1e9).round() / 1e6
+}
+
 /// `200`, `500 (ApiError)` or `failed (panic)`, for the human-readable message.
 struct StatusText(Classification);
 
@@ -118,6 +125,21 @@ impl std::fmt::Display for StatusText {
             (Some(code), Some(error)) => write!(f, "{code} ({error})"),
             (None, Some(error)) => write!(f, "failed ({error})"),
             (None, None) => f.write_str("ok"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::whole_nanoseconds_as_millis;
+    use std::time::Duration;
+
+    #[test]
+    fn durations_print_as_short_decimals() {
+        for (nanos, printed) in
+            [(47_863, "0.047863"), (1, "0.000001"), (1_500_000_000, "1500"), (250_000_001, "250.000001")]
+        {
+            assert_eq!(whole_nanoseconds_as_millis(Duration::from_nanos(nanos)).to_string(), printed);
         }
     }
 }
