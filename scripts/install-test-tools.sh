@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the real tools the tests run against, when they are missing:
 #   promtool (Debian package `prometheus`) and Alertmanager/amtool (`prometheus-alertmanager`),
-#   Python's reference OpenMetrics parser (`prometheus_client` from PyPI).
+#   Python's reference OpenMetrics parser (`prometheus_client` from PyPI), and the OpenTelemetry
+#   project's protobuf types with gRPC (`opentelemetry-proto`, `grpcio`) for the OTLP receiver.
 # A test never skips because a tool is absent; this script is how they are present.
 set -euo pipefail
 
@@ -21,6 +22,11 @@ fi
 if ! python3 -c 'import prometheus_client' >/dev/null 2>&1; then
     echo "installing prometheus_client from PyPI"
     python3 -m pip install --quiet --disable-pip-version-check 'prometheus_client==0.26.0'
+fi
+
+if ! python3 -c 'import grpc, opentelemetry.proto.collector.trace.v1.trace_service_pb2_grpc' >/dev/null 2>&1; then
+    echo "installing opentelemetry-proto and grpcio from PyPI"
+    python3 -m pip install --quiet --disable-pip-version-check 'opentelemetry-proto==1.45.2' 'grpcio==1.85.3'
 fi
 
 promtool --version 2>&1 | head -n 1

@@ -68,7 +68,8 @@ impl Drop for Call {
 
 fn record_on_span(span: &Span, outcome: Classification) {
     if let Some(code) = outcome.status_code() {
-        span.record("http.response.status_code", code);
+        // As an integer, as the semantic conventions type it (u64 fields arrive as strings).
+        span.record("http.response.status_code", i64::from(code));
     }
     if let Some(error) = outcome.error_type() {
         span.record("error.type", tracing::field::display(error));

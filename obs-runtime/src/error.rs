@@ -46,6 +46,13 @@ pub enum SetupError {
     },
     /// A global tracing subscriber or the toolkit itself was already set up in this process.
     AlreadyInitialized,
+    /// An OTLP exporter could not be built from valid settings (e.g. no thread could be started).
+    ExportSetup {
+        /// `traces` or `logs`.
+        signal: &'static str,
+        /// What failed.
+        reason: String,
+    },
 }
 
 impl fmt::Display for SetupError {
@@ -65,6 +72,9 @@ impl fmt::Display for SetupError {
                 f,
                 "{method} {route} is annotated twice, at {first} and at {second}: give each function its own endpoint"
             ),
+            SetupError::ExportSetup { signal, reason } => {
+                write!(f, "cannot set up OTLP export of {signal}: {reason}")
+            }
             SetupError::AlreadyInitialized => f.write_str(
                 "a global tracing subscriber is already installed: call obs_runtime init once, and do not install another subscriber",
             ),

@@ -51,6 +51,7 @@ pub use objectives::{DEFAULT_LATENCY_TARGET, DEFAULT_LATENCY_THRESHOLD_SECONDS, 
 pub use obs_macros::observed;
 pub use outcome::{Classification, ErrorType, Outcome};
 pub use setup::{LocalTelemetry, ObsBuilder, builder};
+pub use telemetry::otlp_config::OtlpProtocol;
 pub use telemetry::{LogFormat, ObsGuard};
 
 /// Paths for the code `#[observed]` generates; not a public API.

@@ -4,12 +4,13 @@ use crate::call_site::{DuplicateEndpoint, catalog, register_catalog};
 use crate::error::SetupError;
 use crate::metrics::MetricsServer;
 use crate::telemetry::config::{self, EnvReader, LogFormat};
-use crate::telemetry::guard::{ObsGuard, SYSTEM_LOG_TARGET};
+use crate::telemetry::guard::{ObsGuard, SHUTDOWN_DEADLINE, SYSTEM_LOG_TARGET};
 use crate::telemetry::identity::ServiceIdentity;
+use crate::telemetry::otlp_config::{self, OtlpOverrides, OtlpProtocol, OtlpSettings, SignalExport};
+use crate::telemetry::providers::Providers;
 use crate::telemetry::subscriber::{self, SubscriberParts};
-use opentelemetry_sdk::trace::SdkTracerProvider;
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tracing::Dispatch;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
@@ -31,6 +32,8 @@ pub fn builder(service_name: impl Into<String>, service_version: impl Into<Strin
         log_filter: None,
         trace_filter: None,
         log_writer: None,
+        otlp: OtlpOverrides::default(),
+        shutdown_timeout: SHUTDOWN_DEADLINE,
         env: config::process_env(),
     }
 }
@@ -44,6 +47,8 @@ pub struct ObsBuilder {
     log_filter: Option<String>,
     trace_filter: Option<String>,
     log_writer: Option<BoxMakeWriter>,
+    otlp: OtlpOverrides,
+    shutdown_timeout: Duration,
     env: EnvReader,
 }
 
@@ -55,6 +60,8 @@ impl std::fmt::Debug for ObsBuilder {
             .field("log_format", &self.log_format)
             .field("log_filter", &self.log_filter)
             .field("trace_filter", &self.trace_filter)
+            .field("otlp", &self.otlp)
+            .field("shutdown_timeout", &self.shutdown_timeout)
             .finish_non_exhaustive()
     }
 }
@@ -73,7 +80,8 @@ enum MetricsListener {
 #[derive(Debug)]
 pub struct LocalTelemetry {
     dispatch: Dispatch,
-    tracer_provider: SdkTracerProvider,
+    providers: Option<Providers>,
+    shutdown_timeout: Duration,
 }
 
 impl LocalTelemetry {
@@ -84,9 +92,23 @@ impl LocalTelemetry {
     }
 }
 
+impl LocalTelemetry {
+    /// Exports what is queued now, waiting at most the shutdown timeout; `false` when some of
+    /// it could not be delivered in time.
+    #[must_use]
+    pub fn flush(&self) -> bool {
+        let Some(providers) = &self.providers else { return true };
+        let traces = providers.tracer.force_flush().is_ok();
+        let logs = providers.logger.as_ref().is_none_or(|logger| logger.force_flush().is_ok());
+        traces && logs
+    }
+}
+
 impl Drop for LocalTelemetry {
     fn drop(&mut self) {
-        let _ = self.tracer_provider.shutdown();
+        if let Some(providers) = self.providers.take() {
+            let _ = providers.shutdown(self.shutdown_timeout);
+        }
     }
 }
 
@@ -138,6 +160,30 @@ impl ObsBuilder {
         self
     }
 
+    /// Exports traces and logs over OTLP to `endpoint` (e.g. `http://127.0.0.1:4318`), overriding
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT` and the per-signal variables. For OTLP/HTTP the signal paths
+    /// (`/v1/traces`, `/v1/logs`) are appended.
+    #[must_use]
+    pub fn otlp_endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        self.otlp.endpoint = Some(endpoint.into());
+        self
+    }
+
+    /// The OTLP wire protocol, overriding `OTEL_EXPORTER_OTLP_PROTOCOL` (default HTTP/protobuf).
+    #[must_use]
+    pub fn otlp_protocol(mut self, protocol: OtlpProtocol) -> Self {
+        self.otlp.protocol = Some(protocol);
+        self
+    }
+
+    /// How long shutdown may spend flushing telemetry (default [`SHUTDOWN_DEADLINE`]); a dead or
+    /// silent collector cannot hold the process longer.
+    #[must_use]
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.shutdown_timeout = timeout;
+        self
+    }
+
     /// Reads settings through `env` instead of the process environment.
     #[doc(hidden)]
     #[must_use]
@@ -158,15 +204,20 @@ impl ObsBuilder {
             MetricsListener::Off => None,
             MetricsListener::FromEnv => config::metrics_addr(&self.env)?,
         };
-        let log_format = self.resolve_log_format()?;
-        let (identity, built, filter) = self.build()?;
+        let built = self.build()?;
         let metrics_server = metrics_addr
             .map(|addr| MetricsServer::start(addr).map_err(|source| SetupError::MetricsBind { addr, source }))
             .transpose()?;
-        tracing::dispatcher::set_global_default(built.dispatch).map_err(|_| SetupError::AlreadyInitialized)?;
+        let Built { identity, subscriber, log_format, log_filter, otlp, shutdown_timeout } = built;
+        tracing::dispatcher::set_global_default(subscriber.dispatch).map_err(|_| SetupError::AlreadyInitialized)?;
         let _ = ServiceIdentity::set(identity.clone());
-        let guard = ObsGuard { metrics_server, tracer_provider: Some(built.tracer_provider), started: Instant::now() };
-        log_startup(&identity, &guard, log_format, &filter);
+        let guard = ObsGuard {
+            metrics_server,
+            providers: Some(subscriber.providers),
+            shutdown_timeout,
+            started: Instant::now(),
+        };
+        log_startup(&identity, &guard, log_format, &log_filter, &otlp);
         Ok(guard)
     }
 
@@ -175,8 +226,12 @@ impl ObsBuilder {
     /// # Errors
     /// A [`SetupError`] for an invalid setting.
     pub fn build_local(self) -> Result<LocalTelemetry, SetupError> {
-        let (_, built, _) = self.build()?;
-        Ok(LocalTelemetry { dispatch: built.dispatch, tracer_provider: built.tracer_provider })
+        let built = self.build()?;
+        Ok(LocalTelemetry {
+            dispatch: built.subscriber.dispatch,
+            providers: Some(built.subscriber.providers),
+            shutdown_timeout: built.shutdown_timeout,
+        })
     }
 
     fn resolve_log_format(&self) -> Result<LogFormat, SetupError> {
@@ -186,23 +241,50 @@ impl ObsBuilder {
         }
     }
 
-    fn build(self) -> Result<(ServiceIdentity, subscriber::BuiltSubscriber, String), SetupError> {
+    fn build(self) -> Result<Built, SetupError> {
         let log_format = self.resolve_log_format()?;
         let log_filter = match self.log_filter {
             Some(directives) => (directives, "log_filter"),
             None => config::log_filter(&self.env)?,
         };
+        let otlp = otlp_config::otlp_settings(&self.env, &self.otlp)?;
+        // OTEL_SERVICE_NAME, then a service.name in OTEL_RESOURCE_ATTRIBUTES, rename the service
+        // at deployment; the name given in code is the default.
+        let mut identity = self.identity;
+        if let Some(name) = otlp.service_name.clone().or_else(|| {
+            otlp.resource_attributes.iter().find(|(key, _)| key == "service.name").map(|(_, value)| value.clone())
+        }) {
+            identity.name = name;
+        }
         let trace_filter = (self.trace_filter.unwrap_or_else(|| config::DEFAULT_LOG_FILTER.to_owned()), "trace_filter");
-        let filter_text = log_filter.0.clone();
-        let built = subscriber::build(SubscriberParts {
-            identity: self.identity.clone(),
+        let log_filter_text = log_filter.0.clone();
+        let subscriber = subscriber::build(SubscriberParts {
+            identity: identity.clone(),
+            otlp: otlp.clone(),
             log_format,
             log_filter,
             trace_filter,
             log_writer: self.log_writer.unwrap_or_else(|| BoxMakeWriter::new(std::io::stdout)),
         })?;
-        Ok((self.identity, built, filter_text))
+        Ok(Built {
+            identity,
+            subscriber,
+            log_format,
+            log_filter: log_filter_text,
+            otlp,
+            shutdown_timeout: self.shutdown_timeout,
+        })
     }
+}
+
+/// Everything `build` decided.
+struct Built {
+    identity: ServiceIdentity,
+    subscriber: subscriber::BuiltSubscriber,
+    log_format: LogFormat,
+    log_filter: String,
+    otlp: OtlpSettings,
+    shutdown_timeout: Duration,
 }
 
 fn duplicate_error(duplicate: &DuplicateEndpoint) -> SetupError {
@@ -215,8 +297,17 @@ fn duplicate_error(duplicate: &DuplicateEndpoint) -> SetupError {
     }
 }
 
-fn log_startup(identity: &ServiceIdentity, guard: &ObsGuard, log_format: LogFormat, log_filter: &str) {
+fn log_startup(
+    identity: &ServiceIdentity,
+    guard: &ObsGuard,
+    log_format: LogFormat,
+    log_filter: &str,
+    otlp: &OtlpSettings,
+) {
     let metrics_addr = guard.metrics_addr().map_or_else(|| "off".to_owned(), |addr| addr.to_string());
+    let export = |signal: Option<&SignalExport>| {
+        signal.map_or_else(|| "off".to_owned(), |signal| format!("{} {}", signal.protocol.as_str(), signal.endpoint))
+    };
     tracing::info!(
         target: SYSTEM_LOG_TARGET,
         event = "startup",
@@ -225,6 +316,9 @@ fn log_startup(identity: &ServiceIdentity, guard: &ObsGuard, log_format: LogForm
         "metrics.address" = metrics_addr.as_str(),
         "log.format" = log_format.as_str(),
         "log.filter" = log_filter,
+        "otlp.traces" = export(otlp.traces.as_ref()),
+        "otlp.logs" = export(otlp.logs.as_ref()),
+        "otlp.sampler" = ?otlp.sampler,
         endpoints = catalog().len(),
         "obs started: {} {}, metrics on {}",
         identity.name,

@@ -5,6 +5,7 @@
 pub mod exposition;
 pub mod http_client;
 pub mod logs;
+pub mod otlp;
 pub mod process;
 
 use std::future::Future;

@@ -5,6 +5,7 @@
 
 pub(crate) mod build_info;
 pub(crate) mod endpoint_metrics;
+pub(crate) mod export_health;
 pub(crate) mod histogram;
 pub(crate) mod http_server;
 pub(crate) mod process;
@@ -66,6 +67,7 @@ fn registry() -> &'static Registry {
         registry.register_collector(Box::new(http_server::HttpServerCollector));
         registry.register_collector(Box::new(process::ProcessCollector));
         registry.register_collector(Box::new(build_info::BuildInfoCollector));
+        registry.register_collector(Box::new(export_health::ExportHealthCollector));
         registry
     })
 }

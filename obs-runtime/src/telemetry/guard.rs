@@ -4,7 +4,7 @@
 use crate::metrics::MetricsServer;
 use crate::metrics::endpoint_metrics;
 use crate::telemetry::identity::ServiceIdentity;
-use opentelemetry_sdk::trace::SdkTracerProvider;
+use crate::telemetry::providers::Providers;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -19,7 +19,8 @@ pub const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(5);
 #[derive(Debug)]
 pub struct ObsGuard {
     pub(crate) metrics_server: Option<MetricsServer>,
-    pub(crate) tracer_provider: Option<SdkTracerProvider>,
+    pub(crate) providers: Option<Providers>,
+    pub(crate) shutdown_timeout: Duration,
     pub(crate) started: Instant,
 }
 
@@ -48,9 +49,11 @@ impl Drop for ObsGuard {
             calls_served = calls_served(),
             "obs shutting down"
         );
-        if let Some(provider) = self.tracer_provider.take() {
-            if let Err(error) = provider.shutdown_with_timeout(SHUTDOWN_DEADLINE) {
-                tracing::warn!(target: SYSTEM_LOG_TARGET, event = "shutdown_error", error = %error, "telemetry did not flush");
+        if let Some(providers) = self.providers.take() {
+            let failures = providers.shutdown(self.shutdown_timeout);
+            if !failures.is_empty() {
+                // Printed, not logged: the subscriber's exporters are already stopped.
+                eprintln!("obs: telemetry did not flush within {:?}: {}", self.shutdown_timeout, failures.join("; "));
             }
         }
         self.metrics_server.take();

@@ -1,9 +1,14 @@
 //! Tracing and logging: settings, the subscriber, the JSON line format, and the guard.
 
 pub(crate) mod config;
+pub(crate) mod export_queue;
 pub(crate) mod guard;
 pub(crate) mod identity;
 pub(crate) mod json;
+pub(crate) mod otlp;
+pub(crate) mod otlp_config;
+pub(crate) mod providers;
+pub(crate) mod resource;
 pub(crate) mod subscriber;
 pub(crate) mod timestamp;
 

@@ -1,13 +1,20 @@
-//! Assembles the tracing subscriber: OpenTelemetry spans (for trace ids and, later, export) and
-//! the log output, each with its own filter so quieting logs never removes trace ids.
+//! Assembles the tracing subscriber: OpenTelemetry spans (trace ids, and OTLP export when an
+//! endpoint is set), the log output, and the OTLP log bridge, each with its own filter so
+//! quieting logs never removes trace ids.
 
 use crate::call::REQUEST_LOG_TARGET;
 use crate::error::SetupError;
 use crate::telemetry::config::{LogFormat, parse_filter};
+use crate::telemetry::export_queue::EXPORT_LOG_TARGET;
 use crate::telemetry::identity::ServiceIdentity;
 use crate::telemetry::json::JsonLayer;
+use crate::telemetry::otlp::{self, QueuedLogProcessor, QueuedSpanProcessor, Runner};
+use crate::telemetry::otlp_config::{OtlpProtocol, OtlpSettings};
+use crate::telemetry::providers::Providers;
+use crate::telemetry::resource;
 use opentelemetry::trace::TracerProvider as _;
-use opentelemetry_sdk::Resource;
+use opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge;
+use opentelemetry_sdk::logs::SdkLoggerProvider;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use std::sync::{Arc, OnceLock};
 use tracing::{Dispatch, Metadata};
@@ -20,32 +27,72 @@ use tracing_subscriber::registry::Registry;
 /// What the subscriber is built from.
 pub struct SubscriberParts {
     pub identity: ServiceIdentity,
+    pub otlp: OtlpSettings,
     pub log_format: LogFormat,
     pub log_filter: (String, &'static str),
     pub trace_filter: (String, &'static str),
     pub log_writer: BoxMakeWriter,
 }
 
-/// The subscriber, as a dispatcher, and the tracer provider that must be shut down with it.
+/// The subscriber, as a dispatcher, and the providers that must be shut down with it.
 pub struct BuiltSubscriber {
     pub dispatch: Dispatch,
-    pub tracer_provider: SdkTracerProvider,
+    pub providers: Providers,
+}
+
+/// Targets whose events are the export's own plumbing: exporting them would export the export
+/// (thousands of TRACE records from hyper and h2 per real one) or loop on its own warnings.
+const PLUMBING_TARGETS: &[&str] =
+    &["hyper", "h2", "tonic", "tower", "reqwest", "rustls", "want", "mio", "opentelemetry", EXPORT_LOG_TARGET];
+
+fn is_plumbing(target: &str) -> bool {
+    PLUMBING_TARGETS.iter().any(|plumbing| {
+        target
+            .strip_prefix(plumbing)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with("::") || rest.starts_with('_'))
+    })
 }
 
 pub fn build(parts: SubscriberParts) -> Result<BuiltSubscriber, SetupError> {
     let log_filter = parse_filter(&parts.log_filter.0, parts.log_filter.1)?;
+    let export_filter = parse_filter(&parts.log_filter.0, parts.log_filter.1)?;
     let trace_filter = parse_filter(&parts.trace_filter.0, parts.trace_filter.1)?;
-    let resource = Resource::builder()
-        .with_service_name(parts.identity.name.clone())
-        .with_attribute(opentelemetry::KeyValue::new("service.version", parts.identity.version.clone()))
-        .build();
-    let tracer_provider = SdkTracerProvider::builder().with_resource(resource).build();
+    let otlp = &parts.otlp;
+    let resource = resource::build(&parts.identity, &resource::new_instance_id(), &otlp.resource_attributes);
+    let uses_grpc =
+        [&otlp.traces, &otlp.logs].into_iter().flatten().any(|signal| signal.protocol == OtlpProtocol::Grpc);
+    let runtime = if uses_grpc { Some(otlp::grpc_runtime()?) } else { None };
+    let runner = runtime.as_ref().map_or(Runner::Inline, |runtime| Runner::Tokio(runtime.handle().clone()));
+
+    let mut tracer_builder =
+        SdkTracerProvider::builder().with_resource(resource.clone()).with_sampler(otlp::sampler(otlp.sampler));
+    if let Some(traces) = &otlp.traces {
+        tracer_builder = tracer_builder.with_span_processor(QueuedSpanProcessor::start(traces, &runner, &resource)?);
+    }
+    let tracer_provider = tracer_builder.build();
     let tracer = tracer_provider.tracer("obs");
+    let logger_provider = match &otlp.logs {
+        Some(logs) => Some(
+            SdkLoggerProvider::builder()
+                .with_resource(resource.clone())
+                .with_log_processor(QueuedLogProcessor::start(logs, &runner, &resource)?)
+                .build(),
+        ),
+        None => None,
+    };
+
     // The per-call event repeats the span's own attributes: copying it into a span event would
     // double the cost of every traced call for no information.
     let not_the_call_event =
         filter_fn(|metadata: &Metadata<'_>| !(metadata.is_event() && metadata.target() == REQUEST_LOG_TARGET));
-    let spans = tracing_opentelemetry::layer().with_tracer(tracer).with_filter(trace_filter.and(not_the_call_event));
+    // Busy/idle time and thread ids cost on every enter and exit and answer no question the
+    // duration histogram does not; source location stays, it links a span to its code.
+    let spans = tracing_opentelemetry::layer()
+        .with_tracer(tracer)
+        .with_tracked_inactivity(false)
+        .with_threads(false)
+        .with_target(false)
+        .with_filter(trace_filter.and(not_the_call_event));
     let dispatch_cell = Arc::new(OnceLock::new());
     let (json, pretty) = match parts.log_format {
         LogFormat::Json => (Some(JsonLayer::new(parts.log_writer, Arc::clone(&dispatch_cell))), None),
@@ -58,9 +105,31 @@ pub fn build(parts: SubscriberParts) -> Result<BuiltSubscriber, SetupError> {
             ),
         ),
     };
-    let subscriber = Registry::default().with(spans).with(Layer::and_then(json, pretty).with_filter(log_filter));
+    // Exported log records are exactly the printed lines, minus the exporter's own plumbing.
+    let exported_logs = logger_provider.as_ref().map(|provider| {
+        OpenTelemetryTracingBridge::new(provider)
+            .with_filter(export_filter.and(filter_fn(|metadata: &Metadata<'_>| !is_plumbing(metadata.target()))))
+    });
+    let subscriber =
+        Registry::default().with(spans).with(Layer::and_then(json, pretty).with_filter(log_filter)).with(exported_logs);
     // A concrete type, not a boxed one, so the OpenTelemetry layer can downcast the dispatcher.
     let dispatch = Dispatch::new(subscriber);
     let _ = dispatch_cell.set(dispatch.downgrade());
-    Ok(BuiltSubscriber { dispatch, tracer_provider })
+    Ok(BuiltSubscriber { dispatch, providers: Providers { tracer: tracer_provider, logger: logger_provider, runtime } })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_plumbing;
+
+    #[test]
+    fn plumbing_is_matched_by_crate_not_by_prefix() {
+        for target in ["hyper", "hyper::proto::h1", "h2::codec", "tonic::transport", "opentelemetry_sdk", "obs::export"]
+        {
+            assert!(is_plumbing(target), "{target}");
+        }
+        for target in ["hyperloop", "h2o", "demo", "obs::request", "obs::system", "my_app::tower_defense"] {
+            assert!(!is_plumbing(target), "{target}");
+        }
+    }
 }

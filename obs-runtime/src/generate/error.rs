@@ -1,0 +1,74 @@
+//! Why generating the artifacts failed.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// Why [`artifacts`](super::artifacts) or [`write_artifacts`](super::write_artifacts) failed.
+/// Nothing panics: every failure is one of these.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum GenerateError {
+    /// An [`Options`](super::Options) field holds a value the generated files cannot use.
+    InvalidOption {
+        /// The field, e.g. `service`.
+        option: &'static str,
+        /// Its value.
+        value: String,
+        /// What it should look like.
+        expected: &'static str,
+    },
+    /// Two functions claim the same method and route, so their series would merge.
+    DuplicateEndpoint {
+        /// The HTTP method.
+        method: String,
+        /// The route template.
+        route: String,
+        /// `file:line` of one function.
+        first: String,
+        /// `file:line` of the other.
+        second: String,
+    },
+    /// An endpoint's objectives cannot be measured from its series.
+    InvalidObjective {
+        /// The HTTP method.
+        method: String,
+        /// The route template.
+        route: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A file or directory could not be written.
+    Write {
+        /// The path.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+impl fmt::Display for GenerateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GenerateError::InvalidOption { option, value, expected } => {
+                write!(f, "generate option {option}={value:?} is invalid: expected {expected}")
+            }
+            GenerateError::DuplicateEndpoint { method, route, first, second } => write!(
+                f,
+                "{method} {route} is annotated twice, at {first} and at {second}: give each function its own endpoint"
+            ),
+            GenerateError::InvalidObjective { method, route, reason } => {
+                write!(f, "the objectives of {method} {route} cannot be generated: {reason}")
+            }
+            GenerateError::Write { path, source } => write!(f, "cannot write {}: {source}", path.display()),
+        }
+    }
+}
+
+impl std::error::Error for GenerateError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            GenerateError::Write { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}

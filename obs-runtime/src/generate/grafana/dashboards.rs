@@ -1,0 +1,581 @@
+//! The three dashboards of a service:
+//! - `<service>-overview`: the service at a glance, then one row per endpoint of the catalog with
+//!   its calls, latency percentiles (with exemplars), error ratio, burn rates and remaining error
+//!   and latency budgets against its own objectives, then the service's logs;
+//! - `<service>-endpoint`: one endpoint, chosen with the `route` and `method` variables, its
+//!   objectives read from the recorded constant series;
+//! - `<service>-system`: the process: CPU, memory, file descriptors, threads, uptime, build.
+
+use crate::generate::grafana::panels::{Layout, Query, Style, logs, stat, table, timeseries};
+use crate::generate::grafana::{Datasource, dashboard_uid, datasource_ref};
+use crate::generate::model::{Endpoint, Model};
+use crate::generate::promql::{self, COUNT, Selector, recorded};
+use crate::generate::text::{self, promql_string, url_component};
+use crate::generate::tree::{Node, map, strings};
+
+/// The range every per-panel rate uses: Grafana picks it from the scrape interval.
+const RATE: &str = "$__rate_interval";
+
+const BY_ENDPOINT: [&str; 2] = ["http_request_method", "http_route"];
+const ENDPOINT_LEGEND: &str = "{{http_request_method}} {{http_route}}";
+
+/// The log levels the `log_level` variable offers, most selective first.
+const LOG_LEVELS: [&str; 4] = ["ERROR", "WARN|ERROR", "INFO|WARN|ERROR", "TRACE|DEBUG|INFO|WARN|ERROR"];
+
+/// (file name inside `grafana/dashboards/`, JSON) of each dashboard.
+pub(crate) fn render(model: &Model) -> Vec<(String, String)> {
+    vec![
+        (super::dashboard_file(model, "overview"), overview(model).to_json()),
+        (super::dashboard_file(model, "endpoint"), endpoint_dashboard(model).to_json()),
+        (super::dashboard_file(model, "system"), system(model).to_json()),
+    ]
+}
+
+fn dashboard(model: &Model, kind: &str, title: &str, panels: Node, variables: Vec<Node>) -> Node {
+    let service = model.service();
+    let description = model.header(title).join(" ");
+    map([
+        ("id", Node::Null),
+        ("uid", dashboard_uid(model, kind).into()),
+        ("title", format!("{service} / {title}").into()),
+        ("description", description.into()),
+        ("tags", strings(["obs", service])),
+        ("timezone", "browser".into()),
+        ("editable", true.into()),
+        ("graphTooltip", Node::Int(1)),
+        ("fiscalYearStartMonth", Node::Int(0)),
+        ("liveNow", false.into()),
+        ("refresh", "30s".into()),
+        ("schemaVersion", Node::Int(39)),
+        ("version", Node::Int(1)),
+        ("time", map([("from", "now-6h".into()), ("to", "now".into())])),
+        ("timepicker", map(Vec::<(String, Node)>::new())),
+        ("annotations", map([("list", Node::Seq(vec![]))])),
+        (
+            "links",
+            Node::Seq(vec![map([
+                ("title", format!("{service} dashboards").into()),
+                ("type", "dashboards".into()),
+                ("tags", strings([service])),
+                ("asDropdown", true.into()),
+                ("includeVars", false.into()),
+                ("keepTime", true.into()),
+                ("targetBlank", false.into()),
+                ("icon", "external link".into()),
+                ("tooltip", "".into()),
+                ("url", "".into()),
+            ])]),
+        ),
+        ("templating", map([("list", Node::Seq(variables))])),
+        ("panels", panels),
+    ])
+}
+
+fn option(value: &str, selected: bool) -> Node {
+    map([("selected", selected.into()), ("text", value.into()), ("value", value.into())])
+}
+
+/// A single-value variable over the label values of the duration histogram.
+fn label_variable(name: &str, label: &str, title: &str, selector: &Selector, current: Option<&str>) -> Node {
+    let query = format!("label_values({}, {label})", selector.on(COUNT));
+    let current = current.map_or_else(|| map(Vec::<(String, Node)>::new()), |value| option(value, true));
+    map([
+        ("name", name.into()),
+        ("label", title.into()),
+        ("type", "query".into()),
+        ("datasource", datasource_ref(Datasource::Prometheus)),
+        ("definition", query.as_str().into()),
+        ("query", query.into()),
+        ("refresh", Node::Int(2)),
+        ("sort", Node::Int(1)),
+        ("multi", false.into()),
+        ("includeAll", false.into()),
+        ("hide", Node::Int(0)),
+        ("regex", "".into()),
+        ("skipUrlSync", false.into()),
+        ("current", current),
+        ("options", Node::Seq(vec![])),
+    ])
+}
+
+/// `log_level`: a regex of levels for the logs panels; errors only by default.
+fn log_level_variable() -> Node {
+    map([
+        ("name", "log_level".into()),
+        ("label", "Log levels".into()),
+        ("type", "custom".into()),
+        ("query", LOG_LEVELS.join(",").into()),
+        ("multi", false.into()),
+        ("includeAll", false.into()),
+        ("hide", Node::Int(0)),
+        ("skipUrlSync", false.into()),
+        ("current", option(LOG_LEVELS[0], true)),
+        ("options", Node::Seq(LOG_LEVELS.iter().enumerate().map(|(index, level)| option(level, index == 0)).collect())),
+    ])
+}
+
+/// The service's log stream, parsed as the JSON lines obs writes.
+fn log_query(model: &Model, filters: &str) -> String {
+    format!("{} | json{filters} | level=~\"$log_level\"", model.options.loki_selector)
+}
+
+fn style(thresholds: Vec<(f64, &'static str)>) -> Style {
+    Style { thresholds, min: Some(0.0), ..Style::default() }
+}
+
+fn budget_style() -> Style {
+    Style { thresholds: vec![(0.0, "orange"), (0.25, "green")], base: Some("red"), max: Some(1.0), ..Style::default() }
+}
+
+fn overview(model: &Model) -> Node {
+    let job = model.job();
+    let mut layout = Layout::default();
+    layout.row("Service");
+    layout.add(6, 4, stat("Request rate", "Calls per second, all endpoints.", "reqps", Query::instant(promql::request_rate(&job, RATE, &[]), ""), &Style::default()));
+    layout.add(
+        6,
+        4,
+        stat(
+            "Error ratio",
+            "Share of calls that failed (error_type is set), all endpoints.",
+            "percentunit",
+            Query::instant(promql::error_ratio(&job, RATE, &[]), ""),
+            &Style::default(),
+        ),
+    );
+    layout.add(6, 4, stat("In flight", "Calls being handled now.", "short", Query::instant(promql::in_flight(&job, &[]), ""), &Style::default()));
+    layout.add(
+        6,
+        4,
+        stat(
+            "Instances up",
+            "Instances Prometheus scrapes successfully.",
+            "short",
+            Query::instant(format!("sum({})", job.on("up")), ""),
+            &Style { thresholds: vec![(1.0, "green")], base: Some("red"), ..Style::default() },
+        ),
+    );
+    layout.add(
+        12,
+        8,
+        timeseries(
+            "Request rate by endpoint",
+            "Calls per second.",
+            "reqps",
+            &[Query::range(promql::request_rate(&job, RATE, &BY_ENDPOINT), ENDPOINT_LEGEND)],
+            &style(vec![]),
+        ),
+    );
+    layout.add(
+        12,
+        8,
+        timeseries(
+            "Error ratio by endpoint",
+            "Share of calls that failed.",
+            "percentunit",
+            &[Query::range(promql::error_ratio(&job, RATE, &BY_ENDPOINT), ENDPOINT_LEGEND)],
+            &style(vec![]),
+        ),
+    );
+    layout.add(
+        12,
+        8,
+        timeseries(
+            "p99 latency by endpoint",
+            "99th percentile of call duration; exemplars link to traces.",
+            "s",
+            &[Query::range(promql::latency_quantile(0.99, &job, RATE, &BY_ENDPOINT), ENDPOINT_LEGEND).with_exemplars()],
+            &style(vec![]),
+        ),
+    );
+    layout.add(
+        12,
+        8,
+        timeseries(
+            "In-flight calls by endpoint",
+            "Calls being handled.",
+            "short",
+            &[Query::range(promql::in_flight(&job, &BY_ENDPOINT), ENDPOINT_LEGEND)],
+            &style(vec![]),
+        ),
+    );
+    for endpoint in &model.endpoints {
+        endpoint_row(model, &mut layout, endpoint);
+    }
+    layout.row("Logs");
+    layout.add(
+        24,
+        10,
+        logs(
+            "Logs",
+            "The service's log lines at the levels chosen in `Log levels` (errors only by default); trace ids link to traces.",
+            &log_query(model, ""),
+        ),
+    );
+    dashboard(model, "overview", "overview", layout.finish(), vec![log_level_variable()])
+}
+
+fn objectives_text(endpoint: &Endpoint) -> String {
+    let objectives = &endpoint.objectives;
+    format!(
+        "Objectives: {} of calls succeed ({}), {} within {} ({}).",
+        text::percent(objectives.success_target()),
+        if objectives.success_declared() { "declared" } else { "default" },
+        text::percent(objectives.latency_target()),
+        text::seconds(objectives.latency_threshold_seconds()),
+        if objectives.latency_declared() { "declared" } else { "default" },
+    )
+}
+
+/// One endpoint's row of the overview, with its objectives written into the queries.
+fn endpoint_row(model: &Model, layout: &mut Layout, endpoint: &Endpoint) {
+    let selector = endpoint.selector(model.service());
+    let objectives = &endpoint.objectives;
+    let doc = endpoint.doc.lines().next().unwrap_or_default();
+    let about = format!("{} `{}` at {}. {}", doc, endpoint.function, endpoint.location(), objectives_text(endpoint));
+    layout.row(&endpoint.title());
+    let mut calls = timeseries(
+        "Calls by outcome",
+        &about,
+        "reqps",
+        &[Query::range(
+            format!("sum by (http_response_status_code, error_type) (rate({}[{RATE}]))", selector.on(COUNT)),
+            "status={{http_response_status_code}} error={{error_type}}",
+        )],
+        &style(vec![]),
+    );
+    let drill_down = format!(
+        "/d/{uid}/{uid}?var-route={}&var-method={}&${{__url_time_range}}",
+        url_component(&endpoint.route),
+        url_component(&endpoint.method),
+        uid = dashboard_uid(model, "endpoint")
+    );
+    calls.push("links", Node::Seq(vec![map([("title", "Drill down".into()), ("url", drill_down.into())])]));
+    layout.add(8, 8, calls);
+    let quantiles: Vec<Query> = [0.5, 0.95, 0.99]
+        .iter()
+        .map(|quantile| {
+            Query::range(
+                promql::latency_quantile(*quantile, &selector, RATE, &[]),
+                format!("p{}", text::number(quantile * 100.0)),
+            )
+            .with_exemplars()
+        })
+        .collect();
+    layout.add(
+        8,
+        8,
+        timeseries(
+            "Latency",
+            &format!("Percentiles of call duration; the line is the latency objective's threshold. Exemplars link to traces. {}", objectives_text(endpoint)),
+            "s",
+            &quantiles,
+            &style(vec![(objectives.latency_threshold_seconds(), "orange")]),
+        ),
+    );
+    layout.add(
+        8,
+        8,
+        timeseries(
+            "Error ratio",
+            &format!("Share of calls that failed; the line is the error budget. {}", objectives_text(endpoint)),
+            "percentunit",
+            &[Query::range(promql::error_ratio(&selector, RATE, &[]), "error ratio")],
+            &style(vec![(objectives.error_budget(), "red")]),
+        ),
+    );
+    let burn = |series: fn(&str) -> String, window: &str, budget: f64, legend: &str| {
+        Query::range(format!("{} / {}", selector.on(&series(window)), text::number(budget)), legend)
+    };
+    layout.add(
+        12,
+        8,
+        timeseries(
+            "SLO burn rate",
+            "How many times faster than sustainable the budgets burn (1 spends exactly the budget over the period). Alerts page above 14.4x (1h) and 6x (6h). Needs the recording rules.",
+            "suffix:x",
+            &[
+                burn(recorded::errors, "1h", objectives.error_budget(), "errors 1h"),
+                burn(recorded::errors, "6h", objectives.error_budget(), "errors 6h"),
+                burn(recorded::slow, "1h", objectives.latency_budget(), "latency 1h"),
+                burn(recorded::slow, "6h", objectives.latency_budget(), "latency 6h"),
+            ],
+            &style(vec![(6.0, "orange"), (14.4, "red")]),
+        ),
+    );
+    let period = text::duration(model.options.slo_period);
+    layout.add(
+        6,
+        8,
+        stat(
+            &format!("Error budget left ({period})"),
+            &format!("1 - error ratio over {period} / error budget ({}). Below 0: the objective is missed.", text::percent(objectives.error_budget())),
+            "percentunit",
+            Query::instant(
+                format!("1 - ({}) / {}", promql::error_ratio(&selector, &period, &[]), text::number(objectives.error_budget())),
+                "",
+            ),
+            &budget_style(),
+        ),
+    );
+    layout.add(
+        6,
+        8,
+        stat(
+            &format!("Latency budget left ({period})"),
+            &format!(
+                "1 - share of calls slower than {} over {period} / latency budget ({}).",
+                text::seconds(objectives.latency_threshold_seconds()),
+                text::percent(objectives.latency_budget())
+            ),
+            "percentunit",
+            Query::instant(
+                format!(
+                    "1 - ({}) / {}",
+                    promql::slow_ratio(&selector, &endpoint.threshold_le(), &period, &[]),
+                    text::number(objectives.latency_budget())
+                ),
+                "",
+            ),
+            &budget_style(),
+        ),
+    );
+}
+
+fn endpoint_dashboard(model: &Model) -> Node {
+    let job = model.job();
+    let selector = job.clone().eq("http_request_method", "$method").eq("http_route", "$route");
+    let mut layout = Layout::default();
+    layout.row("$method $route");
+    layout.add(6, 4, stat("Request rate", "Calls per second.", "reqps", Query::instant(promql::request_rate(&selector, RATE, &[]), ""), &Style::default()));
+    layout.add(
+        6,
+        4,
+        stat("Error ratio", "Share of calls that failed.", "percentunit", Query::instant(promql::error_ratio(&selector, RATE, &[]), ""), &Style::default()),
+    );
+    layout.add(
+        6,
+        4,
+        stat("p99 latency", "99th percentile of call duration.", "s", Query::instant(promql::latency_quantile(0.99, &selector, RATE, &[]), ""), &Style::default()),
+    );
+    layout.add(6, 4, stat("In flight", "Calls being handled now.", "short", Query::instant(promql::in_flight(&selector, &[]), ""), &Style::default()));
+    layout.add(
+        12,
+        8,
+        timeseries(
+            "Calls by outcome",
+            "Calls per second by status code and error type (error_type is empty on success).",
+            "reqps",
+            &[Query::range(
+                format!("sum by (http_response_status_code, error_type) (rate({}[{RATE}]))", selector.on(COUNT)),
+                "status={{http_response_status_code}} error={{error_type}}",
+            )],
+            &style(vec![]),
+        ),
+    );
+    layout.add(
+        12,
+        8,
+        timeseries(
+            "Error ratio and budget",
+            "Share of calls that failed, and the error budget (from the recording rules).",
+            "percentunit",
+            &[
+                Query::range(promql::error_ratio(&selector, RATE, &[]), "error ratio"),
+                Query::range(selector.on(recorded::ERROR_BUDGET), "error budget"),
+            ],
+            &style(vec![]),
+        ),
+    );
+    let mut latency: Vec<Query> = [0.5, 0.95, 0.99]
+        .iter()
+        .map(|quantile| {
+            Query::range(promql::latency_quantile(*quantile, &selector, RATE, &[]), format!("p{}", text::number(quantile * 100.0)))
+                .with_exemplars()
+        })
+        .collect();
+    latency.push(Query::range(selector.on(recorded::LATENCY_THRESHOLD), "objective threshold"));
+    layout.add(
+        12,
+        8,
+        timeseries("Latency", "Percentiles of call duration and the latency objective's threshold. Exemplars link to traces.", "s", &latency, &style(vec![])),
+    );
+    layout.add(
+        12,
+        8,
+        timeseries(
+            "Slow-call ratio and budget",
+            "Share of calls slower than the latency threshold over 5m, and the latency budget (both from the recording rules).",
+            "percentunit",
+            &[
+                Query::range(selector.on(&recorded::slow("5m")), "slow 5m"),
+                Query::range(selector.on(recorded::LATENCY_BUDGET), "latency budget"),
+            ],
+            &style(vec![]),
+        ),
+    );
+    let on_endpoint = "on (job, http_request_method, http_route)";
+    let burn = |series: fn(&str) -> String, window: &str, budget: &str, legend: &str| {
+        Query::range(format!("{} / {on_endpoint} {}", selector.on(&series(window)), selector.on(budget)), legend)
+    };
+    layout.add(
+        24,
+        8,
+        timeseries(
+            "SLO burn rates",
+            "Ratio over the window / budget: 1 spends exactly the budget over the objective's period. Pages above 14.4x (1h) and 6x (6h), tickets above 1x (3d).",
+            "suffix:x",
+            &[
+                burn(recorded::errors, "1h", recorded::ERROR_BUDGET, "errors 1h"),
+                burn(recorded::errors, "6h", recorded::ERROR_BUDGET, "errors 6h"),
+                burn(recorded::errors, "3d", recorded::ERROR_BUDGET, "errors 3d"),
+                burn(recorded::slow, "1h", recorded::LATENCY_BUDGET, "latency 1h"),
+                burn(recorded::slow, "6h", recorded::LATENCY_BUDGET, "latency 6h"),
+                burn(recorded::slow, "3d", recorded::LATENCY_BUDGET, "latency 3d"),
+            ],
+            &style(vec![(1.0, "yellow"), (6.0, "orange"), (14.4, "red")]),
+        ),
+    );
+    layout.add(
+        6,
+        8,
+        stat("Calls in range", "Calls over the dashboard's time range.", "short", Query::instant(format!("sum(increase({}[$__range]))", selector.on(COUNT)), ""), &Style::default()),
+    );
+    layout.add(
+        6,
+        8,
+        stat(
+            "Error ratio in range",
+            "Share of calls that failed over the dashboard's time range.",
+            "percentunit",
+            Query::instant(promql::error_ratio(&selector, "$__range", &[]), ""),
+            &Style::default(),
+        ),
+    );
+    layout.add(
+        12,
+        8,
+        table(
+            "Failures in range by class",
+            "Failed calls over the dashboard's time range by error_type (a 5xx status, an Err type name, panic or cancelled).",
+            "short",
+            Query::instant(
+                format!("sum by (error_type, http_response_status_code) (increase({}[$__range]))", selector.clone().failures().on(COUNT)),
+                "",
+            ),
+        ),
+    );
+    layout.row("Logs");
+    layout.add(
+        24,
+        10,
+        logs(
+            "Logs of $method $route",
+            "Log lines of this endpoint at the chosen levels; trace ids link to traces.",
+            &log_query(model, &format!(" | http_route={}", promql_string("$route"))),
+        ),
+    );
+    let first = model.endpoints.first();
+    let variables = vec![
+        label_variable("route", "http_route", "Route", &job, first.map(|endpoint| endpoint.route.as_str())),
+        label_variable(
+            "method",
+            "http_request_method",
+            "Method",
+            &job.clone().eq("http_route", "$route"),
+            first.map(|endpoint| endpoint.method.as_str()),
+        ),
+        log_level_variable(),
+    ];
+    dashboard(model, "endpoint", "endpoint", layout.finish(), variables)
+}
+
+fn system(model: &Model) -> Node {
+    let job = model.job();
+    let mut layout = Layout::default();
+    layout.row("Process");
+    layout.add(
+        6,
+        4,
+        stat(
+            "Uptime",
+            "Time since the newest instance started (process_start_time_seconds).",
+            "s",
+            Query::instant(format!("time() - max({})", job.on("process_start_time_seconds")), ""),
+            &Style::default(),
+        ),
+    );
+    layout.add(
+        6,
+        4,
+        stat(
+            "Instances up",
+            "Instances Prometheus scrapes successfully.",
+            "short",
+            Query::instant(format!("sum({})", job.on("up")), ""),
+            &Style { thresholds: vec![(1.0, "green")], base: Some("red"), ..Style::default() },
+        ),
+    );
+    layout.add(
+        6,
+        4,
+        stat(
+            "File descriptors used",
+            "Highest share of the open-file limit in use across instances.",
+            "percentunit",
+            Query::instant(format!("max({} / {})", job.on("process_open_fds"), job.on("process_max_fds")), ""),
+            &Style { thresholds: vec![(0.8, "orange"), (0.9, "red")], ..Style::default() },
+        ),
+    );
+    layout.add(6, 4, stat("Threads", "OS threads across instances.", "short", Query::instant(format!("sum({})", job.on("process_threads")), ""), &Style::default()));
+    layout.add(
+        12,
+        8,
+        timeseries(
+            "CPU",
+            "CPU time per second (1 = one core busy).",
+            "percentunit",
+            &[Query::range(format!("rate({}[{RATE}])", job.on("process_cpu_seconds_total")), "{{instance}}")],
+            &style(vec![]),
+        ),
+    );
+    layout.add(
+        12,
+        8,
+        timeseries(
+            "Memory",
+            "Resident and virtual memory.",
+            "bytes",
+            &[
+                Query::range(job.on("process_resident_memory_bytes"), "resident {{instance}}"),
+                Query::range(job.on("process_virtual_memory_bytes"), "virtual {{instance}}"),
+            ],
+            &style(vec![]),
+        ),
+    );
+    layout.add(
+        12,
+        8,
+        timeseries(
+            "File descriptors",
+            "Open file descriptors and the limit.",
+            "short",
+            &[
+                Query::range(job.on("process_open_fds"), "open {{instance}}"),
+                Query::range(job.on("process_max_fds"), "max {{instance}}"),
+            ],
+            &style(vec![]),
+        ),
+    );
+    layout.add(
+        12,
+        8,
+        timeseries("Threads", "OS threads.", "short", &[Query::range(job.on("process_threads"), "{{instance}}")], &style(vec![])),
+    );
+    layout.add(
+        24,
+        6,
+        table("Build", "Service name and version of each instance (obs_build_info).", "short", Query::instant(job.on("obs_build_info"), "")),
+    );
+    dashboard(model, "system", "system", layout.finish(), vec![])
+}

@@ -1,0 +1,211 @@
+//! Every PromQL expression the artifacts contain, built here once so the docs, the dashboards and
+//! the rules query the same series the same way. Also the names of the recorded series and the
+//! burn-rate windows of the alerts.
+
+use crate::generate::text::{number, promql_string};
+use std::fmt::Write as _;
+
+/// The request histogram's count series: the number of calls.
+pub(crate) const COUNT: &str = "http_server_request_duration_seconds_count";
+/// The request histogram's cumulative buckets.
+pub(crate) const BUCKET: &str = "http_server_request_duration_seconds_bucket";
+/// The in-flight gauge.
+pub(crate) const ACTIVE: &str = "http_server_active_requests";
+
+/// The labels that identify an endpoint in the recorded series and the alerts.
+pub(crate) const ENDPOINT_LABELS: [&str; 3] = ["job", "http_request_method", "http_route"];
+
+/// The windows the recording rules compute ratios over: those the alerts read.
+pub(crate) const WINDOWS: [&str; 5] = ["5m", "30m", "1h", "6h", "3d"];
+
+/// A label matcher list: `{job="svc", http_route="/users/{id}"}`. Values are escaped; Grafana
+/// variables such as `$route` pass through unchanged.
+#[derive(Clone, Debug)]
+pub(crate) struct Selector {
+    matchers: Vec<(String, &'static str, String)>,
+}
+
+impl Selector {
+    pub fn job(service: &str) -> Self {
+        Selector { matchers: vec![("job".to_owned(), "=", service.to_owned())] }
+    }
+
+    /// Adds `name="value"`.
+    #[must_use]
+    pub fn eq(mut self, name: &str, value: &str) -> Self {
+        self.matchers.push((name.to_owned(), "=", value.to_owned()));
+        self
+    }
+
+    /// Adds `name!="value"`.
+    #[must_use]
+    pub fn ne(mut self, name: &str, value: &str) -> Self {
+        self.matchers.push((name.to_owned(), "!=", value.to_owned()));
+        self
+    }
+
+    /// Only the failed calls: `error_type` is empty on success, set on every failure.
+    #[must_use]
+    pub fn failures(self) -> Self {
+        self.ne("error_type", "")
+    }
+
+    /// `metric{matchers}`.
+    pub fn on(&self, metric: &str) -> String {
+        let mut out = String::from(metric);
+        out.push('{');
+        for (index, (name, op, value)) in self.matchers.iter().enumerate() {
+            if index > 0 {
+                out.push_str(", ");
+            }
+            let _ = write!(out, "{name}{op}{}", promql_string(value));
+        }
+        out.push('}');
+        out
+    }
+}
+
+/// ` by (a, b)`, or nothing.
+fn by_clause(by: &[&str]) -> String {
+    if by.is_empty() { String::new() } else { format!(" by ({})", by.join(", ")) }
+}
+
+/// Calls per second.
+pub(crate) fn request_rate(selector: &Selector, window: &str, by: &[&str]) -> String {
+    format!("sum{} (rate({}[{window}]))", by_clause(by), selector.on(COUNT))
+}
+
+/// The share of calls that failed; 0 (not "no data") while nothing failed.
+pub(crate) fn error_ratio(selector: &Selector, window: &str, by: &[&str]) -> String {
+    let total = request_rate(selector, window, by);
+    let failed = request_rate(&selector.clone().failures(), window, by);
+    format!("({failed} or {total} * 0) / {total}")
+}
+
+/// The `quantile` latency in seconds, from the buckets.
+pub(crate) fn latency_quantile(quantile: f64, selector: &Selector, window: &str, by: &[&str]) -> String {
+    let mut grouping = vec!["le"];
+    grouping.extend_from_slice(by);
+    format!(
+        "histogram_quantile({}, sum{} (rate({}[{window}])))",
+        number(quantile),
+        by_clause(&grouping),
+        selector.on(BUCKET)
+    )
+}
+
+/// The share of calls slower than the bucket bound `le` (a label value as the exposition writes
+/// it): 1 - calls within the bound / all calls.
+pub(crate) fn slow_ratio(selector: &Selector, le: &str, window: &str, by: &[&str]) -> String {
+    let within = format!("sum{} (rate({}[{window}]))", by_clause(by), selector.clone().eq("le", le).on(BUCKET));
+    format!("1 - ({within} / {})", request_rate(selector, window, by))
+}
+
+/// Calls in flight.
+pub(crate) fn in_flight(selector: &Selector, by: &[&str]) -> String {
+    format!("sum{} ({})", by_clause(by), selector.on(ACTIVE))
+}
+
+/// The names of the series the recording rules write, all labelled by job, method and route.
+pub(crate) mod recorded {
+    /// Calls per second over `window`.
+    pub fn requests(window: &str) -> String {
+        format!("job_method_route:http_server_requests:rate{window}")
+    }
+
+    /// The share of failed calls over `window`.
+    pub fn errors(window: &str) -> String {
+        format!("job_method_route:http_server_request_errors:ratio_rate{window}")
+    }
+
+    /// The share of calls slower than the endpoint's latency threshold over `window`.
+    pub fn slow(window: &str) -> String {
+        format!("job_method_route:http_server_request_slow:ratio_rate{window}")
+    }
+
+    /// The endpoint's error budget, a constant: 1 - the success objective.
+    pub const ERROR_BUDGET: &str = "job_method_route:http_server_request_error_budget:ratio";
+    /// The endpoint's latency budget, a constant: 1 - the latency objective.
+    pub const LATENCY_BUDGET: &str = "job_method_route:http_server_request_latency_budget:ratio";
+    /// The endpoint's latency threshold in seconds, a constant.
+    pub const LATENCY_THRESHOLD: &str = "job_method_route:http_server_request_latency_threshold:seconds";
+}
+
+/// Whether a burn-rate alert pages someone or opens a ticket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Severity {
+    Page,
+    Ticket,
+}
+
+impl Severity {
+    pub fn label(self) -> &'static str {
+        match self {
+            Severity::Page => "page",
+            Severity::Ticket => "ticket",
+        }
+    }
+}
+
+/// One multi-window burn-rate condition (Google SRE workbook, chapter 5, table 5-8): alert when
+/// both windows burn faster than the factor that would spend `budget_share` of the period's budget
+/// in the long window.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct BurnWindow {
+    pub severity: Severity,
+    pub long: &'static str,
+    pub long_hours: f64,
+    pub short: &'static str,
+    /// The share of the whole period's budget this window may spend before it alerts.
+    pub budget_share: f64,
+}
+
+impl BurnWindow {
+    /// The burn rate that spends `budget_share` of the budget of `period_hours` in the long
+    /// window: 14.4, 6 and 1 for a 30-day period.
+    pub fn factor(&self, period_hours: f64) -> f64 {
+        self.budget_share * period_hours / self.long_hours
+    }
+}
+
+/// Page on 2% of the budget in 1h or 5% in 6h; ticket on 10% in 3d.
+pub(crate) const BURN_WINDOWS: [BurnWindow; 3] = [
+    BurnWindow { severity: Severity::Page, long: "1h", long_hours: 1.0, short: "5m", budget_share: 0.02 },
+    BurnWindow { severity: Severity::Page, long: "6h", long_hours: 6.0, short: "30m", budget_share: 0.05 },
+    BurnWindow { severity: Severity::Ticket, long: "3d", long_hours: 72.0, short: "6h", budget_share: 0.10 },
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn selectors_escape_values() {
+        let selector = Selector::job("svc").eq("http_route", "/a\"b\\c").failures();
+        assert_eq!(selector.on("m"), r#"m{job="svc", http_route="/a\"b\\c", error_type!=""}"#);
+        assert_eq!(Selector::job("svc").eq("http_route", "$route").on("m"), r#"m{job="svc", http_route="$route"}"#);
+    }
+
+    #[test]
+    fn queries_read_as_expected() {
+        let selector = Selector::job("svc").eq("http_route", "/x");
+        assert_eq!(
+            error_ratio(&selector, "5m", &[]),
+            r#"(sum (rate(http_server_request_duration_seconds_count{job="svc", http_route="/x", error_type!=""}[5m])) or sum (rate(http_server_request_duration_seconds_count{job="svc", http_route="/x"}[5m])) * 0) / sum (rate(http_server_request_duration_seconds_count{job="svc", http_route="/x"}[5m]))"#
+        );
+        assert_eq!(
+            latency_quantile(0.99, &selector, "$__rate_interval", &["http_route"]),
+            r#"histogram_quantile(0.99, sum by (le, http_route) (rate(http_server_request_duration_seconds_bucket{job="svc", http_route="/x"}[$__rate_interval])))"#
+        );
+        assert_eq!(
+            slow_ratio(&selector, "0.25", "1h", &ENDPOINT_LABELS),
+            r#"1 - (sum by (job, http_request_method, http_route) (rate(http_server_request_duration_seconds_bucket{job="svc", http_route="/x", le="0.25"}[1h])) / sum by (job, http_request_method, http_route) (rate(http_server_request_duration_seconds_count{job="svc", http_route="/x"}[1h])))"#
+        );
+    }
+
+    #[test]
+    fn burn_factors_follow_the_workbook() {
+        let factors: Vec<String> = BURN_WINDOWS.iter().map(|window| number(window.factor(30.0 * 24.0))).collect();
+        assert_eq!(factors, ["14.4", "6", "1"]);
+    }
+}

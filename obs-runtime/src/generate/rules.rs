@@ -1,0 +1,114 @@
+//! `prometheus/<service>.rules.yml`: recording rules for the request rate, error ratio and
+//! slow-call ratio of every endpoint over the alert windows, the endpoints' objectives as
+//! constant series, and the alerting rules of [`alerts`](super::alerts).
+
+use crate::generate::alerts::{self, AlertRule};
+use crate::generate::model::Model;
+use crate::generate::promql::{self, ENDPOINT_LABELS, WINDOWS, recorded};
+use crate::generate::text;
+use crate::generate::tree::{Node, map};
+
+/// The file name of the rules, inside `prometheus/`.
+pub(crate) fn file_name(model: &Model) -> String {
+    format!("{}.rules.yml", model.service())
+}
+
+pub(crate) fn render(model: &Model) -> String {
+    let mut header = model.header("Prometheus recording and alerting rules");
+    header.extend([
+        String::new(),
+        "Recorded series (labels job, http_request_method, http_route), one per window in 5m, 30m, 1h, 6h, 3d:".to_owned(),
+        format!("  {}  calls per second", recorded::requests("<window>")),
+        format!("  {}  share of failed calls (error_type != \"\")", recorded::errors("<window>")),
+        format!("  {}  share of calls slower than the endpoint's latency threshold", recorded::slow("<window>")),
+        format!("and the constants {}, {}, {}.", recorded::ERROR_BUDGET, recorded::LATENCY_BUDGET, recorded::LATENCY_THRESHOLD),
+        "Alerts: multi-window multi-burn-rate (Google SRE workbook): page when 1h and 5m burn faster than 14.4x".to_owned(),
+        "or 6h and 30m faster than 6x; ticket when 3d and 6h burn faster than 1x (factors for a 30-day period).".to_owned(),
+    ]);
+    let groups = vec![
+        group(format!("{}.objectives", model.service()), objective_rules(model)),
+        group(format!("{}.recording", model.service()), recording_rules(model)),
+        group(
+            format!("{}.slo-alerts", model.service()),
+            alerts::alert_rules(model).iter().filter(|rule| rule.burn.is_some()).map(alert_node).collect(),
+        ),
+        group(
+            format!("{}.availability", model.service()),
+            alerts::availability_rules(model).iter().map(alert_node).collect(),
+        ),
+    ];
+    map([("groups", Node::Seq(groups))]).to_yaml(&header)
+}
+
+fn group(name: String, rules: Vec<Node>) -> Node {
+    map([("name", Node::Str(name)), ("rules", Node::Seq(rules))])
+}
+
+fn record(name: String, expr: String, labels: Option<Node>) -> Node {
+    let mut rule = map([("record", Node::Str(name)), ("expr", Node::Str(expr))]);
+    if let Some(labels) = labels {
+        rule.push("labels", labels);
+    }
+    rule
+}
+
+fn objective_rules(model: &Model) -> Vec<Node> {
+    let mut rules = Vec::new();
+    for endpoint in &model.endpoints {
+        let labels = || {
+            map([
+                ("job", model.service().into()),
+                ("http_request_method", endpoint.method.as_str().into()),
+                ("http_route", endpoint.route.as_str().into()),
+            ])
+        };
+        let objectives = &endpoint.objectives;
+        let constants = [
+            (recorded::ERROR_BUDGET, objectives.error_budget()),
+            (recorded::LATENCY_BUDGET, objectives.latency_budget()),
+            (recorded::LATENCY_THRESHOLD, objectives.latency_threshold_seconds()),
+        ];
+        for (name, value) in constants {
+            rules.push(record(name.to_owned(), format!("vector({})", text::number(value)), Some(labels())));
+        }
+    }
+    rules
+}
+
+fn recording_rules(model: &Model) -> Vec<Node> {
+    let job = model.job();
+    let mut rules = Vec::new();
+    for window in WINDOWS {
+        rules.push(record(recorded::requests(window), promql::request_rate(&job, window, &ENDPOINT_LABELS), None));
+        rules.push(record(recorded::errors(window), promql::error_ratio(&job, window, &ENDPOINT_LABELS), None));
+    }
+    for endpoint in &model.endpoints {
+        let selector = endpoint.selector(model.service());
+        for window in WINDOWS {
+            rules.push(record(
+                recorded::slow(window),
+                promql::slow_ratio(&selector, &endpoint.threshold_le(), window, &ENDPOINT_LABELS),
+                None,
+            ));
+        }
+    }
+    rules
+}
+
+fn alert_node(rule: &AlertRule) -> Node {
+    map([
+        ("alert", rule.name.into()),
+        ("expr", rule.expr.as_str().into()),
+        ("for", text::duration(rule.hold).into()),
+        ("labels", map(rule.labels.iter().map(|(name, value)| (*name, Node::from(value))))),
+        (
+            "annotations",
+            map([
+                ("summary", rule.summary.to_go_template().into()),
+                ("description", rule.description.to_go_template().into()),
+                ("runbook_url", text::go_template_literal(&rule.runbook_url).into()),
+                ("dashboard_url", text::go_template_literal(&rule.dashboard_url).into()),
+            ]),
+        ),
+    ])
+}

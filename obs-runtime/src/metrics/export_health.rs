@@ -1,0 +1,43 @@
+//! `obs_telemetry_exported_total` and `obs_telemetry_dropped_total`: what the OTLP export
+//! delivered and what it lost, by signal and reason, so a dead collector shows on a dashboard.
+
+use crate::telemetry::export_queue::{DropReason, counters};
+use crate::telemetry::otlp_config::Signal;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::ConstCounter;
+
+const SIGNALS: [Signal; 2] = [Signal::Traces, Signal::Logs];
+
+/// The collector registered in the global registry.
+#[derive(Debug)]
+pub struct ExportHealthCollector;
+
+impl Collector for ExportHealthCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let mut exported = encoder.encode_descriptor(
+            "obs_telemetry_exported",
+            "Spans and log records delivered to the OTLP endpoint.",
+            None,
+            MetricType::Counter,
+        )?;
+        for signal in SIGNALS {
+            let labels = [("signal", signal.as_str())];
+            ConstCounter::new(counters(signal).exported()).encode(exported.encode_family(&labels)?)?;
+        }
+        let mut dropped = encoder.encode_descriptor(
+            "obs_telemetry_dropped",
+            "Spans and log records lost: the export queue was full, the export failed, or shutdown's deadline passed.",
+            None,
+            MetricType::Counter,
+        )?;
+        for signal in SIGNALS {
+            for reason in DropReason::ALL {
+                let labels = [("signal", signal.as_str()), ("reason", reason.as_str())];
+                ConstCounter::new(counters(signal).dropped(reason)).encode(dropped.encode_family(&labels)?)?;
+            }
+        }
+        Ok(())
+    }
+}

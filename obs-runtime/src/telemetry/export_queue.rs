@@ -1,0 +1,398 @@
+//! The bounded queue between the application and an OTLP exporter.
+//!
+//! A handler only ever does a `try_send` into a fixed-size channel: when the collector is down,
+//! slow or refusing, the queue fills, further items are counted as dropped and the handler goes
+//! on at full speed. One worker thread per signal batches and exports; its failures are counted
+//! too, and reported by a rate-limited warning, never a flood.
+
+use crate::telemetry::otlp_config::Signal;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
+use std::sync::{Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// Items waiting for export, per signal; beyond this they are dropped and counted.
+pub const QUEUE_CAPACITY: usize = 2048;
+/// Items per export request.
+pub const MAX_BATCH: usize = 512;
+/// How long a partial batch waits for more items.
+pub const BATCH_DELAY: Duration = Duration::from_secs(1);
+/// At most one warning about dropped telemetry per signal in this interval.
+const WARNING_INTERVAL: Duration = Duration::from_secs(30);
+
+/// Where `obs::export` warnings go; excluded from the OTLP log export so it cannot feed itself.
+pub const EXPORT_LOG_TARGET: &str = "obs::export";
+
+/// Why telemetry was dropped: the `reason` label of `obs_telemetry_dropped_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DropReason {
+    /// The queue was full: the collector did not keep up.
+    QueueFull,
+    /// The export request failed or timed out.
+    ExportFailed,
+    /// Still queued when the shutdown deadline passed.
+    Shutdown,
+}
+
+impl DropReason {
+    /// The label value.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            DropReason::QueueFull => "queue_full",
+            DropReason::ExportFailed => "export_failed",
+            DropReason::Shutdown => "shutdown",
+        }
+    }
+
+    /// Every reason, in label order.
+    pub const ALL: [DropReason; 3] = [DropReason::QueueFull, DropReason::ExportFailed, DropReason::Shutdown];
+}
+
+/// Counters of one signal, read by the metrics collector.
+#[derive(Debug, Default)]
+pub struct SignalCounters {
+    exported: AtomicU64,
+    queue_full: AtomicU64,
+    export_failed: AtomicU64,
+    shutdown: AtomicU64,
+}
+
+impl SignalCounters {
+    /// Items exported successfully.
+    pub fn exported(&self) -> u64 {
+        self.exported.load(Ordering::Relaxed)
+    }
+
+    /// Items dropped for `reason`.
+    pub fn dropped(&self, reason: DropReason) -> u64 {
+        self.counter(reason).load(Ordering::Relaxed)
+    }
+
+    fn counter(&self, reason: DropReason) -> &AtomicU64 {
+        match reason {
+            DropReason::QueueFull => &self.queue_full,
+            DropReason::ExportFailed => &self.export_failed,
+            DropReason::Shutdown => &self.shutdown,
+        }
+    }
+
+    fn add_dropped(&self, reason: DropReason, count: usize) {
+        self.counter(reason).fetch_add(u64::try_from(count).unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+}
+
+static TRACES: SignalCounters = SignalCounters {
+    exported: AtomicU64::new(0),
+    queue_full: AtomicU64::new(0),
+    export_failed: AtomicU64::new(0),
+    shutdown: AtomicU64::new(0),
+};
+static LOGS: SignalCounters = SignalCounters {
+    exported: AtomicU64::new(0),
+    queue_full: AtomicU64::new(0),
+    export_failed: AtomicU64::new(0),
+    shutdown: AtomicU64::new(0),
+};
+
+/// The process-wide counters of `signal`.
+#[must_use]
+pub fn counters(signal: Signal) -> &'static SignalCounters {
+    match signal {
+        Signal::Traces => &TRACES,
+        Signal::Logs => &LOGS,
+    }
+}
+
+/// Sends one batch; runs on the queue's worker thread only.
+pub trait BatchExporter<T>: Send + 'static {
+    /// Exports `batch`; an error is counted and the batch is dropped (the SDK exporters retry
+    /// transient failures themselves within their timeout).
+    fn export(&mut self, batch: Vec<T>) -> Result<(), String>;
+    /// Releases the exporter's connections.
+    fn shutdown(&mut self);
+}
+
+enum Message<T> {
+    Item(T),
+    Flush(SyncSender<()>),
+    Shutdown,
+}
+
+/// The application's side of the queue.
+#[derive(Debug)]
+pub struct ExportQueue<T> {
+    sender: SyncSender<Message<T>>,
+    signal: Signal,
+    worker: Mutex<Option<JoinHandle<()>>>,
+    // Remembered so a flush or shutdown can wait no longer than what is left of the deadline.
+    shutdown_sent: Mutex<bool>,
+}
+
+impl<T> std::fmt::Debug for Message<T> {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(match self {
+            Message::Item(_) => "Item",
+            Message::Flush(_) => "Flush",
+            Message::Shutdown => "Shutdown",
+        })
+    }
+}
+
+impl<T: Send + 'static> ExportQueue<T> {
+    /// Starts the worker thread of `signal`.
+    ///
+    /// # Errors
+    /// When the operating system refuses a thread.
+    pub fn start(signal: Signal, exporter: impl BatchExporter<T>) -> std::io::Result<Self> {
+        let (sender, receiver) = sync_channel(QUEUE_CAPACITY);
+        let worker = std::thread::Builder::new()
+            .name(format!("obs-export-{}", signal.as_str()))
+            .spawn(move || run_worker(signal, exporter, &receiver))?;
+        Ok(ExportQueue { sender, signal, worker: Mutex::new(Some(worker)), shutdown_sent: Mutex::new(false) })
+    }
+
+    /// Queues `item` without ever blocking; counts it as dropped when the queue is full.
+    pub fn push(&self, item: T) {
+        match self.sender.try_send(Message::Item(item)) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                counters(self.signal).add_dropped(DropReason::QueueFull, 1);
+            }
+        }
+    }
+
+    /// Exports what is queued, waiting at most `timeout`; `false` when the deadline passed.
+    pub fn flush(&self, timeout: Duration) -> bool {
+        let (done, finished) = sync_channel(1);
+        let deadline = Instant::now() + timeout;
+        if !send_before(&self.sender, Message::Flush(done), deadline) {
+            return false;
+        }
+        finished.recv_timeout(deadline.saturating_duration_since(Instant::now())).is_ok()
+    }
+
+    /// Exports what is queued and stops the worker, waiting at most `timeout`: a dead collector
+    /// cannot hold the process longer. Returns `false` when the deadline passed.
+    pub fn shutdown(&self, timeout: Duration) -> bool {
+        let mut sent = self.shutdown_sent.lock().unwrap_or_else(PoisonError::into_inner);
+        if *sent {
+            return true;
+        }
+        *sent = true;
+        let deadline = Instant::now() + timeout;
+        let flushed = self.flush(timeout);
+        let _ = send_before(&self.sender, Message::Shutdown, deadline);
+        let worker = self.worker.lock().unwrap_or_else(PoisonError::into_inner).take();
+        if let Some(worker) = worker {
+            while !worker.is_finished() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            if worker.is_finished() {
+                let _ = worker.join();
+            }
+            // Otherwise the worker is left blocked in its export; the process may exit under it.
+        }
+        flushed
+    }
+}
+
+/// Sends a control message, retrying while the queue is full, until `deadline`.
+fn send_before<T>(sender: &SyncSender<Message<T>>, mut message: Message<T>, deadline: Instant) -> bool {
+    loop {
+        match sender.try_send(message) {
+            Ok(()) => return true,
+            Err(TrySendError::Disconnected(_)) => return false,
+            Err(TrySendError::Full(returned)) => {
+                if Instant::now() >= deadline {
+                    return false;
+                }
+                message = returned;
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
+    }
+}
+
+fn run_worker<T>(signal: Signal, mut exporter: impl BatchExporter<T>, receiver: &Receiver<Message<T>>) {
+    let counters = counters(signal);
+    let mut batch: Vec<T> = Vec::with_capacity(MAX_BATCH);
+    let mut warnings = WarningLimiter::new(signal);
+    let mut export = |batch: &mut Vec<T>, warnings: &mut WarningLimiter| {
+        if batch.is_empty() {
+            return;
+        }
+        let items = std::mem::replace(batch, Vec::with_capacity(MAX_BATCH));
+        let count = items.len();
+        match exporter.export(items) {
+            Ok(()) => {
+                counters.exported.fetch_add(u64::try_from(count).unwrap_or(u64::MAX), Ordering::Relaxed);
+            }
+            Err(error) => {
+                counters.add_dropped(DropReason::ExportFailed, count);
+                warnings.failed(&error);
+            }
+        }
+        warnings.maybe_warn();
+    };
+    let mut oldest: Option<Instant> = None;
+    loop {
+        let wait = oldest.map_or(BATCH_DELAY, |since| BATCH_DELAY.saturating_sub(since.elapsed()));
+        match receiver.recv_timeout(wait) {
+            Ok(Message::Item(item)) => {
+                oldest.get_or_insert_with(Instant::now);
+                batch.push(item);
+                if batch.len() >= MAX_BATCH {
+                    export(&mut batch, &mut warnings);
+                    oldest = None;
+                }
+            }
+            Ok(Message::Flush(done)) => {
+                // Everything sent before the flush request is already in `batch` or exported.
+                export(&mut batch, &mut warnings);
+                oldest = None;
+                let _ = done.send(());
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                export(&mut batch, &mut warnings);
+                oldest = None;
+            }
+            Ok(Message::Shutdown) | Err(RecvTimeoutError::Disconnected) => {
+                export(&mut batch, &mut warnings);
+                break;
+            }
+        }
+    }
+    exporter.shutdown();
+}
+
+/// One warning per interval with the counts since the last one, not one per failed batch.
+struct WarningLimiter {
+    signal: Signal,
+    last_warning: Option<Instant>,
+    reported_dropped: u64,
+    last_error: Option<String>,
+}
+
+impl WarningLimiter {
+    fn new(signal: Signal) -> Self {
+        WarningLimiter { signal, last_warning: None, reported_dropped: 0, last_error: None }
+    }
+
+    fn failed(&mut self, error: &str) {
+        self.last_error = Some(error.to_owned());
+    }
+
+    fn maybe_warn(&mut self) {
+        let counters = counters(self.signal);
+        let dropped: u64 = DropReason::ALL.iter().map(|reason| counters.dropped(*reason)).sum();
+        if dropped == self.reported_dropped {
+            return;
+        }
+        if self.last_warning.is_some_and(|at| at.elapsed() < WARNING_INTERVAL) {
+            return;
+        }
+        tracing::warn!(
+            target: EXPORT_LOG_TARGET,
+            event = "telemetry_dropped",
+            signal = self.signal.as_str(),
+            dropped_since_last_warning = dropped - self.reported_dropped,
+            dropped_total = dropped,
+            error = self.last_error.as_deref(),
+            "OTLP export is losing {}: {} dropped since the last warning (see obs_telemetry_dropped_total)",
+            self.signal.as_str(),
+            dropped - self.reported_dropped,
+        );
+        self.reported_dropped = dropped;
+        self.last_warning = Some(Instant::now());
+        self.last_error = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
+
+    /// Records batches, or fails, or blocks until released.
+    struct TestExporter {
+        batches: Arc<Mutex<Vec<Vec<u32>>>>,
+        fail: bool,
+        release: Option<Arc<AtomicBool>>,
+    }
+
+    impl BatchExporter<u32> for TestExporter {
+        fn export(&mut self, batch: Vec<u32>) -> Result<(), String> {
+            if let Some(release) = &self.release {
+                while !release.load(Ordering::Relaxed) {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            }
+            if self.fail {
+                return Err("refused".into());
+            }
+            self.batches.lock().unwrap_or_else(PoisonError::into_inner).push(batch);
+            Ok(())
+        }
+
+        fn shutdown(&mut self) {}
+    }
+
+    // Each test uses a different signal's global counters only through differences, so the tests
+    // stay independent when they run in parallel.
+    #[test]
+    fn flush_exports_everything_in_order() {
+        let batches = Arc::new(Mutex::new(Vec::new()));
+        let queue = ExportQueue::start(
+            Signal::Traces,
+            TestExporter { batches: Arc::clone(&batches), fail: false, release: None },
+        )
+        .expect("thread");
+        for item in 0..1500 {
+            queue.push(item);
+        }
+        assert!(queue.flush(Duration::from_secs(60)));
+        let exported: Vec<u32> = batches.lock().expect("lock").iter().flatten().copied().collect();
+        assert_eq!(exported, (0..1500).collect::<Vec<_>>());
+        assert!(batches.lock().expect("lock").iter().all(|batch| batch.len() <= MAX_BATCH));
+        assert!(queue.shutdown(Duration::from_secs(60)));
+    }
+
+    #[test]
+    fn a_stuck_exporter_never_blocks_push_and_drops_are_counted() {
+        let release = Arc::new(AtomicBool::new(false));
+        let exporter = TestExporter {
+            batches: Arc::new(Mutex::new(Vec::new())),
+            fail: false,
+            release: Some(Arc::clone(&release)),
+        };
+        let queue = ExportQueue::start(Signal::Logs, exporter).expect("thread");
+        let before = counters(Signal::Logs).dropped(DropReason::QueueFull);
+        let pushed = QUEUE_CAPACITY * 3;
+        for item in 0..pushed {
+            queue.push(u32::try_from(item).expect("small"));
+        }
+        // The worker holds at most one batch; the channel at most its capacity: the rest dropped.
+        let dropped = counters(Signal::Logs).dropped(DropReason::QueueFull) - before;
+        let dropped = usize::try_from(dropped).expect("small");
+        assert!(dropped >= pushed - QUEUE_CAPACITY - MAX_BATCH, "dropped {dropped} of {pushed}");
+        // A stuck exporter cannot hold shutdown past its deadline.
+        assert!(!queue.shutdown(Duration::from_millis(200)));
+        release.store(true, Ordering::Relaxed);
+    }
+
+    #[test]
+    fn failed_exports_are_counted() {
+        let exporter = TestExporter { batches: Arc::new(Mutex::new(Vec::new())), fail: true, release: None };
+        let queue: ExportQueue<u32> = ExportQueue::start(Signal::Traces, exporter).expect("thread");
+        let before = counters(Signal::Traces).dropped(DropReason::ExportFailed);
+        for item in 0..10 {
+            queue.push(item);
+        }
+        assert!(queue.flush(Duration::from_secs(60)));
+        assert!(counters(Signal::Traces).dropped(DropReason::ExportFailed) - before >= 10);
+        assert!(queue.shutdown(Duration::from_secs(60)));
+    }
+}

@@ -1,0 +1,261 @@
+//! OTLP export of spans and log records through the bounded [`ExportQueue`]s: the SDK's exporters
+//! (gRPC or HTTP/protobuf) behind processors that never block the application.
+
+use crate::error::SetupError;
+use crate::telemetry::export_queue::{BatchExporter, ExportQueue};
+use crate::telemetry::otlp_config::{OtlpProtocol, SamplerSetting, Signal, SignalExport};
+use opentelemetry::Context;
+use opentelemetry::InstrumentationScope;
+use opentelemetry_otlp::{WithExportConfig, WithHttpConfig, WithTonicConfig};
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
+use opentelemetry_sdk::logs::{LogBatch, LogExporter, LogProcessor, SdkLogRecord};
+use opentelemetry_sdk::trace::{Sampler, Span, SpanData, SpanExporter, SpanProcessor};
+use std::future::Future;
+use std::sync::Arc;
+use std::task::{Poll, Wake, Waker};
+use std::time::Duration;
+
+/// Runs an exporter's future on the export worker thread.
+#[derive(Clone, Debug)]
+pub enum Runner {
+    /// Polls on the calling thread: for the HTTP exporter, whose client does its own I/O.
+    Inline,
+    /// On the toolkit's own Tokio runtime: tonic's channel needs its reactor.
+    Tokio(tokio::runtime::Handle),
+}
+
+impl Runner {
+    fn block_on<F: Future>(&self, future: F) -> F::Output {
+        match self {
+            Runner::Inline => block_on(future),
+            Runner::Tokio(handle) => handle.block_on(future),
+        }
+    }
+}
+
+struct ThreadWaker(std::thread::Thread);
+
+impl Wake for ThreadWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+fn block_on<F: Future>(future: F) -> F::Output {
+    let waker = Waker::from(Arc::new(ThreadWaker(std::thread::current())));
+    let mut context = std::task::Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        if let Poll::Ready(output) = future.as_mut().poll(&mut context) {
+            return output;
+        }
+        std::thread::park();
+    }
+}
+
+/// A small runtime of the toolkit's own for gRPC export, so export works whatever runtime (or
+/// none) the application uses, and stops with the guard.
+pub fn grpc_runtime() -> Result<tokio::runtime::Runtime, SetupError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("obs-otlp-grpc")
+        .enable_all()
+        .build()
+        .map_err(|source| SetupError::ExportSetup { signal: "traces", reason: source.to_string() })
+}
+
+/// Retries are few and short: a batch waiting on retries holds the queue behind it.
+fn retry_policy() -> opentelemetry_otlp::RetryPolicy {
+    opentelemetry_otlp::RetryPolicy::recommended()
+        .with_max_retries(2)
+        .with_initial_delay(Duration::from_millis(100))
+        .with_max_delay(Duration::from_secs(1))
+}
+
+fn setup_error(signal: Signal, error: &impl std::fmt::Display) -> SetupError {
+    SetupError::ExportSetup { signal: signal.as_str(), reason: error.to_string() }
+}
+
+fn metadata(
+    headers: &[(String, String)],
+    signal: Signal,
+) -> Result<opentelemetry_otlp::tonic_types::metadata::MetadataMap, SetupError> {
+    let mut map = http::HeaderMap::new();
+    for (key, value) in headers {
+        let name = http::HeaderName::from_bytes(key.as_bytes())
+            .map_err(|error| setup_error(signal, &format!("header name {key:?}: {error}")))?;
+        let value = http::HeaderValue::from_str(value)
+            .map_err(|error| setup_error(signal, &format!("header value for {key}: {error}")))?;
+        map.insert(name, value);
+    }
+    Ok(opentelemetry_otlp::tonic_types::metadata::MetadataMap::from_headers(map))
+}
+
+/// Builds the span exporter of `settings`; for gRPC, inside `runtime`.
+fn span_exporter(settings: &SignalExport, runner: &Runner) -> Result<opentelemetry_otlp::SpanExporter, SetupError> {
+    let signal = Signal::Traces;
+    match (settings.protocol, runner) {
+        (OtlpProtocol::Grpc, Runner::Tokio(handle)) => {
+            let _entered = handle.enter();
+            opentelemetry_otlp::SpanExporter::builder()
+                .with_tonic()
+                .with_endpoint(settings.endpoint.clone())
+                .with_timeout(settings.timeout)
+                .with_metadata(metadata(&settings.headers, signal)?)
+                .with_retry_policy(retry_policy())
+                .build()
+                .map_err(|error| setup_error(signal, &error))
+        }
+        _ => opentelemetry_otlp::SpanExporter::builder()
+            .with_http()
+            .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
+            .with_endpoint(settings.endpoint.clone())
+            .with_timeout(settings.timeout)
+            .with_headers(settings.headers.iter().cloned().collect())
+            .with_retry_policy(retry_policy())
+            .build()
+            .map_err(|error| setup_error(signal, &error)),
+    }
+}
+
+fn log_exporter(settings: &SignalExport, runner: &Runner) -> Result<opentelemetry_otlp::LogExporter, SetupError> {
+    let signal = Signal::Logs;
+    match (settings.protocol, runner) {
+        (OtlpProtocol::Grpc, Runner::Tokio(handle)) => {
+            let _entered = handle.enter();
+            opentelemetry_otlp::LogExporter::builder()
+                .with_tonic()
+                .with_endpoint(settings.endpoint.clone())
+                .with_timeout(settings.timeout)
+                .with_metadata(metadata(&settings.headers, signal)?)
+                .with_retry_policy(retry_policy())
+                .build()
+                .map_err(|error| setup_error(signal, &error))
+        }
+        _ => opentelemetry_otlp::LogExporter::builder()
+            .with_http()
+            .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
+            .with_endpoint(settings.endpoint.clone())
+            .with_timeout(settings.timeout)
+            .with_headers(settings.headers.iter().cloned().collect())
+            .with_retry_policy(retry_policy())
+            .build()
+            .map_err(|error| setup_error(signal, &error)),
+    }
+}
+
+struct SpanBatches {
+    exporter: opentelemetry_otlp::SpanExporter,
+    runner: Runner,
+}
+
+impl BatchExporter<SpanData> for SpanBatches {
+    fn export(&mut self, batch: Vec<SpanData>) -> Result<(), String> {
+        self.runner.block_on(self.exporter.export(batch)).map_err(|error| error.to_string())
+    }
+
+    fn shutdown(&mut self) {
+        let _ = SpanExporter::shutdown_with_timeout(&self.exporter, Duration::from_secs(1));
+    }
+}
+
+struct LogBatches {
+    exporter: opentelemetry_otlp::LogExporter,
+    runner: Runner,
+}
+
+impl BatchExporter<(SdkLogRecord, InstrumentationScope)> for LogBatches {
+    fn export(&mut self, batch: Vec<(SdkLogRecord, InstrumentationScope)>) -> Result<(), String> {
+        let borrowed: Vec<(&SdkLogRecord, &InstrumentationScope)> =
+            batch.iter().map(|(record, scope)| (record, scope)).collect();
+        self.runner.block_on(self.exporter.export(LogBatch::new(&borrowed))).map_err(|error| error.to_string())
+    }
+
+    fn shutdown(&mut self) {
+        let _ = LogExporter::shutdown_with_timeout(&self.exporter, Duration::from_secs(1));
+    }
+}
+
+/// Hands ended, sampled spans to the export queue.
+#[derive(Debug)]
+pub struct QueuedSpanProcessor {
+    queue: ExportQueue<SpanData>,
+}
+
+impl QueuedSpanProcessor {
+    /// Starts exporting spans as `settings` say, describing them with `resource`.
+    pub fn start(settings: &SignalExport, runner: &Runner, resource: &Resource) -> Result<Self, SetupError> {
+        let mut exporter = span_exporter(settings, runner)?;
+        exporter.set_resource(resource);
+        let batches = SpanBatches { exporter, runner: runner.clone() };
+        let queue = ExportQueue::start(Signal::Traces, batches).map_err(|error| setup_error(Signal::Traces, &error))?;
+        Ok(QueuedSpanProcessor { queue })
+    }
+}
+
+fn flushed(ok: bool) -> OTelSdkResult {
+    if ok { Ok(()) } else { Err(OTelSdkError::Timeout(crate::telemetry::SHUTDOWN_DEADLINE)) }
+}
+
+impl SpanProcessor for QueuedSpanProcessor {
+    fn on_start(&self, _span: &mut Span, _cx: &Context) {}
+
+    fn on_end(&self, span: SpanData) {
+        if span.span_context.is_sampled() {
+            self.queue.push(span);
+        }
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        flushed(self.queue.flush(crate::telemetry::SHUTDOWN_DEADLINE))
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        flushed(self.queue.shutdown(timeout))
+    }
+}
+
+/// Hands log records to the export queue.
+#[derive(Debug)]
+pub struct QueuedLogProcessor {
+    queue: ExportQueue<(SdkLogRecord, InstrumentationScope)>,
+}
+
+impl QueuedLogProcessor {
+    /// Starts exporting log records as `settings` say, describing them with `resource`.
+    pub fn start(settings: &SignalExport, runner: &Runner, resource: &Resource) -> Result<Self, SetupError> {
+        let mut exporter = log_exporter(settings, runner)?;
+        exporter.set_resource(resource);
+        let batches = LogBatches { exporter, runner: runner.clone() };
+        let queue = ExportQueue::start(Signal::Logs, batches).map_err(|error| setup_error(Signal::Logs, &error))?;
+        Ok(QueuedLogProcessor { queue })
+    }
+}
+
+impl LogProcessor for QueuedLogProcessor {
+    fn emit(&self, record: &mut SdkLogRecord, scope: &InstrumentationScope) {
+        self.queue.push((record.clone(), scope.clone()));
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        flushed(self.queue.flush(crate::telemetry::SHUTDOWN_DEADLINE))
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        flushed(self.queue.shutdown(timeout))
+    }
+}
+
+/// The SDK sampler for a [`SamplerSetting`].
+#[must_use]
+pub fn sampler(setting: SamplerSetting) -> Sampler {
+    match setting {
+        SamplerSetting::ParentBasedAlwaysOn => Sampler::ParentBased(Box::new(Sampler::AlwaysOn)),
+        SamplerSetting::ParentBasedAlwaysOff => Sampler::ParentBased(Box::new(Sampler::AlwaysOff)),
+        SamplerSetting::ParentBasedRatio(ratio) => Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(ratio))),
+        SamplerSetting::AlwaysOn => Sampler::AlwaysOn,
+        SamplerSetting::AlwaysOff => Sampler::AlwaysOff,
+        SamplerSetting::Ratio(ratio) => Sampler::TraceIdRatioBased(ratio),
+    }
+}

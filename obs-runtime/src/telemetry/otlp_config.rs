@@ -1,0 +1,444 @@
+//! OTLP export settings from the standard `OTEL_*` variables, checked at setup so a bad value is
+//! a [`SetupError`] naming the variable instead of a silently dead exporter.
+//!
+//! No endpoint set means no export and no background work.
+
+use crate::error::SetupError;
+use crate::telemetry::config::EnvReader;
+use std::time::Duration;
+
+/// The wire protocol of an OTLP exporter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OtlpProtocol {
+    /// OTLP/gRPC, conventionally on port 4317.
+    Grpc,
+    /// OTLP/HTTP with protobuf bodies, conventionally on port 4318 (the specification's default).
+    HttpProtobuf,
+}
+
+impl OtlpProtocol {
+    /// The value as `OTEL_EXPORTER_OTLP_PROTOCOL` spells it.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            OtlpProtocol::Grpc => "grpc",
+            OtlpProtocol::HttpProtobuf => "http/protobuf",
+        }
+    }
+}
+
+/// A telemetry signal exported over OTLP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    /// Spans.
+    Traces,
+    /// Log records.
+    Logs,
+}
+
+impl Signal {
+    /// `traces` or `logs`: the OTLP/HTTP path segment and the `signal` label value.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Signal::Traces => "traces",
+            Signal::Logs => "logs",
+        }
+    }
+
+    const fn endpoint_var(self) -> &'static str {
+        match self {
+            Signal::Traces => "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+            Signal::Logs => "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
+        }
+    }
+
+    const fn protocol_var(self) -> &'static str {
+        match self {
+            Signal::Traces => "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+            Signal::Logs => "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL",
+        }
+    }
+
+    const fn headers_var(self) -> &'static str {
+        match self {
+            Signal::Traces => "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+            Signal::Logs => "OTEL_EXPORTER_OTLP_LOGS_HEADERS",
+        }
+    }
+
+    const fn timeout_var(self) -> &'static str {
+        match self {
+            Signal::Traces => "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
+            Signal::Logs => "OTEL_EXPORTER_OTLP_LOGS_TIMEOUT",
+        }
+    }
+}
+
+/// Where and how one signal is exported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignalExport {
+    /// The full URL: for OTLP/HTTP including the `/v1/{signal}` path.
+    pub endpoint: String,
+    /// The wire protocol.
+    pub protocol: OtlpProtocol,
+    /// Extra request headers (e.g. an API key), already percent-decoded.
+    pub headers: Vec<(String, String)>,
+    /// How long one export request may take.
+    pub timeout: Duration,
+}
+
+/// Which trace ids are exported.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum SamplerSetting {
+    /// Every trace (the default: `parentbased_always_on`).
+    ParentBasedAlwaysOn,
+    /// No trace unless the caller's was sampled.
+    ParentBasedAlwaysOff,
+    /// This share of new traces; callers' decisions are kept.
+    ParentBasedRatio(f64),
+    /// Every trace, whatever the caller decided.
+    AlwaysOn,
+    /// No trace at all.
+    AlwaysOff,
+    /// This share of traces, whatever the caller decided.
+    Ratio(f64),
+}
+
+/// The effective OTLP settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OtlpSettings {
+    /// `None` when traces are not exported.
+    pub traces: Option<SignalExport>,
+    /// `None` when logs are not exported.
+    pub logs: Option<SignalExport>,
+    /// The sampler of new traces.
+    pub sampler: SamplerSetting,
+    /// `OTEL_SERVICE_NAME`, overriding the name given in code.
+    pub service_name: Option<String>,
+    /// `OTEL_RESOURCE_ATTRIBUTES`, percent-decoded.
+    pub resource_attributes: Vec<(String, String)>,
+}
+
+/// What code set, which wins over the environment.
+#[derive(Debug, Clone, Default)]
+pub struct OtlpOverrides {
+    /// `ObsBuilder::otlp_endpoint`: the base endpoint of every signal.
+    pub endpoint: Option<String>,
+    /// `ObsBuilder::otlp_protocol`.
+    pub protocol: Option<OtlpProtocol>,
+}
+
+/// The OTLP export timeout of the specification: 10 s.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Reads every `OTEL_*` variable the toolkit honours.
+pub fn otlp_settings(env: &EnvReader, overrides: &OtlpOverrides) -> Result<OtlpSettings, SetupError> {
+    let disabled = sdk_disabled(env)?;
+    let sampler = sampler(env)?;
+    let service_name = match env("OTEL_SERVICE_NAME")? {
+        Some(name) if name.trim().is_empty() => {
+            return Err(invalid("OTEL_SERVICE_NAME", &name, "a non-empty service name"));
+        }
+        other => other.map(|name| name.trim().to_owned()),
+    };
+    let resource_attributes = match env("OTEL_RESOURCE_ATTRIBUTES")? {
+        Some(text) => key_value_list(&text, "OTEL_RESOURCE_ATTRIBUTES")?,
+        None => Vec::new(),
+    };
+    let (traces, logs) = if disabled {
+        (None, None)
+    } else {
+        (signal_export(env, overrides, Signal::Traces)?, signal_export(env, overrides, Signal::Logs)?)
+    };
+    Ok(OtlpSettings { traces, logs, sampler, service_name, resource_attributes })
+}
+
+fn invalid(var: &'static str, value: &str, expected: &'static str) -> SetupError {
+    SetupError::InvalidEnv { var, value: value.to_owned(), expected }
+}
+
+fn sdk_disabled(env: &EnvReader) -> Result<bool, SetupError> {
+    match env("OTEL_SDK_DISABLED")?.as_deref().map(str::trim) {
+        None | Some("") => Ok(false),
+        Some(value) if value.eq_ignore_ascii_case("true") => Ok(true),
+        Some(value) if value.eq_ignore_ascii_case("false") => Ok(false),
+        Some(value) => Err(invalid("OTEL_SDK_DISABLED", value, "`true` or `false`")),
+    }
+}
+
+fn sampler(env: &EnvReader) -> Result<SamplerSetting, SetupError> {
+    let name = env("OTEL_TRACES_SAMPLER")?;
+    let argument = env("OTEL_TRACES_SAMPLER_ARG")?;
+    let ratio = || -> Result<f64, SetupError> {
+        let Some(text) = argument.as_deref() else { return Ok(1.0) };
+        match text.trim().parse::<f64>() {
+            Ok(ratio) if (0.0..=1.0).contains(&ratio) => Ok(ratio),
+            _ => Err(invalid("OTEL_TRACES_SAMPLER_ARG", text, "a sampling ratio between 0 and 1, e.g. 0.25")),
+        }
+    };
+    Ok(match name.as_deref().map(str::trim) {
+        None | Some("" | "parentbased_always_on") => SamplerSetting::ParentBasedAlwaysOn,
+        Some("parentbased_always_off") => SamplerSetting::ParentBasedAlwaysOff,
+        Some("parentbased_traceidratio") => SamplerSetting::ParentBasedRatio(ratio()?),
+        Some("always_on") => SamplerSetting::AlwaysOn,
+        Some("always_off") => SamplerSetting::AlwaysOff,
+        Some("traceidratio") => SamplerSetting::Ratio(ratio()?),
+        Some(other) => {
+            return Err(invalid(
+                "OTEL_TRACES_SAMPLER",
+                other,
+                "one of always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off, parentbased_traceidratio",
+            ));
+        }
+    })
+}
+
+fn protocol(env: &EnvReader, signal: Signal, overrides: &OtlpOverrides) -> Result<OtlpProtocol, SetupError> {
+    if let Some(protocol) = overrides.protocol {
+        return Ok(protocol);
+    }
+    let (var, value) = match env(signal.protocol_var())? {
+        Some(value) => (signal.protocol_var(), value),
+        None => match env("OTEL_EXPORTER_OTLP_PROTOCOL")? {
+            Some(value) => ("OTEL_EXPORTER_OTLP_PROTOCOL", value),
+            None => return Ok(OtlpProtocol::HttpProtobuf),
+        },
+    };
+    match value.trim() {
+        "grpc" => Ok(OtlpProtocol::Grpc),
+        "http/protobuf" => Ok(OtlpProtocol::HttpProtobuf),
+        "http/json" => Err(invalid(var, &value, "`grpc` or `http/protobuf` (http/json is not supported)")),
+        _ => Err(invalid(var, &value, "`grpc` or `http/protobuf`")),
+    }
+}
+
+fn signal_export(
+    env: &EnvReader,
+    overrides: &OtlpOverrides,
+    signal: Signal,
+) -> Result<Option<SignalExport>, SetupError> {
+    let protocol = protocol(env, signal, overrides)?;
+    // A signal-specific endpoint is used as given; a base endpoint gets the signal's path for HTTP.
+    let endpoint = if let Some(base) = &overrides.endpoint {
+        Some(with_signal_path(&checked_url("otlp_endpoint", base)?, protocol, signal))
+    } else if let Some(url) = env(signal.endpoint_var())?.filter(|url| !url.trim().is_empty()) {
+        Some(checked_url(signal.endpoint_var(), &url)?)
+    } else if let Some(base) = env("OTEL_EXPORTER_OTLP_ENDPOINT")?.filter(|url| !url.trim().is_empty()) {
+        Some(with_signal_path(&checked_url("OTEL_EXPORTER_OTLP_ENDPOINT", &base)?, protocol, signal))
+    } else {
+        None
+    };
+    let Some(endpoint) = endpoint else { return Ok(None) };
+    let headers = match env(signal.headers_var())? {
+        Some(text) => key_value_list(&text, signal.headers_var())?,
+        None => match env("OTEL_EXPORTER_OTLP_HEADERS")? {
+            Some(text) => key_value_list(&text, "OTEL_EXPORTER_OTLP_HEADERS")?,
+            None => Vec::new(),
+        },
+    };
+    let timeout = match env(signal.timeout_var())? {
+        Some(text) => milliseconds(&text, signal.timeout_var())?,
+        None => match env("OTEL_EXPORTER_OTLP_TIMEOUT")? {
+            Some(text) => milliseconds(&text, "OTEL_EXPORTER_OTLP_TIMEOUT")?,
+            None => DEFAULT_TIMEOUT,
+        },
+    };
+    Ok(Some(SignalExport { endpoint, protocol, headers, timeout }))
+}
+
+fn checked_url(var: &'static str, text: &str) -> Result<String, SetupError> {
+    let trimmed = text.trim();
+    let parsed: http::Uri =
+        trimmed.parse().map_err(|_| invalid(var, text, "an http:// or https:// URL such as http://127.0.0.1:4318"))?;
+    match (parsed.scheme_str(), parsed.authority()) {
+        (Some("http" | "https"), Some(_)) => Ok(trimmed.to_owned()),
+        _ => Err(invalid(var, text, "an http:// or https:// URL such as http://127.0.0.1:4318")),
+    }
+}
+
+fn with_signal_path(base: &str, protocol: OtlpProtocol, signal: Signal) -> String {
+    match protocol {
+        OtlpProtocol::Grpc => base.to_owned(),
+        OtlpProtocol::HttpProtobuf => format!("{}/v1/{}", base.trim_end_matches('/'), signal.as_str()),
+    }
+}
+
+fn milliseconds(text: &str, var: &'static str) -> Result<Duration, SetupError> {
+    text.trim()
+        .parse::<u64>()
+        .map(Duration::from_millis)
+        .map_err(|_| invalid(var, text, "a whole number of milliseconds, e.g. 10000"))
+}
+
+/// `key1=value1,key2=value2` with percent-encoded values (W3C baggage octets), as the
+/// specification defines `OTEL_EXPORTER_OTLP_HEADERS` and `OTEL_RESOURCE_ATTRIBUTES`.
+fn key_value_list(text: &str, var: &'static str) -> Result<Vec<(String, String)>, SetupError> {
+    const EXPECTED: &str = "comma-separated key=value pairs, e.g. `team=payments,deployment.environment=prod`";
+    let mut pairs = Vec::new();
+    for item in text.split(',').map(str::trim).filter(|item| !item.is_empty()) {
+        let Some((key, value)) = item.split_once('=') else {
+            return Err(invalid(var, text, EXPECTED));
+        };
+        let key = key.trim();
+        if key.is_empty() {
+            return Err(invalid(var, text, EXPECTED));
+        }
+        let value = percent_decode(value.trim()).ok_or_else(|| invalid(var, text, EXPECTED))?;
+        pairs.push((key.to_owned(), value));
+    }
+    Ok(pairs)
+}
+
+fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        if bytes[index] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(index + 1..index + 3)?).ok()?;
+            decoded.push(u8::from_str_radix(hex, 16).ok()?);
+            index += 3;
+        } else {
+            decoded.push(bytes[index]);
+            index += 1;
+        }
+    }
+    String::from_utf8(decoded).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env_of(pairs: &[(&str, &str)]) -> EnvReader {
+        let pairs: Vec<(String, String)> =
+            pairs.iter().map(|(key, value)| ((*key).to_owned(), (*value).to_owned())).collect();
+        Box::new(move |name| Ok(pairs.iter().find(|(key, _)| key == name).map(|(_, value)| value.clone())))
+    }
+
+    fn settings(pairs: &[(&str, &str)]) -> Result<OtlpSettings, SetupError> {
+        otlp_settings(&env_of(pairs), &OtlpOverrides::default())
+    }
+
+    fn invalid_var(pairs: &[(&str, &str)]) -> &'static str {
+        match settings(pairs) {
+            Err(SetupError::InvalidEnv { var, .. }) => var,
+            other => panic!("expected an invalid variable, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn nothing_set_exports_nothing() {
+        let settings = settings(&[]).expect("defaults");
+        assert_eq!((settings.traces, settings.logs), (None, None));
+        assert_eq!(settings.sampler, SamplerSetting::ParentBasedAlwaysOn);
+    }
+
+    #[test]
+    fn base_endpoint_gets_signal_paths_for_http_only() {
+        let http = settings(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/")]).expect("valid");
+        assert_eq!(http.traces.expect("traces").endpoint, "http://collector:4318/v1/traces");
+        assert_eq!(http.logs.expect("logs").endpoint, "http://collector:4318/v1/logs");
+        let grpc = settings(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4317"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+        ])
+        .expect("valid");
+        let traces = grpc.traces.expect("traces");
+        assert_eq!((traces.endpoint.as_str(), traces.protocol), ("http://collector:4317", OtlpProtocol::Grpc));
+    }
+
+    #[test]
+    fn signal_variables_win_over_generic_ones() {
+        let settings = settings(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"),
+            ("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "http://logs:4318/custom/logs"),
+            ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpc"),
+            ("OTEL_EXPORTER_OTLP_HEADERS", "api-key=secret%20value,x-team=core"),
+            ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "2500"),
+        ])
+        .expect("valid");
+        let logs = settings.logs.expect("logs");
+        assert_eq!(logs.endpoint, "http://logs:4318/custom/logs");
+        assert_eq!(logs.protocol, OtlpProtocol::HttpProtobuf);
+        assert_eq!(logs.headers, vec![("api-key".into(), "secret value".into()), ("x-team".into(), "core".into())]);
+        let traces = settings.traces.expect("traces");
+        assert_eq!((traces.protocol, traces.timeout), (OtlpProtocol::Grpc, Duration::from_millis(2500)));
+        assert_eq!(logs.timeout, DEFAULT_TIMEOUT);
+    }
+
+    #[test]
+    fn code_overrides_the_environment() {
+        let overrides = OtlpOverrides { endpoint: Some("http://code:4317".into()), protocol: Some(OtlpProtocol::Grpc) };
+        let env = env_of(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://env:4318"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+        ]);
+        let settings = otlp_settings(&env, &overrides).expect("valid");
+        let traces = settings.traces.expect("traces");
+        assert_eq!((traces.endpoint.as_str(), traces.protocol), ("http://code:4317", OtlpProtocol::Grpc));
+    }
+
+    #[test]
+    fn sdk_disabled_turns_export_off() {
+        let settings =
+            settings(&[("OTEL_SDK_DISABLED", "TRUE"), ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318")]).expect("ok");
+        assert_eq!((settings.traces, settings.logs), (None, None));
+    }
+
+    #[test]
+    fn samplers_and_resources_parse() {
+        let settings = settings(&[
+            ("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"),
+            ("OTEL_TRACES_SAMPLER_ARG", "0.25"),
+            ("OTEL_SERVICE_NAME", "checkout"),
+            ("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=prod,team=pay%2Cments"),
+        ])
+        .expect("valid");
+        assert_eq!(settings.sampler, SamplerSetting::ParentBasedRatio(0.25));
+        assert_eq!(settings.service_name.as_deref(), Some("checkout"));
+        assert_eq!(
+            settings.resource_attributes,
+            vec![("deployment.environment".into(), "prod".into()), ("team".into(), "pay,ments".into())]
+        );
+    }
+
+    #[test]
+    fn every_bad_value_names_its_variable() {
+        assert_eq!(invalid_var(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318")]), "OTEL_EXPORTER_OTLP_ENDPOINT");
+        assert_eq!(
+            invalid_var(&[("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "ftp://x")]),
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+        );
+        assert_eq!(
+            invalid_var(&[("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "not a url")]),
+            "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"
+        );
+        let endpoint = ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318");
+        assert_eq!(invalid_var(&[endpoint, ("OTEL_EXPORTER_OTLP_PROTOCOL", "udp")]), "OTEL_EXPORTER_OTLP_PROTOCOL");
+        assert_eq!(
+            invalid_var(&[endpoint, ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")]),
+            "OTEL_EXPORTER_OTLP_PROTOCOL"
+        );
+        assert_eq!(
+            invalid_var(&[endpoint, ("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", "grpcs")]),
+            "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL"
+        );
+        assert_eq!(invalid_var(&[endpoint, ("OTEL_EXPORTER_OTLP_HEADERS", "novalue")]), "OTEL_EXPORTER_OTLP_HEADERS");
+        assert_eq!(invalid_var(&[endpoint, ("OTEL_EXPORTER_OTLP_HEADERS", "k=%zz")]), "OTEL_EXPORTER_OTLP_HEADERS");
+        assert_eq!(
+            invalid_var(&[endpoint, ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "=v")]),
+            "OTEL_EXPORTER_OTLP_TRACES_HEADERS"
+        );
+        assert_eq!(invalid_var(&[endpoint, ("OTEL_EXPORTER_OTLP_TIMEOUT", "10s")]), "OTEL_EXPORTER_OTLP_TIMEOUT");
+        assert_eq!(invalid_var(&[("OTEL_SERVICE_NAME", "  ")]), "OTEL_SERVICE_NAME");
+        assert_eq!(invalid_var(&[("OTEL_RESOURCE_ATTRIBUTES", "team")]), "OTEL_RESOURCE_ATTRIBUTES");
+        assert_eq!(invalid_var(&[("OTEL_TRACES_SAMPLER", "sometimes")]), "OTEL_TRACES_SAMPLER");
+        assert_eq!(
+            invalid_var(&[("OTEL_TRACES_SAMPLER", "traceidratio"), ("OTEL_TRACES_SAMPLER_ARG", "1.5")]),
+            "OTEL_TRACES_SAMPLER_ARG"
+        );
+        assert_eq!(invalid_var(&[("OTEL_SDK_DISABLED", "yes")]), "OTEL_SDK_DISABLED");
+    }
+}

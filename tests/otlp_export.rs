@@ -1,0 +1,306 @@
+//! OTLP export for real: the demo process exports to a real OTLP receiver over HTTP/protobuf and
+//! over gRPC, and what arrived is decoded by the OpenTelemetry project's own protobuf types.
+//! Then the collector is down, refusing, or black-holing: the demo keeps serving, the dropped
+//! counter rises and shutdown completes.
+
+use obs_tests::exposition::value;
+use obs_tests::http_client::request;
+use obs_tests::otlp::{Mode, OtlpReceiver};
+use obs_tests::process::{Spawned, example_binary};
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::net::{SocketAddr, TcpListener};
+use std::process::Command;
+use std::time::Duration;
+
+const STARTUP_DEADLINE: Duration = Duration::from_mins(1);
+const ARRIVAL_DEADLINE: Duration = Duration::from_mins(1);
+/// Generous: the demo's own shutdown deadline is 5 s; this only bounds a hung test.
+const EXIT_DEADLINE: Duration = Duration::from_mins(1);
+
+struct Demo {
+    process: Spawned,
+    app: SocketAddr,
+    metrics: SocketAddr,
+}
+
+fn json(line: &str) -> Value {
+    serde_json::from_str(line).unwrap_or_else(|error| panic!("stdout line is not JSON ({error}): {line}"))
+}
+
+fn start_demo(env: &[(&str, &str)]) -> Demo {
+    let mut command = Command::new(example_binary("demo"));
+    command.env("OBS_APP_ADDR", "127.0.0.1:0").env("OBS_METRICS_ADDR", "127.0.0.1:0").env("RUST_LOG", "info");
+    for name in ["OBS_LOG_FORMAT", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_SDK_DISABLED"] {
+        command.env_remove(name);
+    }
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let process = Spawned::start(command);
+    let startup = json(&process.wait_for_line(STARTUP_DEADLINE, |line| line.contains("\"event\":\"startup\"")));
+    let listening = json(&process.wait_for_line(STARTUP_DEADLINE, |line| line.contains("\"event\":\"listening\"")));
+    let address = |event: &Value, field: &str| event[field].as_str().and_then(|text| text.parse().ok()).expect(field);
+    Demo { app: address(&listening, "http.address"), metrics: address(&startup, "metrics.address"), process }
+}
+
+impl Demo {
+    fn get(&self, path: &str) -> u16 {
+        request(self.app, "GET", path, &[], "").unwrap_or_else(|error| panic!("GET {path}: {error}")).status
+    }
+
+    fn scrape(&self) -> String {
+        request(self.metrics, "GET", "/metrics", &[], "").expect("scrape").body
+    }
+
+    fn dropped(&self, signal: &str, reason: &str) -> f64 {
+        value(&self.scrape(), "obs_telemetry_dropped_total", &[("signal", signal), ("reason", reason)]).unwrap_or(0.0)
+    }
+
+    /// SIGTERM, then the JSON lines it printed.
+    fn stop(mut self) -> Vec<Value> {
+        let status = self.process.terminate(EXIT_DEADLINE).expect("the demo exits after SIGTERM");
+        assert!(status.success(), "demo exit status {status}\nstderr: {:?}", self.process.stderr_lines());
+        self.process.stdout_lines().iter().map(|line| json(line)).collect()
+    }
+}
+
+fn text<'a>(item: &'a Value, pointer: &str) -> &'a str {
+    item.pointer(pointer).and_then(Value::as_str).unwrap_or_else(|| panic!("no {pointer} in {item}"))
+}
+
+/// One request of each outcome through the demo, exported with `env`, checked end to end.
+/// Returns how many printed lines were plumbing, which the export left out.
+fn exports_one_trace_per_request_and_exactly_the_logged_records(
+    receiver: &OtlpReceiver,
+    env: &[(&str, &str)],
+) -> usize {
+    let demo = start_demo(env);
+    assert_eq!(demo.get("/users/7"), 200);
+    assert_eq!(demo.get("/users/0"), 500);
+    let printed = demo.stop();
+
+    let spans = receiver.wait_for("span", ARRIVAL_DEADLINE, |spans| spans.len() >= 2);
+    assert_eq!(spans.len(), 2, "one span per request: {spans:#?}");
+    for span in &spans {
+        assert_eq!(text(span, "/name"), "GET /users/{id}");
+        assert_eq!(text(span, "/kind"), "SPAN_KIND_SERVER");
+        assert_eq!(text(span, "/parent_span_id"), "", "a root span: no caller sent a traceparent");
+        assert_eq!(text(span, "/attributes/http.request.method"), "GET");
+        assert_eq!(text(span, "/attributes/http.route"), "/users/{id}");
+        assert_eq!(text(span, "/attributes/code.function"), "get_user");
+        let resource = &span["resource"];
+        assert_eq!(resource["service.name"], "demo");
+        assert_eq!(resource["service.version"], env!("CARGO_PKG_VERSION"));
+        assert_eq!(resource["telemetry.sdk.language"], "rust");
+        assert_eq!(resource["deployment.environment"], "e2e");
+        for key in ["service.instance.id", "host.name", "host.arch", "process.pid", "process.executable.name"] {
+            assert!(!resource[key].is_null(), "resource lacks {key}: {resource}");
+        }
+    }
+    let by_status = |code: i64| {
+        spans
+            .iter()
+            .find(|span| span["attributes"]["http.response.status_code"] == code)
+            .unwrap_or_else(|| panic!("no span with status {code}: {spans:#?}"))
+    };
+    assert_eq!(text(by_status(200), "/status_code"), "STATUS_CODE_UNSET");
+    assert_eq!(text(by_status(500), "/status_code"), "STATUS_CODE_ERROR");
+    assert_eq!(text(by_status(500), "/attributes/error.type"), "ApiError");
+    assert_ne!(by_status(200)["trace_id"], by_status(500)["trace_id"]);
+
+    // Exactly the printed lines are exported: nothing of hyper, h2, tonic or the exporter itself.
+    let expected_records = printed.iter().filter(|line| !is_plumbing(text(line, "/target"))).count();
+    let logs = receiver.wait_for("log", ARRIVAL_DEADLINE, |logs| logs.len() >= expected_records);
+    // As multisets: an export request groups records by instrumentation scope, not by time.
+    let plumbing_lines = printed.iter().filter(|line| is_plumbing(text(line, "/target"))).count();
+    let mut printed_messages: Vec<&str> =
+        printed.iter().filter(|line| !is_plumbing(text(line, "/target"))).map(|line| text(line, "/message")).collect();
+    let mut exported_bodies: Vec<&str> = logs.iter().map(|log| text(log, "/body")).collect();
+    printed_messages.sort_unstable();
+    exported_bodies.sort_unstable();
+    assert_eq!(exported_bodies, printed_messages, "exported records == printed lines");
+
+    for status in [200, 500] {
+        let span = by_status(status);
+        let record = logs
+            .iter()
+            .find(|log| log["attributes"]["http.response.status_code"] == status)
+            .expect("the request's log record");
+        assert_eq!(record["trace_id"], span["trace_id"], "log and span share the trace id");
+        assert_eq!(record["span_id"], span["span_id"], "the log record points at the request span");
+        let line = printed.iter().find(|line| line["http.response.status_code"] == status).expect("printed line");
+        assert_eq!(line["trace_id"], span["trace_id"], "the JSON line carries the exported trace id");
+        assert_eq!(line["span_id"], span["span_id"]);
+        assert_eq!(text(record, "/severity_text"), if status == 500 { "ERROR" } else { "INFO" });
+    }
+    let targets: BTreeSet<&str> = logs.iter().map(|log| text(log, "/scope")).collect();
+    assert!(targets.is_superset(&BTreeSet::from(["demo", "obs::request", "obs::system"])), "{targets:?}");
+    assert!(!targets.iter().any(|target| is_plumbing(target)), "plumbing exported: {targets:?}");
+    plumbing_lines
+}
+
+/// The targets of the HTTP and gRPC stacks and of the exporter itself.
+fn is_plumbing(target: &str) -> bool {
+    ["hyper", "h2", "tonic", "tower", "reqwest", "rustls", "want", "mio", "opentelemetry", "obs::export"].iter().any(
+        |plumbing| {
+            target
+                .strip_prefix(plumbing)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with("::") || rest.starts_with('_'))
+        },
+    )
+}
+
+#[test]
+fn http_protobuf_export_reaches_a_real_receiver() {
+    let receiver = OtlpReceiver::start(Mode::Accept);
+    let endpoint = receiver.http_endpoint();
+    let plumbing = exports_one_trace_per_request_and_exactly_the_logged_records(
+        &receiver,
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+            ("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=e2e"),
+            ("OTEL_EXPORTER_OTLP_HEADERS", "x-api-key=secret%20key"),
+            ("RUST_LOG", "trace"),
+        ],
+    );
+    assert!(plumbing > 0, "at TRACE the transport logs, so the filter is tested");
+    let spans = receiver.received("span");
+    assert_eq!(spans[0]["transport"], "http");
+    assert_eq!(spans[0]["headers"]["x-api-key"], "secret key", "OTEL_EXPORTER_OTLP_HEADERS is sent, decoded");
+}
+
+#[test]
+fn grpc_export_reaches_a_real_receiver() {
+    let receiver = OtlpReceiver::start(Mode::Accept);
+    let endpoint = receiver.grpc_endpoint();
+    // Everything at TRACE: tonic, h2 and hyper log their every frame, and none of it may be exported.
+    let plumbing = exports_one_trace_per_request_and_exactly_the_logged_records(
+        &receiver,
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            ("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=e2e"),
+            ("OTEL_EXPORTER_OTLP_HEADERS", "x-api-key=grpc-key"),
+            ("RUST_LOG", "trace"),
+        ],
+    );
+    assert!(plumbing > 0, "at TRACE the transport logs, so the filter is tested");
+    let spans = receiver.received("span");
+    assert_eq!(spans[0]["transport"], "grpc");
+    assert_eq!(spans[0]["headers"]["x-api-key"], "grpc-key");
+}
+
+#[test]
+fn per_signal_variables_and_the_sampler_decide_what_is_exported() {
+    let receiver = OtlpReceiver::start(Mode::Accept);
+    let logs_only = format!("{}/v1/logs", receiver.http_endpoint());
+    let demo = start_demo(&[
+        ("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", &logs_only),
+        ("OTEL_SERVICE_NAME", "renamed-demo"),
+        ("OTEL_TRACES_SAMPLER", "always_off"),
+    ]);
+    assert_eq!(demo.get("/users/3"), 200);
+    let printed = demo.stop();
+    let logs = receiver.wait_for("log", ARRIVAL_DEADLINE, |logs| logs.len() >= printed.len());
+    assert!(logs.iter().all(|log| log["resource"]["service.name"] == "renamed-demo"));
+    assert_eq!(printed[0]["service.name"], "renamed-demo", "OTEL_SERVICE_NAME renames the service everywhere");
+    assert!(receiver.received("span").is_empty(), "no traces endpoint: no spans");
+    // Unsampled traces still give every line its ids, so logs link even without exported spans.
+    let request_line = printed.iter().find(|line| line["target"] == "obs::request").expect("request line");
+    assert!(request_line["trace_id"].as_str().is_some_and(|id| id.len() == 32));
+}
+
+#[test]
+fn sdk_disabled_exports_nothing() {
+    let receiver = OtlpReceiver::start(Mode::Accept);
+    let endpoint = receiver.http_endpoint();
+    let demo = start_demo(&[("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint), ("OTEL_SDK_DISABLED", "true")]);
+    assert_eq!(demo.get("/users/3"), 200);
+    let printed = demo.stop();
+    assert_eq!(printed[0]["otlp.traces"], "off");
+    assert_eq!(printed[0]["otlp.logs"], "off");
+    // The demo flushed and exited: anything it had exported would be here by now.
+    assert!(receiver.received("span").is_empty() && receiver.received("log").is_empty());
+}
+
+#[test]
+fn a_bad_otel_variable_stops_start_up_naming_it() {
+    for (name, bad) in [
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "carrier-pigeon"),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318"),
+        ("OTEL_TRACES_SAMPLER", "sometimes"),
+        ("OTEL_RESOURCE_ATTRIBUTES", "novalue"),
+    ] {
+        let output = Command::new(example_binary("demo"))
+            .env("OBS_APP_ADDR", "127.0.0.1:0")
+            .env("OBS_METRICS_ADDR", "127.0.0.1:0")
+            .env("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318")
+            .env(name, bad)
+            .output()
+            .expect("run demo");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{name}={bad} must stop start-up");
+        assert!(stderr.contains(name) && stderr.contains(bad), "{name}: {stderr}");
+    }
+}
+
+/// A port nobody listens on.
+fn closed_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+/// Serves while export fails, shows the loss on `/metrics`, and still shuts down.
+fn keeps_serving_while_export_fails(env: &[(&str, &str)]) {
+    let demo = start_demo(env);
+    for id in 1..=300 {
+        assert_eq!(demo.get(&format!("/users/{id}")), 200, "the application is unaffected");
+    }
+    let until = std::time::Instant::now() + ARRIVAL_DEADLINE;
+    while demo.dropped("traces", "export_failed") + demo.dropped("traces", "queue_full") < 1.0 {
+        assert!(std::time::Instant::now() < until, "no dropped spans counted:\n{}", demo.scrape());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(value(&demo.scrape(), "obs_telemetry_exported_total", &[("signal", "traces")]), Some(0.0));
+    demo.stop();
+}
+
+#[test]
+fn collector_down_costs_nothing_but_counted_drops() {
+    let endpoint = format!("http://127.0.0.1:{}", closed_port());
+    keeps_serving_while_export_fails(&[("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint)]);
+    keeps_serving_while_export_fails(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+    ]);
+}
+
+#[test]
+fn refusing_collector_costs_nothing_but_counted_drops() {
+    let receiver = OtlpReceiver::start(Mode::Refuse);
+    keeps_serving_while_export_fails(&[("OTEL_EXPORTER_OTLP_ENDPOINT", &receiver.http_endpoint())]);
+}
+
+#[test]
+fn black_holing_collector_cannot_hang_requests_or_shutdown() {
+    // Accepts connections and never answers.
+    let hole = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let endpoint = format!("http://{}", hole.local_addr().expect("addr"));
+    let held = std::thread::spawn(move || {
+        let mut connections = Vec::new();
+        for stream in hole.incoming().take(64).flatten() {
+            connections.push(stream);
+        }
+        connections.len()
+    });
+    keeps_serving_while_export_fails(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+        ("OTEL_EXPORTER_OTLP_TIMEOUT", "500"),
+    ]);
+    keeps_serving_while_export_fails(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+        ("OTEL_EXPORTER_OTLP_TIMEOUT", "500"),
+    ]);
+    drop(held);
+}
