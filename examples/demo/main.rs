@@ -8,6 +8,9 @@
 //! curl -i -XPOST localhost:3000/orders -H 'content-type: application/json' -d '{"item":"book","quantity":2}'
 //! curl -s localhost:9464/metrics
 //! ```
+//!
+//! `cargo run --example demo -- generate examples/demo/deploy` writes the metrics reference,
+//! dashboards, alert rules and alert routing derived from these endpoints, without serving.
 
 use axum::Json;
 use axum::Router;
@@ -143,8 +146,36 @@ async fn shutdown_signal() {
     tracing::info!(target: "demo", event = "signal", signal, "{signal} received: draining requests");
 }
 
+/// `demo generate <dir>`: writes the files derived from the endpoints into `<dir>`; `None` when
+/// the arguments ask for something else (serving).
+fn generate_command() -> Option<ExitCode> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) != Some("generate") {
+        return None;
+    }
+    let [_, dir] = args.as_slice() else {
+        eprintln!("usage: demo generate <dir>");
+        return Some(ExitCode::from(2));
+    };
+    let mut options = obs_runtime::generate::Options::new("demo");
+    options.regenerate_command = Some("cargo run --example demo -- generate examples/demo/deploy".to_owned());
+    Some(match obs_runtime::generate::generate(dir, &options) {
+        Ok(written) => {
+            println!("demo: wrote {} files into {dir}", written.len());
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("demo: {error}");
+            ExitCode::FAILURE
+        }
+    })
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
+    if let Some(code) = generate_command() {
+        return code;
+    }
     let guard = match obs_runtime::builder("demo", env!("CARGO_PKG_VERSION")).init() {
         Ok(guard) => guard,
         Err(error) => {

@@ -38,6 +38,7 @@
 mod call;
 mod call_site;
 mod error;
+pub mod generate;
 pub mod metrics;
 mod objectives;
 mod outcome;

@@ -17,6 +17,7 @@
 use crate::generate::alerts;
 use crate::generate::model::Model;
 use crate::generate::tree::{Node, map, strings};
+use std::fmt::Write as _;
 
 pub(crate) const FILE_NAME: &str = "alertmanager.yml";
 
@@ -42,6 +43,7 @@ fn matcher(name: &str, value: &str) -> String {
     format!("{name}={}", crate::generate::text::promql_string(value))
 }
 
+#[allow(clippy::too_many_lines)] // the configuration reads best top to bottom, as the file does
 pub(crate) fn render(model: &Model) -> String {
     let receivers = &model.options.receivers;
     let mut header = model.header("Alertmanager configuration");
@@ -68,7 +70,10 @@ pub(crate) fn render(model: &Model) -> String {
             ("repeat_interval", "1h".into()),
         ]),
         map([("receiver", receiver_name(model, "email").into()), ("matchers", strings([matcher("severity", "page")]))]),
-        map([("receiver", receiver_name(model, "slack").into()), ("matchers", strings([matcher("severity", "ticket")]))]),
+        map([
+            ("receiver", receiver_name(model, "slack").into()),
+            ("matchers", strings([matcher("severity", "ticket")])),
+        ]),
     ];
     let route = map([
         ("receiver", receiver_name(model, "email").into()),
@@ -112,7 +117,10 @@ pub(crate) fn render(model: &Model) -> String {
                     (
                         "details",
                         map([
-                            ("endpoint", "{{ .CommonLabels.http_request_method }} {{ .CommonLabels.http_route }}".into()),
+                            (
+                                "endpoint",
+                                "{{ .CommonLabels.http_request_method }} {{ .CommonLabels.http_route }}".into(),
+                            ),
                             ("summary", "{{ .CommonAnnotations.summary }}".into()),
                             ("alerts", text.as_str().into()),
                             ("runbook", "{{ .CommonAnnotations.runbook_url }}".into()),
@@ -162,8 +170,10 @@ pub(crate) fn render(model: &Model) -> String {
 /// The Go templates of the notification title and body: the alert, the endpoint (method and
 /// route), the summary, the description and the links.
 pub(crate) fn render_templates(model: &Model) -> String {
-    let header: String =
-        model.header("Alertmanager message templates").iter().map(|line| format!("{{{{/* {line} */}}}}\n")).collect();
+    let header = model.header("Alertmanager message templates").iter().fold(String::new(), |mut out, line| {
+        let _ = writeln!(out, "{{{{/* {line} */}}}}");
+        out
+    });
     let body = r#"{{ define "TITLE" -}}
 [{{ .Status | toUpper }}{{ if eq .Status "firing" }}:{{ .Alerts.Firing | len }}{{ end }}] {{ .CommonLabels.alertname }} {{ .CommonLabels.service }}
 {{- with .CommonLabels.http_request_method }} {{ . }}{{ end }}

@@ -105,7 +105,8 @@ pub(crate) struct AlertRule {
     pub name: &'static str,
     pub expr: String,
     pub hold: Duration,
-    /// Labels the rule adds (the series' own labels come on top).
+    /// Labels the rule sets; per-endpoint rules repeat the endpoint's method and route, which
+    /// the series carry anyway, so that no two rules share a name and label set.
     pub labels: Vec<(&'static str, String)>,
     pub summary: Template,
     pub description: Template,
@@ -140,7 +141,7 @@ pub(crate) fn runbook_url(model: &Model, alert: &str) -> String {
 }
 
 /// Grafana's URL without a trailing slash.
-fn grafana(model: &Model) -> &str {
+fn grafana<'a>(model: &Model<'a>) -> &'a str {
     model.options.grafana_url.trim_end_matches('/')
 }
 
@@ -268,20 +269,18 @@ fn burn_rule(model: &Model, index: usize, endpoint: &Endpoint, slo: Slo, window:
         ),
     };
     let summary = Template::literal(format!(
-        "{service} {title} burns its {budget_name} {}x too fast ({} and {} windows)",
+        "{service} {title} burns its {budget_name} at {}x the sustainable rate ({} and {} windows)",
         text::number(factor),
         window.long,
         window.short
     ));
-    let description = Template::default()
-        .then(Part::ValuePercent)
-        .text(format!(
-            " of {title} calls {what} over the last {}, above {}x the {budget_name} of {} over {} too. Objective: {objective}. At this rate the {period} budget is spent in {spent_in}.",
-            window.long,
-            text::number(factor),
-            text::percent(budget),
-            window.short
-        ));
+    let description = Template::default().then(Part::ValuePercent).text(format!(
+        " of {title} calls {what} over the last {} (and over the last {} too, more than {}x the {budget_name} of {}). Objective: {objective}. At this rate the {period} budget is spent in {spent_in}.",
+        window.long,
+        window.short,
+        text::number(factor),
+        text::percent(budget),
+    ));
     AlertRule {
         name,
         expr,
@@ -289,6 +288,8 @@ fn burn_rule(model: &Model, index: usize, endpoint: &Endpoint, slo: Slo, window:
         labels: vec![
             ("severity", window.severity.label().to_owned()),
             ("service", service.to_owned()),
+            ("http_request_method", endpoint.method.clone()),
+            ("http_route", endpoint.route.clone()),
             ("long_window", window.long.to_owned()),
             ("short_window", window.short.to_owned()),
         ],
@@ -315,7 +316,12 @@ fn no_traffic_rule(model: &Model, index: usize, endpoint: &Endpoint, min_per_min
         name: NO_TRAFFIC,
         expr,
         hold: model.options.ticket_for,
-        labels: vec![("severity", "ticket".to_owned()), ("service", service.to_owned())],
+        labels: vec![
+            ("severity", "ticket".to_owned()),
+            ("service", service.to_owned()),
+            ("http_request_method", endpoint.method.clone()),
+            ("http_route", endpoint.route.clone()),
+        ],
         summary: Template::literal(format!("{service} {title} receives no traffic")),
         description: Template::literal(format!(
             "{title} of {service} has served no call for {NO_TRAFFIC_QUIET}, after at least {} calls per minute on average over the {NO_TRAFFIC_BEFORE} before: its clients, a proxy or the router may have stopped sending.",

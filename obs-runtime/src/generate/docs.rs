@@ -24,15 +24,13 @@ fn promql_block(out: &mut String, title: &str, expr: &str) {
 pub(crate) fn render(model: &Model) -> String {
     let service = model.service();
     let mut out = String::with_capacity(32 * 1024);
-    for line in model.header("Metrics reference") {
-        let _ = writeln!(out, "<!-- {} -->", line.replace("--", "- -"));
-    }
     let _ = write!(
         out,
-        "\n# `{service}` metrics reference\n\nEvery series here is produced by the `#[observed]` functions of `{service}` ({count} endpoint{plural}) and the obs runtime. \
+        "# `{service}` metrics reference\n\n{note}Every series here is produced by the `#[observed]` functions of `{service}` ({count} endpoint{plural}) and the obs runtime. \
 Prometheus scrapes them as job `{service}` and adds the labels `job` and `instance` to each.\n\n",
         count = model.endpoints.len(),
         plural = if model.endpoints.len() == 1 { "" } else { "s" },
+        note = model.markdown_note(),
     );
     metrics_table(&mut out);
     label_values(&mut out, model);

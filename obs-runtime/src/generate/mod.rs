@@ -109,6 +109,12 @@ pub struct Receivers {
     pub smtp_require_tls: bool,
     /// Recipient of the email notifications. Default `<service>-oncall@example.com`.
     pub email_to: String,
+    /// The PagerDuty routing key file as Grafana sees it (Grafana-alerting contact point).
+    /// Default `/etc/grafana/secrets/pagerduty-routing-key`.
+    pub grafana_pagerduty_routing_key_file: String,
+    /// The Slack webhook URL file as Grafana sees it (Grafana-alerting contact point).
+    /// Default `/etc/grafana/secrets/slack-webhook-url`.
+    pub grafana_slack_url_file: String,
 }
 
 /// What the generated files need to know beyond the catalog. [`Options::new`] gives production
@@ -205,6 +211,8 @@ impl Options {
                 smtp_auth_password_file: "/etc/alertmanager/secrets/smtp-password".to_owned(),
                 smtp_require_tls: true,
                 email_to: format!("{service}-oncall@example.com"),
+                grafana_pagerduty_routing_key_file: "/etc/grafana/secrets/pagerduty-routing-key".to_owned(),
+                grafana_slack_url_file: "/etc/grafana/secrets/slack-webhook-url".to_owned(),
             },
             service,
         }
@@ -277,9 +285,11 @@ pub fn write_artifacts(dir: impl AsRef<Path>, artifacts: &[Artifact]) -> Result<
             });
         }
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|source| GenerateError::Write { path: parent.to_path_buf(), source })?;
+            std::fs::create_dir_all(parent)
+                .map_err(|source| GenerateError::Write { path: parent.to_path_buf(), source })?;
         }
-        std::fs::write(&path, &artifact.contents).map_err(|source| GenerateError::Write { path: path.clone(), source })?;
+        std::fs::write(&path, &artifact.contents)
+            .map_err(|source| GenerateError::Write { path: path.clone(), source })?;
         written.push(path);
     }
     Ok(written)

@@ -11,7 +11,8 @@ pub(crate) fn render(model: &Model) -> String {
     let options = model.options;
     let mut header = model.header("Example Prometheus configuration");
     header.extend([
-        "Start Prometheus with --enable-feature=exemplar-storage to keep the exemplars Grafana links to traces.".to_owned(),
+        "Start Prometheus with --enable-feature=exemplar-storage to keep the exemplars Grafana links to traces."
+            .to_owned(),
         "Paths are relative to this file.".to_owned(),
     ]);
     let document = map([

@@ -65,14 +65,14 @@ impl Selector {
     }
 }
 
-/// ` by (a, b)`, or nothing.
+/// `sum by (a, b) ` or `sum`: the aggregation, ready for its parenthesized argument.
 fn by_clause(by: &[&str]) -> String {
-    if by.is_empty() { String::new() } else { format!(" by ({})", by.join(", ")) }
+    if by.is_empty() { String::new() } else { format!(" by ({}) ", by.join(", ")) }
 }
 
 /// Calls per second.
 pub(crate) fn request_rate(selector: &Selector, window: &str, by: &[&str]) -> String {
-    format!("sum{} (rate({}[{window}]))", by_clause(by), selector.on(COUNT))
+    format!("sum{}(rate({}[{window}]))", by_clause(by), selector.on(COUNT))
 }
 
 /// The share of calls that failed; 0 (not "no data") while nothing failed.
@@ -87,7 +87,7 @@ pub(crate) fn latency_quantile(quantile: f64, selector: &Selector, window: &str,
     let mut grouping = vec!["le"];
     grouping.extend_from_slice(by);
     format!(
-        "histogram_quantile({}, sum{} (rate({}[{window}])))",
+        "histogram_quantile({}, sum{}(rate({}[{window}])))",
         number(quantile),
         by_clause(&grouping),
         selector.on(BUCKET)
@@ -97,13 +97,13 @@ pub(crate) fn latency_quantile(quantile: f64, selector: &Selector, window: &str,
 /// The share of calls slower than the bucket bound `le` (a label value as the exposition writes
 /// it): 1 - calls within the bound / all calls.
 pub(crate) fn slow_ratio(selector: &Selector, le: &str, window: &str, by: &[&str]) -> String {
-    let within = format!("sum{} (rate({}[{window}]))", by_clause(by), selector.clone().eq("le", le).on(BUCKET));
+    let within = format!("sum{}(rate({}[{window}]))", by_clause(by), selector.clone().eq("le", le).on(BUCKET));
     format!("1 - ({within} / {})", request_rate(selector, window, by))
 }
 
 /// Calls in flight.
 pub(crate) fn in_flight(selector: &Selector, by: &[&str]) -> String {
-    format!("sum{} ({})", by_clause(by), selector.on(ACTIVE))
+    format!("sum{}({})", by_clause(by), selector.on(ACTIVE))
 }
 
 /// The names of the series the recording rules write, all labelled by job, method and route.
@@ -191,7 +191,7 @@ mod tests {
         let selector = Selector::job("svc").eq("http_route", "/x");
         assert_eq!(
             error_ratio(&selector, "5m", &[]),
-            r#"(sum (rate(http_server_request_duration_seconds_count{job="svc", http_route="/x", error_type!=""}[5m])) or sum (rate(http_server_request_duration_seconds_count{job="svc", http_route="/x"}[5m])) * 0) / sum (rate(http_server_request_duration_seconds_count{job="svc", http_route="/x"}[5m]))"#
+            r#"(sum(rate(http_server_request_duration_seconds_count{job="svc", http_route="/x", error_type!=""}[5m])) or sum(rate(http_server_request_duration_seconds_count{job="svc", http_route="/x"}[5m])) * 0) / sum(rate(http_server_request_duration_seconds_count{job="svc", http_route="/x"}[5m]))"#
         );
         assert_eq!(
             latency_quantile(0.99, &selector, "$__rate_interval", &["http_route"]),

@@ -10,15 +10,12 @@ pub(crate) const FILE_NAME: &str = "README.md";
 pub(crate) fn render(model: &Model) -> String {
     let service = model.service();
     let mut out = String::new();
-    for line in model.header("Deployment files") {
-        let _ = writeln!(out, "<!-- {} -->", line.replace("--", "- -"));
-    }
     let rules_file = rules::file_name(model);
     let tests_file = rules_test::file_name(model);
     let _ = write!(
         out,
-        "\n# `{service}` observability files\n\n\
-Generated from the `#[observed]` catalog, so every query names series the code produces.\n\n\
+        "# `{service}` observability files\n\n{note}\
+Every file derives from the endpoints in the code, so every query names series the code produces.\n\n\
 | file | what |\n|---|---|\n\
 | [`{metrics}`]({metrics}) | every metric, label value and endpoint, with PromQL to paste |\n\
 | [`{runbook}`]({runbook}) | what each alert means and what to do |\n\
@@ -58,6 +55,7 @@ then start it with `alertmanager/{alertmanager}`.\n\
         contact_points = alerting::CONTACT_POINTS_FILE,
         policies = alerting::POLICIES_FILE,
         dashboards_path = model.options.grafana_dashboards_path,
+        note = model.markdown_note(),
     );
     out
 }

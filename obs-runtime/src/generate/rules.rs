@@ -3,7 +3,7 @@
 //! constant series, and the alerting rules of [`alerts`](super::alerts).
 
 use crate::generate::alerts::{self, AlertRule};
-use crate::generate::model::Model;
+use crate::generate::model::{Endpoint, Model};
 use crate::generate::promql::{self, ENDPOINT_LABELS, WINDOWS, recorded};
 use crate::generate::text;
 use crate::generate::tree::{Node, map};
@@ -17,13 +17,21 @@ pub(crate) fn render(model: &Model) -> String {
     let mut header = model.header("Prometheus recording and alerting rules");
     header.extend([
         String::new(),
-        "Recorded series (labels job, http_request_method, http_route), one per window in 5m, 30m, 1h, 6h, 3d:".to_owned(),
+        "Recorded series (labels job, http_request_method, http_route), one per window in 5m, 30m, 1h, 6h, 3d:"
+            .to_owned(),
         format!("  {}  calls per second", recorded::requests("<window>")),
         format!("  {}  share of failed calls (error_type != \"\")", recorded::errors("<window>")),
         format!("  {}  share of calls slower than the endpoint's latency threshold", recorded::slow("<window>")),
-        format!("and the constants {}, {}, {}.", recorded::ERROR_BUDGET, recorded::LATENCY_BUDGET, recorded::LATENCY_THRESHOLD),
-        "Alerts: multi-window multi-burn-rate (Google SRE workbook): page when 1h and 5m burn faster than 14.4x".to_owned(),
-        "or 6h and 30m faster than 6x; ticket when 3d and 6h burn faster than 1x (factors for a 30-day period).".to_owned(),
+        format!(
+            "and the constants {}, {}, {}.",
+            recorded::ERROR_BUDGET,
+            recorded::LATENCY_BUDGET,
+            recorded::LATENCY_THRESHOLD
+        ),
+        "Alerts: multi-window multi-burn-rate (Google SRE workbook): page when 1h and 5m burn faster than 14.4x"
+            .to_owned(),
+        "or 6h and 30m faster than 6x; ticket when 3d and 6h burn faster than 1x (factors for a 30-day period)."
+            .to_owned(),
     ]);
     let groups = vec![
         group(format!("{}.objectives", model.service()), objective_rules(model)),
@@ -52,16 +60,20 @@ fn record(name: String, expr: String, labels: Option<Node>) -> Node {
     rule
 }
 
+/// The labels of an endpoint's own series, set on its rules so no two rules share a name and
+/// label set (promtool's lint), with the values the series carry anyway.
+fn endpoint_labels(model: &Model, endpoint: &Endpoint) -> Node {
+    map([
+        ("job", model.service().into()),
+        ("http_request_method", endpoint.method.as_str().into()),
+        ("http_route", endpoint.route.as_str().into()),
+    ])
+}
+
 fn objective_rules(model: &Model) -> Vec<Node> {
     let mut rules = Vec::new();
     for endpoint in &model.endpoints {
-        let labels = || {
-            map([
-                ("job", model.service().into()),
-                ("http_request_method", endpoint.method.as_str().into()),
-                ("http_route", endpoint.route.as_str().into()),
-            ])
-        };
+        let labels = || endpoint_labels(model, endpoint);
         let objectives = &endpoint.objectives;
         let constants = [
             (recorded::ERROR_BUDGET, objectives.error_budget()),
@@ -88,7 +100,7 @@ fn recording_rules(model: &Model) -> Vec<Node> {
             rules.push(record(
                 recorded::slow(window),
                 promql::slow_ratio(&selector, &endpoint.threshold_le(), window, &ENDPOINT_LABELS),
-                None,
+                Some(endpoint_labels(model, endpoint)),
             ));
         }
     }
@@ -100,7 +112,8 @@ fn alert_node(rule: &AlertRule) -> Node {
         ("alert", rule.name.into()),
         ("expr", rule.expr.as_str().into()),
         ("for", text::duration(rule.hold).into()),
-        ("labels", map(rule.labels.iter().map(|(name, value)| (*name, Node::from(value))))),
+        // Prometheus expands templates in alert labels too.
+        ("labels", map(rule.labels.iter().map(|(name, value)| (*name, Node::Str(text::go_template_literal(value)))))),
         (
             "annotations",
             map([

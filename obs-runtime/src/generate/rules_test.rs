@@ -189,7 +189,11 @@ impl Cases<'_> {
     fn healthy(&self, endpoint: &Endpoint) -> Node {
         let settled = self.settled();
         let mut input = vec![self.up(format!("1+0x{}", settled + 5))];
-        input.extend(self.endpoint_series(endpoint, Traffic { error_ratio: 0.0, slow_ratio: 0.0 }, &[(settled + 5, 60.0)]));
+        input.extend(self.endpoint_series(
+            endpoint,
+            Traffic { error_ratio: 0.0, slow_ratio: 0.0 },
+            &[(settled + 5, 60.0)],
+        ));
         let checks = alerts::ALERT_NAMES.iter().map(|name| expect(settled, name, vec![])).collect();
         test_case(format!("{}: healthy traffic: no alert", endpoint.title()), input, checks)
     }
@@ -221,9 +225,10 @@ impl Cases<'_> {
     /// An error ratio halfway between the ticket's burn rate and the slower page's.
     fn slow_error_burn(&self, index: usize, endpoint: &Endpoint) -> Node {
         let period = alerts::period_hours(self.model);
-        let factors: Vec<f64> = crate::generate::promql::BURN_WINDOWS.iter().map(|window| window.factor(period)).collect();
+        let factors: Vec<f64> =
+            crate::generate::promql::BURN_WINDOWS.iter().map(|window| window.factor(period)).collect();
         let slowest_page = factors[..2].iter().copied().fold(f64::INFINITY, f64::min);
-        let midway = (factors[2] + slowest_page) / 2.0;
+        let midway = f64::midpoint(factors[2], slowest_page);
         let ratio = (midway * endpoint.objectives.error_budget()).min(1.0);
         // Round to 4 significant digits so the expected `humanizePercentage` text is unambiguous.
         let ratio: f64 = format!("{ratio:.3e}").parse().unwrap_or(ratio);

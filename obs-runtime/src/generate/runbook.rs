@@ -1,8 +1,8 @@
 //! `RUNBOOK.md`: what each alert means and what to do, one section per alert name; the alerts'
 //! `runbook_url` annotations point at these sections (`#<alertname in lower case>`).
 
-use crate::generate::alerts::{self, AlertRule};
-use crate::generate::model::Model;
+use crate::generate::alerts::{self, AlertRule, Slo};
+use crate::generate::model::{Endpoint, Model};
 use crate::generate::text::{self, markdown_code};
 use std::fmt::Write as _;
 
@@ -52,13 +52,11 @@ pub(crate) fn render(model: &Model) -> String {
     let service = model.service();
     let rules = alerts::alert_rules(model);
     let mut out = String::with_capacity(16 * 1024);
-    for line in model.header("Runbook") {
-        let _ = writeln!(out, "<!-- {} -->", line.replace("--", "- -"));
-    }
     let _ = write!(
         out,
-        "\n# `{service}` runbook\n\nOne section per alert of `prometheus/{}`. Labels and annotations are the same for every \
+        "# `{service}` runbook\n\n{}One section per alert of `prometheus/{}`. Labels and annotations are the same for every \
 instance of an alert; `dashboard_url` opens the right dashboard.\n\n",
+        model.markdown_note(),
         crate::generate::rules::file_name(model)
     );
     for name in alerts::ALERT_NAMES {
@@ -67,6 +65,7 @@ instance of an alert; `dashboard_url` opens the right dashboard.\n\n",
         let _ = write!(out, "## {name}\n\n{}\n\n", advice(name));
         let mut severities: Vec<(String, String)> =
             instances.iter().map(|rule| (rule.severity().to_owned(), text::duration(rule.hold))).collect();
+        severities.sort();
         severities.dedup();
         let _ = write!(
             out,
@@ -74,19 +73,31 @@ instance of an alert; `dashboard_url` opens the right dashboard.\n\n",
             severities.iter().map(|(severity, hold)| format!("{severity} after {hold}")).collect::<Vec<_>>().join(", "),
             markdown_code(&first.summary.describe()),
         );
-        out.push_str("| endpoint | severity | windows | condition |\n|---|---|---|---|\n");
+        out.push_str("| endpoint | severity | fires when |\n|---|---|---|\n");
+        let period_hours = alerts::period_hours(model);
         for rule in instances {
-            let endpoint = rule.endpoint.and_then(|index| model.endpoints.get(index)).map_or("(service)".to_owned(), |e| e.title());
-            let windows = rule
-                .burn
-                .map_or_else(|| "-".to_owned(), |(_, _, window)| format!("{} and {}", window.long, window.short));
+            let endpoint = rule.endpoint.and_then(|index| model.endpoints.get(index));
+            let condition = match (rule.burn, endpoint) {
+                (Some((_, slo, window)), Some(endpoint)) => {
+                    let (ratio, budget) = match slo {
+                        Slo::Errors => ("the error ratio", endpoint.objectives.error_budget()),
+                        Slo::Latency => ("the slow-call ratio", endpoint.objectives.latency_budget()),
+                    };
+                    format!(
+                        "{ratio} exceeds {} × {} over both {} and {}",
+                        text::number(window.factor(period_hours)),
+                        text::percent(budget),
+                        window.long,
+                        window.short
+                    )
+                }
+                _ => markdown_code(&rule.expr),
+            };
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {} |",
-                markdown_code(&endpoint),
+                "| {} | {} | {condition} |",
+                markdown_code(&endpoint.map_or_else(|| "(service)".to_owned(), Endpoint::title)),
                 rule.severity(),
-                windows,
-                markdown_code(&rule.expr)
             );
         }
         out.push('\n');

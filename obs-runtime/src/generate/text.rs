@@ -25,8 +25,7 @@ pub(crate) fn le_label(bound: f64) -> String {
 
 /// A Prometheus duration (`5m`, `1h30m`, `3d`, `250ms`), as Prometheus and Alertmanager parse it.
 pub(crate) fn duration(value: Duration) -> String {
-    const UNITS: [(&str, u128); 5] =
-        [("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1_000), ("ms", 1)];
+    const UNITS: [(&str, u128); 5] = [("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1_000), ("ms", 1)];
     let mut millis = value.as_millis();
     if millis == 0 {
         return "0s".to_owned();
@@ -72,7 +71,11 @@ fn go_general(value: f64, precision: usize) -> String {
     let (mantissa, exponent) = scientific.split_once('e').unwrap_or((&scientific, "0"));
     let exponent: i32 = exponent.parse().unwrap_or(0);
     let trim = |digits: &str| -> String {
-        if digits.contains('.') { digits.trim_end_matches('0').trim_end_matches('.').to_owned() } else { digits.to_owned() }
+        if digits.contains('.') {
+            digits.trim_end_matches('0').trim_end_matches('.').to_owned()
+        } else {
+            digits.to_owned()
+        }
     };
     let precision_i32 = i32::try_from(precision).unwrap_or(i32::MAX);
     if exponent < -4 || exponent >= precision_i32 {
@@ -185,21 +188,40 @@ mod tests {
         assert_eq!(markdown_code("a`b"), "`` a`b ``");
     }
 
-    /// The `le` label must be byte-identical to the exposition's: encode a bound through
-    /// prometheus-client's own label encoder and compare.
+    /// The `le` label must be byte-identical to the exposition's: encode a histogram through
+    /// prometheus-client's OpenMetrics encoder, as the `/metrics` endpoint does, and compare.
     #[test]
     fn le_labels_match_the_exposition_encoder() {
-        use prometheus_client::encoding::text::encode;
-        use prometheus_client::metrics::info::Info;
+        use prometheus_client::collector::Collector;
+        use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet, text::encode};
+        use prometheus_client::metrics::MetricType;
+        use prometheus_client::metrics::exemplar::Exemplar;
         use prometheus_client::registry::Registry;
+        use std::collections::HashMap;
 
-        let bounds = [0.005, 0.01, 0.025, 0.075, 0.25, 1.0, 2.5, 10.0, 0.000_05, 1e-7, 0.1 + 0.2, 86_400.0, 1e22];
+        #[derive(Debug)]
+        struct Probe(Vec<f64>);
+        impl Collector for Probe {
+            fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+                let buckets: Vec<(f64, u64)> =
+                    self.0.iter().map(|bound| (*bound, 0)).chain(std::iter::once((f64::INFINITY, 0))).collect();
+                let mut metric = encoder.encode_descriptor("probe", "probe", None, MetricType::Histogram)?;
+                metric.encode_histogram::<NoLabelSet>(
+                    0.0,
+                    0,
+                    &buckets,
+                    None::<&HashMap<usize, Exemplar<NoLabelSet, f64>>>,
+                )
+            }
+        }
+
+        let bounds = vec![0.005, 0.01, 0.025, 0.075, 0.25, 1.0, 2.5, 10.0, 0.000_05, 1e-7, 0.1 + 0.2, 86_400.0, 1e22];
+        let mut registry = Registry::default();
+        registry.register_collector(Box::new(Probe(bounds.clone())));
+        let mut text = String::new();
+        encode(&mut text, &registry).expect("encode");
         for bound in bounds {
-            let mut registry = Registry::default();
-            registry.register("probe", "probe", Info::new(vec![("le", bound)]));
-            let mut text = String::new();
-            encode(&mut text, &registry).expect("encode");
-            let expected = format!("le=\"{}\"", le_label(bound));
+            let expected = format!("probe_bucket{{le=\"{}\"}} 0", le_label(bound));
             assert!(text.contains(&expected), "{bound}: {expected} not in {text}");
         }
         assert_eq!(le_label(1.0), "1.0");

@@ -278,8 +278,9 @@ pub(crate) fn yaml_string(value: &str) -> String {
 
 fn is_plain_safe(value: &str) -> bool {
     let Some(first) = value.chars().next() else { return false };
-    let allowed = |character: char| character.is_ascii_alphanumeric() || " _./@-".contains(character);
-    if !value.chars().all(allowed) || value.ends_with(' ') || value.contains("  ") {
+    let allowed = |character: char| character.is_ascii_alphanumeric() || " _./@-:".contains(character);
+    // `: ` would start a mapping, and a final `:` too.
+    if !value.chars().all(allowed) || value.ends_with([' ', ':']) || value.contains("  ") || value.contains(": ") {
         return false;
     }
     if first.is_ascii_digit() {
@@ -324,12 +325,16 @@ mod tests {
         assert_eq!(yaml_string("0.99"), "'0.99'");
         assert_eq!(yaml_string("yes"), "'yes'");
         assert_eq!(yaml_string("Off"), "'Off'");
+        assert_eq!(yaml_string("n"), "'n'");
         assert_eq!(yaml_string(""), "''");
         assert_eq!(yaml_string("it's"), "'it''s'");
         assert_eq!(yaml_string("a: b"), "'a: b'");
         assert_eq!(yaml_string("line\nbreak"), "\"line\\nbreak\"");
         assert_eq!(yaml_string("#channel"), "'#channel'");
         assert_eq!(yaml_string("GET /users"), "GET /users");
+        assert_eq!(yaml_string("level:metric:rate5m"), "level:metric:rate5m");
+        assert_eq!(yaml_string("localhost:9464"), "localhost:9464");
+        assert_eq!(yaml_string("ends:"), "'ends:'");
     }
 
     #[test]
@@ -339,10 +344,10 @@ mod tests {
             ("labels", map([("severity", "page".into()), ("le", "1.0".into())])),
             ("list", strings(["x", "y z"])),
             ("nested", Node::Seq(vec![strings(["p", "q"])])),
-            ("n", Node::Num(0.25)),
+            ("num", Node::Num(0.25)),
             ("empty", map(Vec::<(String, Node)>::new())),
         ]);
-        let expected = "# head\n#\ngroups:\n- name: a\n  rules: []\nlabels:\n  severity: page\n  le: '1.0'\nlist:\n- x\n- y z\nnested:\n- - p\n  - q\nn: 0.25\nempty: {}\n";
+        let expected = "# head\n#\ngroups:\n- name: a\n  rules: []\nlabels:\n  severity: page\n  le: '1.0'\nlist:\n- x\n- y z\nnested:\n- - p\n  - q\nnum: 0.25\nempty: {}\n";
         assert_eq!(document.to_yaml(&["head".to_owned(), String::new()]), expected);
         let block = map([("a", map([("text", "one\n\n  two".into()), ("end", "x\n".into())]))]);
         assert_eq!(block.to_yaml(&[]), "a:\n  text: |-\n    one\n\n      two\n  end: |\n    x\n");

@@ -55,7 +55,7 @@ pub(crate) fn render_contact_points(model: &Model) -> String {
         "pagerduty",
         "pagerduty",
         map([
-            ("integrationKey", secret_file(&receivers.pagerduty_routing_key_file)),
+            ("integrationKey", secret_file(&receivers.grafana_pagerduty_routing_key_file)),
             ("severity", "critical".into()),
             ("summary", use_template(model, "title")),
         ]),
@@ -65,7 +65,7 @@ pub(crate) fn render_contact_points(model: &Model) -> String {
         "slack",
         "slack",
         map([
-            ("url", secret_file(&receivers.slack_api_url_file)),
+            ("url", secret_file(&receivers.grafana_slack_url_file)),
             ("recipient", literal(&receivers.slack_channel).into()),
             ("title", use_template(model, "title")),
             ("text", use_template(model, "text")),
@@ -84,7 +84,8 @@ pub(crate) fn render_contact_points(model: &Model) -> String {
     );
     // The same Go templates as Alertmanager's; Grafana's notification data has the same shape.
     let templates = crate::generate::alertmanager::render_templates(model);
-    let body: String = templates.lines().filter(|line| !line.starts_with("{{/*")).map(|line| format!("{line}\n")).collect();
+    let body: String =
+        templates.lines().filter(|line| !line.starts_with("{{/*")).fold(String::new(), |out, line| out + line + "\n");
     map([
         ("apiVersion", Node::Int(1)),
         ("contactPoints", Node::Seq(vec![pagerduty, slack, email])),

@@ -127,11 +127,22 @@ fn budget_style() -> Style {
     Style { thresholds: vec![(0.0, "orange"), (0.25, "green")], base: Some("red"), max: Some(1.0), ..Style::default() }
 }
 
-fn overview(model: &Model) -> Node {
+#[allow(clippy::too_many_lines)] // one dashboard reads best as one list of panels
+pub(crate) fn overview(model: &Model) -> Node {
     let job = model.job();
     let mut layout = Layout::default();
     layout.row("Service");
-    layout.add(6, 4, stat("Request rate", "Calls per second, all endpoints.", "reqps", Query::instant(promql::request_rate(&job, RATE, &[]), ""), &Style::default()));
+    layout.add(
+        6,
+        4,
+        stat(
+            "Request rate",
+            "Calls per second, all endpoints.",
+            "reqps",
+            Query::instant(promql::request_rate(&job, RATE, &[]), ""),
+            &Style::default(),
+        ),
+    );
     layout.add(
         6,
         4,
@@ -143,7 +154,17 @@ fn overview(model: &Model) -> Node {
             &Style::default(),
         ),
     );
-    layout.add(6, 4, stat("In flight", "Calls being handled now.", "short", Query::instant(promql::in_flight(&job, &[]), ""), &Style::default()));
+    layout.add(
+        6,
+        4,
+        stat(
+            "In flight",
+            "Calls being handled now.",
+            "short",
+            Query::instant(promql::in_flight(&job, &[]), ""),
+            &Style::default(),
+        ),
+    );
     layout.add(
         6,
         4,
@@ -228,6 +249,7 @@ fn objectives_text(endpoint: &Endpoint) -> String {
 }
 
 /// One endpoint's row of the overview, with its objectives written into the queries.
+#[allow(clippy::too_many_lines)] // one dashboard reads best as one list of panels
 fn endpoint_row(model: &Model, layout: &mut Layout, endpoint: &Endpoint) {
     let selector = endpoint.selector(model.service());
     let objectives = &endpoint.objectives;
@@ -309,10 +331,17 @@ fn endpoint_row(model: &Model, layout: &mut Layout, endpoint: &Endpoint) {
         8,
         stat(
             &format!("Error budget left ({period})"),
-            &format!("1 - error ratio over {period} / error budget ({}). Below 0: the objective is missed.", text::percent(objectives.error_budget())),
+            &format!(
+                "1 - error ratio over {period} / error budget ({}). Below 0: the objective is missed.",
+                text::percent(objectives.error_budget())
+            ),
             "percentunit",
             Query::instant(
-                format!("1 - ({}) / {}", promql::error_ratio(&selector, &period, &[]), text::number(objectives.error_budget())),
+                format!(
+                    "1 - ({}) / {}",
+                    promql::error_ratio(&selector, &period, &[]),
+                    text::number(objectives.error_budget())
+                ),
                 "",
             ),
             &budget_style(),
@@ -342,23 +371,56 @@ fn endpoint_row(model: &Model, layout: &mut Layout, endpoint: &Endpoint) {
     );
 }
 
-fn endpoint_dashboard(model: &Model) -> Node {
+#[allow(clippy::too_many_lines)] // one dashboard reads best as one list of panels
+pub(crate) fn endpoint_dashboard(model: &Model) -> Node {
     let job = model.job();
     let selector = job.clone().eq("http_request_method", "$method").eq("http_route", "$route");
     let mut layout = Layout::default();
     layout.row("$method $route");
-    layout.add(6, 4, stat("Request rate", "Calls per second.", "reqps", Query::instant(promql::request_rate(&selector, RATE, &[]), ""), &Style::default()));
     layout.add(
         6,
         4,
-        stat("Error ratio", "Share of calls that failed.", "percentunit", Query::instant(promql::error_ratio(&selector, RATE, &[]), ""), &Style::default()),
+        stat(
+            "Request rate",
+            "Calls per second.",
+            "reqps",
+            Query::instant(promql::request_rate(&selector, RATE, &[]), ""),
+            &Style::default(),
+        ),
     );
     layout.add(
         6,
         4,
-        stat("p99 latency", "99th percentile of call duration.", "s", Query::instant(promql::latency_quantile(0.99, &selector, RATE, &[]), ""), &Style::default()),
+        stat(
+            "Error ratio",
+            "Share of calls that failed.",
+            "percentunit",
+            Query::instant(promql::error_ratio(&selector, RATE, &[]), ""),
+            &Style::default(),
+        ),
     );
-    layout.add(6, 4, stat("In flight", "Calls being handled now.", "short", Query::instant(promql::in_flight(&selector, &[]), ""), &Style::default()));
+    layout.add(
+        6,
+        4,
+        stat(
+            "p99 latency",
+            "99th percentile of call duration.",
+            "s",
+            Query::instant(promql::latency_quantile(0.99, &selector, RATE, &[]), ""),
+            &Style::default(),
+        ),
+    );
+    layout.add(
+        6,
+        4,
+        stat(
+            "In flight",
+            "Calls being handled now.",
+            "short",
+            Query::instant(promql::in_flight(&selector, &[]), ""),
+            &Style::default(),
+        ),
+    );
     layout.add(
         12,
         8,
@@ -390,15 +452,24 @@ fn endpoint_dashboard(model: &Model) -> Node {
     let mut latency: Vec<Query> = [0.5, 0.95, 0.99]
         .iter()
         .map(|quantile| {
-            Query::range(promql::latency_quantile(*quantile, &selector, RATE, &[]), format!("p{}", text::number(quantile * 100.0)))
-                .with_exemplars()
+            Query::range(
+                promql::latency_quantile(*quantile, &selector, RATE, &[]),
+                format!("p{}", text::number(quantile * 100.0)),
+            )
+            .with_exemplars()
         })
         .collect();
     latency.push(Query::range(selector.on(recorded::LATENCY_THRESHOLD), "objective threshold"));
     layout.add(
         12,
         8,
-        timeseries("Latency", "Percentiles of call duration and the latency objective's threshold. Exemplars link to traces.", "s", &latency, &style(vec![])),
+        timeseries(
+            "Latency",
+            "Percentiles of call duration and the latency objective's threshold. Exemplars link to traces.",
+            "s",
+            &latency,
+            &style(vec![]),
+        ),
     );
     layout.add(
         12,
@@ -439,7 +510,13 @@ fn endpoint_dashboard(model: &Model) -> Node {
     layout.add(
         6,
         8,
-        stat("Calls in range", "Calls over the dashboard's time range.", "short", Query::instant(format!("sum(increase({}[$__range]))", selector.on(COUNT)), ""), &Style::default()),
+        stat(
+            "Calls in range",
+            "Calls over the dashboard's time range.",
+            "short",
+            Query::instant(format!("sum(increase({}[$__range]))", selector.on(COUNT)), ""),
+            &Style::default(),
+        ),
     );
     layout.add(
         6,
@@ -490,7 +567,8 @@ fn endpoint_dashboard(model: &Model) -> Node {
     dashboard(model, "endpoint", "endpoint", layout.finish(), variables)
 }
 
-fn system(model: &Model) -> Node {
+#[allow(clippy::too_many_lines)] // one dashboard reads best as one list of panels
+pub(crate) fn system(model: &Model) -> Node {
     let job = model.job();
     let mut layout = Layout::default();
     layout.row("Process");
@@ -527,7 +605,17 @@ fn system(model: &Model) -> Node {
             &Style { thresholds: vec![(0.8, "orange"), (0.9, "red")], ..Style::default() },
         ),
     );
-    layout.add(6, 4, stat("Threads", "OS threads across instances.", "short", Query::instant(format!("sum({})", job.on("process_threads")), ""), &Style::default()));
+    layout.add(
+        6,
+        4,
+        stat(
+            "Threads",
+            "OS threads across instances.",
+            "short",
+            Query::instant(format!("sum({})", job.on("process_threads")), ""),
+            &Style::default(),
+        ),
+    );
     layout.add(
         12,
         8,
@@ -570,12 +658,23 @@ fn system(model: &Model) -> Node {
     layout.add(
         12,
         8,
-        timeseries("Threads", "OS threads.", "short", &[Query::range(job.on("process_threads"), "{{instance}}")], &style(vec![])),
+        timeseries(
+            "Threads",
+            "OS threads.",
+            "short",
+            &[Query::range(job.on("process_threads"), "{{instance}}")],
+            &style(vec![]),
+        ),
     );
     layout.add(
         24,
         6,
-        table("Build", "Service name and version of each instance (obs_build_info).", "short", Query::instant(job.on("obs_build_info"), "")),
+        table(
+            "Build",
+            "Service name and version of each instance (obs_build_info).",
+            "short",
+            Query::instant(job.on("obs_build_info"), ""),
+        ),
     );
     dashboard(model, "system", "system", layout.finish(), vec![])
 }

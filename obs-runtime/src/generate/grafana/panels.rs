@@ -234,7 +234,12 @@ impl Layout {
             ("id".to_owned(), Node::Int(self.next_id)),
             (
                 "gridPos".to_owned(),
-                map([("h", Node::Int(height)), ("w", Node::Int(width)), ("x", Node::Int(self.x)), ("y", Node::Int(self.y))]),
+                map([
+                    ("h", Node::Int(height)),
+                    ("w", Node::Int(width)),
+                    ("x", Node::Int(self.x)),
+                    ("y", Node::Int(self.y)),
+                ]),
             ),
         ];
         if let Node::Map(rest) = panel {
@@ -256,7 +261,12 @@ impl Layout {
         if self.x > 0 {
             self.newline();
         }
-        let row = map([("type", "row".into()), ("title", title.into()), ("collapsed", false.into()), ("panels", Node::Seq(vec![]))]);
+        let row = map([
+            ("type", "row".into()),
+            ("title", title.into()),
+            ("collapsed", false.into()),
+            ("panels", Node::Seq(vec![])),
+        ]);
         self.place(GRID_WIDTH, 1, row);
         self.newline();
     }

@@ -103,7 +103,8 @@ pub(crate) fn render_datasources(model: &Model) -> String {
     );
     let mut header = model.header("Grafana datasources");
     header.push("Copy into /etc/grafana/provisioning/datasources/.".to_owned());
-    map([("apiVersion", Node::Int(1)), ("datasources", Node::Seq(vec![prometheus, loki, tempo, alertmanager]))]).to_yaml(&header)
+    map([("apiVersion", Node::Int(1)), ("datasources", Node::Seq(vec![prometheus, loki, tempo, alertmanager]))])
+        .to_yaml(&header)
 }
 
 pub(crate) fn render_dashboards_provider(model: &Model) -> String {
