@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real tools the tests run against, when they are missing:
-#   promtool (Debian package `prometheus`) and Alertmanager/amtool (`prometheus-alertmanager`),
+#   Prometheus and promtool (Debian package `prometheus`), Alertmanager and amtool
+#   (`prometheus-alertmanager`: the binaries `prometheus-alertmanager` and `amtool`),
 #   Python's reference OpenMetrics parser (`prometheus_client` from PyPI), and the OpenTelemetry
 #   project's protobuf types with gRPC (`opentelemetry-proto`, `grpcio`) for the OTLP receiver.
 # A test never skips because a tool is absent; this script is how they are present.
@@ -10,9 +11,15 @@ as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }
 
+# Each binary the tests run, with the Debian package that ships it; a package is listed once.
 missing_debian=()
-command -v promtool >/dev/null 2>&1 || missing_debian+=(prometheus)
-command -v amtool >/dev/null 2>&1 || missing_debian+=(prometheus-alertmanager)
+for pair in prometheus:prometheus promtool:prometheus \
+    prometheus-alertmanager:prometheus-alertmanager amtool:prometheus-alertmanager; do
+    binary="${pair%%:*}" package="${pair#*:}"
+    if ! command -v "$binary" >/dev/null 2>&1 && [[ " ${missing_debian[*]} " != *" $package "* ]]; then
+        missing_debian+=("$package")
+    fi
+done
 if [ "${#missing_debian[@]}" -gt 0 ]; then
     echo "installing Debian packages: ${missing_debian[*]}"
     as_root apt-get update -qq
@@ -29,5 +36,8 @@ if ! python3 -c 'import grpc, opentelemetry.proto.collector.trace.v1.trace_servi
     python3 -m pip install --quiet --disable-pip-version-check 'opentelemetry-proto==1.45.2' 'grpcio==1.85.3'
 fi
 
+prometheus --version 2>&1 | head -n 1
 promtool --version 2>&1 | head -n 1
+prometheus-alertmanager --version 2>&1 | head -n 1
+amtool --version 2>&1 | head -n 1
 python3 -c 'import prometheus_client, sys; sys.stdout.write("prometheus_client ok\n")'

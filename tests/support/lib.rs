@@ -2,11 +2,18 @@
 //! exposition, a minimal executor, captured logs, a blocking HTTP client and child processes
 //! that are always killed.
 
+pub mod alertmanager;
+pub mod demo;
 pub mod exposition;
 pub mod http_client;
 pub mod logs;
 pub mod otlp;
 pub mod process;
+pub mod prometheus;
+pub mod queries;
+pub mod receivers;
+pub mod scratch;
+pub mod smtp_sink;
 
 use std::future::Future;
 use std::pin::pin;
