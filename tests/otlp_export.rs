@@ -304,3 +304,29 @@ fn black_holing_collector_cannot_hang_requests_or_shutdown() {
     ]);
     drop(held);
 }
+
+#[test]
+fn ratio_sampler_keeps_the_callers_decision() {
+    let receiver = OtlpReceiver::start(Mode::Accept);
+    let endpoint = receiver.http_endpoint();
+    let demo = start_demo(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+        ("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"),
+        ("OTEL_TRACES_SAMPLER_ARG", "0"),
+    ]);
+    // A new trace at ratio 0 is never sampled; a caller's sampled trace is continued and exported.
+    assert_eq!(demo.get("/users/1"), 200);
+    let traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    let continued =
+        request(demo.app, "GET", "/users/2", &[("traceparent", traceparent)], "").expect("GET with traceparent");
+    assert_eq!(continued.status, 200);
+    let printed = demo.stop();
+    let spans = receiver.wait_for("span", ARRIVAL_DEADLINE, |spans| !spans.is_empty());
+    assert_eq!(spans.len(), 1, "only the caller-sampled request is exported: {spans:#?}");
+    assert_eq!(spans[0]["trace_id"], "0af7651916cd43dd8448eb211c80319c");
+    assert_eq!(spans[0]["parent_span_id"], "b7ad6b7169203331");
+    // Both requests' log lines carry trace ids, sampled or not.
+    let request_lines: Vec<&Value> = printed.iter().filter(|line| line["target"] == "obs::request").collect();
+    assert_eq!(request_lines.len(), 2);
+    assert!(request_lines.iter().any(|line| line["trace_id"] == "0af7651916cd43dd8448eb211c80319c"));
+}

@@ -120,7 +120,12 @@ async fn health() -> StatusCode {
 }
 
 fn app() -> Router {
-    Router::new().route("/users/{id}", get(get_user)).route("/orders", post(create_order)).route("/health", get(health))
+    Router::new()
+        .route("/users/{id}", get(get_user))
+        .route("/orders", post(create_order))
+        .route("/health", get(health))
+        // Requests that carry a W3C traceparent continue the caller's trace.
+        .layer(obs_runtime::propagation::TraceContextLayer::new())
 }
 
 fn app_addr() -> Result<SocketAddr, String> {

@@ -42,6 +42,7 @@ pub mod generate;
 pub mod metrics;
 mod objectives;
 mod outcome;
+pub mod propagation;
 mod setup;
 pub mod telemetry;
 

@@ -48,11 +48,12 @@
 //! | `grafana/provisioning/datasources/obs.yaml` | Prometheus, Loki, Tempo, Alertmanager datasources |
 //! | `grafana/provisioning/dashboards/<service>.yaml` | the dashboards folder provider |
 //! | `grafana/provisioning/alerting/{contact-points,notification-policies}.yaml` | Grafana alerting |
-//!
-//! The OpenTelemetry collector configuration will be one more module beside these.
+//! | `otel-collector/config.yaml` | OpenTelemetry Collector: OTLP in, logs to Loki, traces to Tempo |
+//! | `loki/otlp-limits.yaml` | Loki's `limits_config`: which attributes become index labels |
 
 mod alertmanager;
 mod alerts;
+mod collector;
 mod docs;
 mod error;
 mod grafana;
@@ -171,6 +172,11 @@ pub struct Options {
     pub tempo_url: String,
     /// Alertmanager as Grafana reaches it. Default `http://alertmanager:9093`.
     pub alertmanager_url: String,
+    /// Loki's OTLP endpoint as the collector reaches it. Default `http://loki:3100/otlp`.
+    pub collector_loki_otlp_url: String,
+    /// The tracing backend's OTLP/gRPC endpoint as the collector reaches it. Default
+    /// `tempo:4317` (plain text unless it starts with `https://`).
+    pub collector_traces_otlp_endpoint: String,
     /// The LogQL stream selector of the service's logs. Default `{service_name="<service>"}`.
     pub loki_selector: String,
     /// Notification receivers.
@@ -198,6 +204,8 @@ impl Options {
             prometheus_url: "http://prometheus:9090".to_owned(),
             loki_url: "http://loki:3100".to_owned(),
             tempo_url: "http://tempo:3200".to_owned(),
+            collector_loki_otlp_url: "http://loki:3100/otlp".to_owned(),
+            collector_traces_otlp_endpoint: "tempo:4317".to_owned(),
             alertmanager_url: "http://alertmanager:9093".to_owned(),
             loki_selector: format!("{{service_name={}}}", text::promql_string(&service)),
             receivers: Receivers {
@@ -257,6 +265,8 @@ pub fn artifacts(catalog: &[&CallSite], options: &Options) -> Result<Vec<Artifac
             grafana::alerting::render_policies(&model),
         ),
     ];
+    files.push(("otel-collector/config.yaml".to_owned(), collector::collector_config(&model)));
+    files.push(("loki/otlp-limits.yaml".to_owned(), collector::loki_limits(&model)));
     for (name, contents) in grafana::dashboards::render(&model) {
         files.push((format!("grafana/dashboards/{name}"), contents));
     }

@@ -62,6 +62,8 @@ fn the_file_list_is_fixed_and_sorted() {
             "grafana/provisioning/alerting/notification-policies.yaml",
             "grafana/provisioning/dashboards/shop.yaml",
             "grafana/provisioning/datasources/obs.yaml",
+            "loki/otlp-limits.yaml",
+            "otel-collector/config.yaml",
             "prometheus/prometheus.yml",
             "prometheus/shop.rules.test.yml",
             "prometheus/shop.rules.yml",
@@ -310,4 +312,32 @@ fn write_artifacts_creates_directories_and_refuses_escaping_paths() {
     let error = write_artifacts(&dir, &under_a_file).expect_err("a file is in the way");
     assert!(error.to_string().starts_with("cannot write "), "{error}");
     std::fs::remove_dir_all(&dir).expect("clean up");
+}
+
+#[test]
+fn the_collector_sends_logs_to_loki_and_indexes_only_bounded_attributes() {
+    let site = site("GET", "/items", 1);
+    let mut options = Options::new("shop");
+    options.collector_traces_otlp_endpoint = "https://tempo.example.com:4317".to_owned();
+    let files = artifacts(&[&site], &options).expect("artifacts");
+    let collector = file(&files, "otel-collector/config.yaml");
+    for needed in [
+        "memory_limiter:",
+        "batch:",
+        "otlphttp/loki:\n    endpoint: http://loki:3100/otlp",
+        "endpoint: https://tempo.example.com:4317\n    tls:\n      insecure: false",
+        "processors: [memory_limiter, transform/level, groupbyattrs/level, batch]",
+        "exporters: [otlphttp/loki]",
+        "exporters: [otlp/traces]",
+    ] {
+        assert!(collector.contains(needed), "collector config lacks {needed:?}:\n{collector}");
+    }
+    let limits = file(&files, "loki/otlp-limits.yaml");
+    let (indexed, metadata) = limits.split_once("action: structured_metadata").expect("two sections");
+    for label in ["service.name", "level", "deployment.environment"] {
+        assert!(indexed.contains(&format!("- {label}\n")), "{label} must be a label");
+    }
+    for high_cardinality in ["service.instance.id", "process.pid", "host.name"] {
+        assert!(!indexed.contains(high_cardinality) && metadata.contains(high_cardinality), "{high_cardinality}");
+    }
 }

@@ -114,9 +114,11 @@ fn log_level_variable() -> Node {
     ])
 }
 
-/// The service's log stream, parsed as the JSON lines obs writes.
+/// The service's log records as the generated collector delivers them to Loki's OTLP endpoint:
+/// `level` is an index label (the record's severity), record attributes such as `http.route` are
+/// structured metadata (`http_route`), so neither needs parsing.
 fn log_query(model: &Model, filters: &str) -> String {
-    format!("{} | json{filters} | level=~\"$log_level\"", model.options.loki_selector)
+    format!("{}{filters} | level=~\"$log_level\"", model.options.loki_selector)
 }
 
 fn style(thresholds: Vec<(f64, &'static str)>) -> Style {
