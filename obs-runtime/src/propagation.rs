@@ -108,7 +108,6 @@ pub fn inject_request<B>(request: &mut http::Request<B>) {
 
 /// Adds the current trace context to a `reqwest` request.
 #[cfg(feature = "reqwest")]
-#[must_use]
 pub fn inject_reqwest(request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
     let mut headers = http::HeaderMap::new();
     inject(&mut headers);

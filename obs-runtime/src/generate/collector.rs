@@ -9,6 +9,7 @@
 //! metadata: searchable, never a stream of their own.
 
 use crate::generate::model::Model;
+use std::fmt::Write as _;
 
 /// Resource attributes Loki indexes as labels: few values each, stable over a process's life.
 const INDEXED: &[&str] = &["service.name", "service.namespace", "deployment.environment", "level"];
@@ -20,9 +21,10 @@ const NOT_INDEXED: &[&str] = &["service.instance.id", "service.version", "host.n
 /// traces to the tracing backend.
 pub(crate) fn collector_config(model: &Model) -> String {
     let options = model.options;
-    let mut out: String =
-        model.header("OpenTelemetry Collector configuration").iter().map(|line| format!("# {line}\n")).collect();
-    out.push_str(&format!(
+    let mut out = commented_header(model, "OpenTelemetry Collector configuration");
+    // Writing into a String cannot fail.
+    let _ = write!(
+        out,
         "# Needs the contrib distribution (otelcol-contrib) for the transform and groupbyattrs processors.
 # The service exports to it with OTEL_EXPORTER_OTLP_ENDPOINT=http://<collector>:4318 (or :4317 with
 # OTEL_EXPORTER_OTLP_PROTOCOL=grpc).
@@ -79,24 +81,32 @@ service:
         loki = yaml_scalar(&options.collector_loki_otlp_url),
         traces = yaml_scalar(&options.collector_traces_otlp_endpoint),
         insecure = !options.collector_traces_otlp_endpoint.starts_with("https://"),
-    ));
+    );
     out
 }
 
 /// `loki/otlp-limits.yaml`: the `limits_config` of Loki 3 for what the collector sends.
 pub(crate) fn loki_limits(model: &Model) -> String {
-    let mut out: String =
-        model.header("Loki limits for OTLP ingestion").iter().map(|line| format!("# {line}\n")).collect();
+    let mut out = commented_header(model, "Loki limits for OTLP ingestion");
     out.push_str("# Merge into Loki's configuration (or a per-tenant override).\nlimits_config:\n");
     out.push_str("  allow_structured_metadata: true\n  otlp_config:\n    resource_attributes:\n");
     out.push_str("      ignore_defaults: true\n      attributes_config:\n");
     out.push_str("        - action: index_label\n          attributes:\n");
     for attribute in INDEXED {
-        out.push_str(&format!("            - {attribute}\n"));
+        let _ = writeln!(out, "            - {attribute}");
     }
     out.push_str("        - action: structured_metadata\n          attributes:\n");
     for attribute in NOT_INDEXED {
-        out.push_str(&format!("            - {attribute}\n"));
+        let _ = writeln!(out, "            - {attribute}");
+    }
+    out
+}
+
+/// The generated-file header as YAML comments.
+fn commented_header(model: &Model, what: &str) -> String {
+    let mut out = String::new();
+    for line in model.header(what) {
+        let _ = writeln!(out, "# {line}");
     }
     out
 }
@@ -106,11 +116,7 @@ fn yaml_scalar(value: &str) -> String {
     let plain = !value.is_empty()
         && value.chars().all(|c| c.is_ascii_alphanumeric() || ":/._-".contains(c))
         && !value.starts_with(['-', ':']);
-    if plain {
-        value.to_owned()
-    } else {
-        format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\""))
-    }
+    if plain { value.to_owned() } else { format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\"")) }
 }
 
 #[cfg(test)]

@@ -92,57 +92,43 @@ fn metadata(
     Ok(opentelemetry_otlp::tonic_types::metadata::MetadataMap::from_headers(map))
 }
 
-/// Builds the span exporter of `settings`; for gRPC, inside `runtime`.
-fn span_exporter(settings: &SignalExport, runner: &Runner) -> Result<opentelemetry_otlp::SpanExporter, SetupError> {
-    let signal = Signal::Traces;
-    match (settings.protocol, runner) {
-        (OtlpProtocol::Grpc, Runner::Tokio(handle)) => {
-            let _entered = handle.enter();
-            opentelemetry_otlp::SpanExporter::builder()
-                .with_tonic()
+/// Builds an exporter of `settings` with `$builder` (`SpanExporter::builder()` or
+/// `LogExporter::builder()`, whose configuration methods are alike but not a shared trait);
+/// for gRPC inside the toolkit's runtime, which tonic needs.
+macro_rules! build_exporter {
+    ($builder:expr, $settings:expr, $runner:expr, $signal:expr) => {{
+        let (settings, signal): (&SignalExport, Signal) = ($settings, $signal);
+        match (settings.protocol, $runner) {
+            (OtlpProtocol::Grpc, Runner::Tokio(handle)) => {
+                let _entered = handle.enter();
+                $builder
+                    .with_tonic()
+                    .with_endpoint(settings.endpoint.clone())
+                    .with_timeout(settings.timeout)
+                    .with_metadata(metadata(&settings.headers, signal)?)
+                    .with_retry_policy(retry_policy())
+                    .build()
+                    .map_err(|error| setup_error(signal, &error))
+            }
+            _ => $builder
+                .with_http()
+                .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
                 .with_endpoint(settings.endpoint.clone())
                 .with_timeout(settings.timeout)
-                .with_metadata(metadata(&settings.headers, signal)?)
+                .with_headers(settings.headers.iter().cloned().collect())
                 .with_retry_policy(retry_policy())
                 .build()
-                .map_err(|error| setup_error(signal, &error))
+                .map_err(|error| setup_error(signal, &error)),
         }
-        _ => opentelemetry_otlp::SpanExporter::builder()
-            .with_http()
-            .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
-            .with_endpoint(settings.endpoint.clone())
-            .with_timeout(settings.timeout)
-            .with_headers(settings.headers.iter().cloned().collect())
-            .with_retry_policy(retry_policy())
-            .build()
-            .map_err(|error| setup_error(signal, &error)),
-    }
+    }};
+}
+
+fn span_exporter(settings: &SignalExport, runner: &Runner) -> Result<opentelemetry_otlp::SpanExporter, SetupError> {
+    build_exporter!(opentelemetry_otlp::SpanExporter::builder(), settings, runner, Signal::Traces)
 }
 
 fn log_exporter(settings: &SignalExport, runner: &Runner) -> Result<opentelemetry_otlp::LogExporter, SetupError> {
-    let signal = Signal::Logs;
-    match (settings.protocol, runner) {
-        (OtlpProtocol::Grpc, Runner::Tokio(handle)) => {
-            let _entered = handle.enter();
-            opentelemetry_otlp::LogExporter::builder()
-                .with_tonic()
-                .with_endpoint(settings.endpoint.clone())
-                .with_timeout(settings.timeout)
-                .with_metadata(metadata(&settings.headers, signal)?)
-                .with_retry_policy(retry_policy())
-                .build()
-                .map_err(|error| setup_error(signal, &error))
-        }
-        _ => opentelemetry_otlp::LogExporter::builder()
-            .with_http()
-            .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
-            .with_endpoint(settings.endpoint.clone())
-            .with_timeout(settings.timeout)
-            .with_headers(settings.headers.iter().cloned().collect())
-            .with_retry_policy(retry_policy())
-            .build()
-            .map_err(|error| setup_error(signal, &error)),
-    }
+    build_exporter!(opentelemetry_otlp::LogExporter::builder(), settings, runner, Signal::Logs)
 }
 
 struct SpanBatches {
