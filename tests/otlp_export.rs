@@ -80,8 +80,11 @@ fn exports_one_trace_per_request_and_exactly_the_logged_records(
     assert_eq!(demo.get("/users/0"), 500);
     let printed = demo.stop();
 
-    let spans = receiver.wait_for("span", ARRIVAL_DEADLINE, |spans| spans.len() >= 2);
-    assert_eq!(spans.len(), 2, "one span per request: {spans:#?}");
+    // Each request is a server span and, inside it, the `db.load_user` operation's span.
+    let all_spans = receiver.wait_for("span", ARRIVAL_DEADLINE, |spans| spans.len() >= 4);
+    assert_eq!(all_spans.len(), 4, "two spans per request: {all_spans:#?}");
+    let spans: Vec<Value> = all_spans.iter().filter(|span| span["kind"] == "SPAN_KIND_SERVER").cloned().collect();
+    assert_eq!(spans.len(), 2, "one server span per request: {all_spans:#?}");
     for span in &spans {
         assert_eq!(text(span, "/name"), "GET /users/{id}");
         assert_eq!(text(span, "/kind"), "SPAN_KIND_SERVER");
@@ -321,12 +324,75 @@ fn ratio_sampler_keeps_the_callers_decision() {
         request(demo.app, "GET", "/users/2", &[("traceparent", traceparent)], "").expect("GET with traceparent");
     assert_eq!(continued.status, 200);
     let printed = demo.stop();
-    let spans = receiver.wait_for("span", ARRIVAL_DEADLINE, |spans| !spans.is_empty());
-    assert_eq!(spans.len(), 1, "only the caller-sampled request is exported: {spans:#?}");
+    // The request's server span and its `db.load_user` operation span.
+    let all_spans = receiver.wait_for("span", ARRIVAL_DEADLINE, |spans| spans.len() >= 2);
+    assert_eq!(all_spans.len(), 2, "only the caller-sampled request is exported: {all_spans:#?}");
+    assert!(all_spans.iter().all(|span| span["trace_id"] == "0af7651916cd43dd8448eb211c80319c"));
+    let spans: Vec<&Value> = all_spans.iter().filter(|span| span["kind"] == "SPAN_KIND_SERVER").collect();
+    assert_eq!(spans.len(), 1, "{all_spans:#?}");
     assert_eq!(spans[0]["trace_id"], "0af7651916cd43dd8448eb211c80319c");
     assert_eq!(spans[0]["parent_span_id"], "b7ad6b7169203331");
     // Both requests' log lines carry trace ids, sampled or not.
     let request_lines: Vec<&Value> = printed.iter().filter(|line| line["target"] == "obs::request").collect();
     assert_eq!(request_lines.len(), 2);
     assert!(request_lines.iter().any(|line| line["trace_id"] == "0af7651916cd43dd8448eb211c80319c"));
+}
+
+/// The spans of one trace, exported by the demo, as (server span, its child spans).
+fn server_span_and_children<'a>(spans: &'a [Value], server: &'a Value) -> Vec<&'a Value> {
+    spans.iter().filter(|span| span["trace_id"] == server["trace_id"] && span["span_id"] != server["span_id"]).collect()
+}
+
+#[test]
+fn operations_are_internal_child_spans_of_the_request() {
+    let receiver = OtlpReceiver::start(Mode::Accept);
+    let endpoint = receiver.http_endpoint();
+    let demo = start_demo(&[("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint)]);
+    assert_eq!(demo.get("/users/7"), 200);
+    assert_eq!(demo.get("/users/0"), 500);
+    let order = request(
+        demo.app,
+        "POST",
+        "/orders",
+        &[("Content-Type", "application/json")],
+        r#"{"item":"book","quantity":2}"#,
+    )
+    .expect("POST /orders");
+    assert_eq!(order.status, 201, "{}", order.body);
+    demo.stop();
+
+    let spans = receiver.wait_for("span", ARRIVAL_DEADLINE, |spans| spans.len() >= 6);
+    assert_eq!(spans.len(), 6, "a server span and an operation span per request: {spans:#?}");
+    let server = |name: &str, status: i64| {
+        spans
+            .iter()
+            .find(|span| {
+                span["kind"] == "SPAN_KIND_SERVER"
+                    && span["name"] == name
+                    && span["attributes"]["http.response.status_code"] == status
+            })
+            .unwrap_or_else(|| panic!("no server span {name} {status}: {spans:#?}"))
+    };
+    for (name, status, operation, function) in [
+        ("GET /users/{id}", 200, "db.load_user", "load"),
+        ("GET /users/{id}", 500, "db.load_user", "load"),
+        ("POST /orders", 201, "db.save_order", "save"),
+    ] {
+        let parent = server(name, status);
+        let children = server_span_and_children(&spans, parent);
+        assert_eq!(children.len(), 1, "{name} {status}: the trace has depth 2: {spans:#?}");
+        let child = children[0];
+        assert_eq!(text(child, "/name"), operation);
+        assert_eq!(text(child, "/kind"), "SPAN_KIND_INTERNAL");
+        assert_eq!(child["parent_span_id"], parent["span_id"], "{operation} is a child of the request span");
+        assert_eq!(text(child, "/attributes/code.function"), function);
+        assert_eq!(text(child, "/attributes/code.namespace"), "demo");
+        assert!(child["attributes"]["http.route"].is_null(), "an operation has no route: {child}");
+        if status == 500 {
+            assert_eq!(text(child, "/status_code"), "STATUS_CODE_ERROR");
+            assert_eq!(text(child, "/attributes/error.type"), "ApiError", "the failing operation says why");
+        } else {
+            assert_eq!(text(child, "/status_code"), "STATUS_CODE_UNSET");
+        }
+    }
 }

@@ -1,14 +1,16 @@
 //! What one call records, for real: panics, cancellations, concurrency, custom buckets, the
-//! per-call log event with its trace ids, and setup errors naming the bad setting.
+//! per-call log event with its trace ids, operations nested in requests, and setup errors naming
+//! the bad setting.
 
 // Counts are integers carried as f64 by the exposition format: exact comparison is the point.
 #![allow(clippy::float_cmp)]
 
 use obs_runtime::metrics::{ExpositionFormat, render};
-use obs_runtime::{LogFormat, SetupError, observed};
+use obs_runtime::{LocalTelemetry, LogFormat, SetupError, observed};
 use obs_tests::exposition::{matching, value};
 use obs_tests::logs::CapturedLogs;
 use obs_tests::{YieldOnce, block_on};
+use serde_json::Value;
 use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Waker};
@@ -192,8 +194,15 @@ fn label_values_stay_bounded_whatever_the_arguments() {
         .filter_map(|sample| sample.labels.into_iter().find(|(k, _)| k == "http_route").map(|(_, v)| v))
         .collect();
     let declared: std::collections::BTreeSet<String> =
-        obs_runtime::catalog().iter().map(|site| site.route().to_owned()).collect();
+        obs_runtime::endpoints().map(|site| site.route().to_owned()).collect();
     assert_eq!(routes, declared, "every route label is a declared template");
+    let operations: std::collections::BTreeSet<String> = obs_tests::exposition::samples(&text)
+        .into_iter()
+        .filter_map(|sample| sample.labels.into_iter().find(|(k, _)| k == "operation").map(|(_, v)| v))
+        .collect();
+    let declared: std::collections::BTreeSet<String> =
+        obs_runtime::operations().filter_map(|site| site.operation().map(str::to_owned)).collect();
+    assert_eq!(operations, declared, "every operation label is a declared name");
 }
 
 #[observed(endpoint = "/rec/log/{id}")]
@@ -335,4 +344,158 @@ fn bad_settings_are_typed_errors_naming_the_variable() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Operations: `#[observed(operation = ...)]` inside requests.
+
+fn operation_count(operation: &str, error_type: &str) -> f64 {
+    value(&openmetrics(), "operation_duration_seconds_count", &[("operation", operation), ("error_type", error_type)])
+        .unwrap_or(0.0)
+}
+
+/// JSON logs captured under the toolkit's subscriber, with `log_filter` and extra settings.
+fn capturing(log_filter: &str, env: &'static [(&'static str, &'static str)]) -> (CapturedLogs, LocalTelemetry) {
+    let logs = CapturedLogs::default();
+    let writer = logs.clone();
+    let telemetry = obs_runtime::builder("recording", "1.2.3")
+        .with_env(|name| env.iter().find(|(key, _)| *key == name).map(|(_, value)| (*value).to_owned()))
+        .log_format(LogFormat::Json)
+        .log_filter(log_filter)
+        .log_writer(move || writer.writer())
+        .build_local()
+        .expect("valid settings");
+    (logs, telemetry)
+}
+
+fn lines_of<'a>(lines: &'a [Value], target: &str) -> Vec<&'a Value> {
+    lines.iter().filter(|line| line["target"] == target).collect()
+}
+
+#[observed(operation = "rec.load_row")]
+async fn load_row(id: u32) -> Result<u32, std::io::Error> {
+    YieldOnce::default().await;
+    tracing::info!(target: "app", id, "inside the operation");
+    if id == 0 { Err(std::io::Error::other("no such row")) } else { Ok(id * 10) }
+}
+
+#[observed(endpoint = "/rec/nested/{id}")]
+async fn nested(id: u32) -> Result<http::StatusCode, std::io::Error> {
+    let row = load_row(id).await?;
+    Ok(if row > 0 { http::StatusCode::OK } else { http::StatusCode::NOT_FOUND })
+}
+
+#[test]
+fn an_operation_runs_in_its_own_span_within_the_requests_trace() {
+    let (logs, telemetry) = capturing("info,obs::operation=debug", &[]);
+    tracing::dispatcher::with_default(telemetry.dispatch(), || {
+        assert_eq!(block_on(nested(4)).expect("ok"), http::StatusCode::OK);
+        assert!(block_on(nested(0)).is_err());
+    });
+    let lines = logs.json_lines();
+    let requests = lines_of(&lines, "obs::request");
+    let operations = lines_of(&lines, "obs::operation");
+    let inside = lines.iter().filter(|line| line["message"] == "inside the operation").collect::<Vec<_>>();
+    assert_eq!((requests.len(), operations.len(), inside.len()), (2, 2, 2), "{lines:#?}");
+
+    let (ok, failed) = (operations[0], operations[1]);
+    assert_eq!(ok["level"], "DEBUG", "a successful operation logs at DEBUG");
+    assert_eq!(failed["level"], "ERROR", "a failed one at ERROR");
+    assert_eq!(ok["operation"], "rec.load_row");
+    assert_eq!(ok["span"], "rec.load_row", "the event is in the operation's own span");
+    assert_eq!(ok["outcome"], "success");
+    assert!(ok["error.type"].is_null());
+    assert_eq!(ok["code.function"], "load_row");
+    assert_eq!(ok["code.namespace"], "recording");
+    assert!(ok["http.route"].is_null() && ok["http.response.status_code"].is_null());
+    assert_eq!(
+        ok["message"].as_str().unwrap(),
+        format!("rec.load_row ok in {:.3} ms", ok["duration_ms"].as_f64().unwrap())
+    );
+    assert_eq!(failed["outcome"], "failure");
+    assert_eq!(failed["error.type"], "Error");
+
+    for ((operation, request), body) in operations.iter().zip(&requests).zip(&inside) {
+        assert_eq!(operation["trace_id"], request["trace_id"], "one trace per request, operation included");
+        assert_ne!(operation["span_id"], request["span_id"], "the operation has a span of its own");
+        assert_eq!(body["span_id"], operation["span_id"], "the operation's body runs in its span");
+    }
+    assert_ne!(requests[0]["trace_id"], requests[1]["trace_id"]);
+    assert_eq!(requests[1]["error.type"], "Error", "the request fails with the operation's error");
+
+    assert_eq!(operation_count("rec.load_row", ""), 1.0);
+    assert_eq!(operation_count("rec.load_row", "Error"), 1.0);
+    assert_eq!(count("/rec/nested/{id}", "Error"), 1.0);
+}
+
+#[observed(operation = "rec.quiet")]
+fn quiet_operation(fail: bool) -> Result<(), std::fmt::Error> {
+    if fail { Err(std::fmt::Error) } else { Ok(()) }
+}
+
+#[test]
+fn successful_operations_do_not_flood_info_logs() {
+    let (logs, telemetry) = capturing("info", &[]);
+    tracing::dispatcher::with_default(telemetry.dispatch(), || {
+        for _ in 0..5 {
+            quiet_operation(false).expect("ok");
+        }
+        assert!(quiet_operation(true).is_err());
+    });
+    let lines = logs.json_lines();
+    let operations = lines_of(&lines, "obs::operation");
+    assert_eq!(operations.len(), 1, "only the failure reaches an INFO log: {lines:#?}");
+    assert_eq!(operations[0]["level"], "ERROR");
+    assert_eq!(
+        operations[0]["message"].as_str().map(|text| text.starts_with("rec.quiet failed (Error) in ")),
+        Some(true)
+    );
+    assert_eq!(operation_count("rec.quiet", ""), 5.0);
+    assert_eq!(operation_count("rec.quiet", "Error"), 1.0);
+}
+
+#[observed(operation = "rec.explode")]
+fn explode() -> u8 {
+    panic!("operation boom");
+}
+
+#[observed(endpoint = "/rec/explode")]
+fn explode_handler() -> u8 {
+    explode()
+}
+
+#[test]
+fn a_panic_in_an_operation_is_recorded_by_it_and_by_its_request() {
+    let caught = std::panic::catch_unwind(explode_handler).expect_err("the panic propagates");
+    assert_eq!(caught.downcast_ref::<&str>(), Some(&"operation boom"));
+    assert_eq!(operation_count("rec.explode", "panic"), 1.0);
+    assert_eq!(count("/rec/explode", "panic"), 1.0);
+    assert_eq!(in_flight("/rec/explode"), 0.0);
+}
+
+#[observed(operation = "rec.wait")]
+async fn wait_forever() -> Result<(), std::io::Error> {
+    std::future::pending::<()>().await;
+    Ok(())
+}
+
+#[test]
+fn an_operation_dropped_mid_await_is_recorded_as_cancelled() {
+    {
+        let mut future = pin!(wait_forever());
+        let mut context = Context::from_waker(Waker::noop());
+        assert!(future.as_mut().poll(&mut context).is_pending());
+        assert_eq!(operation_count("rec.wait", "cancelled"), 0.0, "not finished while suspended");
+    }
+    assert_eq!(operation_count("rec.wait", "cancelled"), 1.0);
+}
+
+#[observed(operation = "rec.never")]
+fn never_run() {}
+
+#[test]
+fn operations_are_listed_with_zero_counts_before_their_first_call() {
+    let _ = never_run;
+    let labels = [("operation", "rec.never"), ("error_type", "")];
+    assert_eq!(value(&openmetrics(), "operation_duration_seconds_count", &labels), Some(0.0));
 }

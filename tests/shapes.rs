@@ -1,6 +1,6 @@
-//! Every function shape `#[observed]` supports compiles in a user crate under `-D warnings` and
-//! `clippy::pedantic` (this file is linted by `cargo clippy --all-targets`), keeps its behaviour,
-//! and is counted.
+//! Every function shape `#[observed]` supports, as an endpoint and as an operation, compiles in a
+//! user crate under `-D warnings` and `clippy::pedantic` (this file is linted by
+//! `cargo clippy --all-targets`), keeps its behaviour, and is counted.
 
 #![deny(warnings, clippy::pedantic)]
 
@@ -131,6 +131,76 @@ latency_objective_at! {
 #[observed(endpoint = "/shapes/slo", method = "PATCH", buckets = [0.05, 0.3, 2.0], slo(success = "99.95%", latency = "300ms @ 95%"))]
 fn with_objectives() {}
 
+/// Operation: sync, with `?` and an early `return`.
+#[observed(operation = "shapes.parse")]
+fn parse_operation(text: &str) -> Result<u32, std::num::ParseIntError> {
+    if text.is_empty() {
+        return Ok(0);
+    }
+    Ok(text.trim().parse::<u32>()? + 1)
+}
+
+/// Operation: async, awaiting, with `?`.
+#[observed(operation = "shapes.async-load")]
+async fn load_operation(id: u32) -> Result<String, std::fmt::Error> {
+    YieldOnce::default().await;
+    if id == 0 {
+        return Err(std::fmt::Error);
+    }
+    Ok(format!("row {id}"))
+}
+
+/// Operation: generic, with a where-clause and custom buckets.
+#[observed(operation = "shapes.generic", buckets = [0.001, 0.1])]
+fn last_operation<T>(items: &[T]) -> Option<T>
+where
+    T: Clone,
+{
+    items.last().cloned()
+}
+
+/// Operation: `impl Trait` in return and argument position, returning `()` elsewhere.
+#[observed(operation = "shapes.impl_trait")]
+fn odds_operation(limit: impl Into<u32>) -> impl Iterator<Item = u32> {
+    (0..limit.into()).filter(|n| n % 2 == 1)
+}
+
+/// Operation returning `()`.
+#[observed(operation = "shapes.unit")]
+fn unit_operation() {}
+
+struct Store<T> {
+    rows: Vec<T>,
+}
+
+impl<T: Display + Clone> Store<T> {
+    /// Operation: `&self`, returning a borrow of `self`.
+    #[observed(operation = "shapes.store.first")]
+    fn first(&self) -> Option<&T> {
+        self.rows.first()
+    }
+
+    /// Operation: `&mut self`.
+    #[observed(operation = "shapes.store.insert")]
+    fn insert(&mut self, row: T) -> usize {
+        self.rows.push(row);
+        self.rows.len()
+    }
+
+    /// Operation: async `&self`.
+    #[observed(operation = "shapes.store.render")]
+    async fn render(&self) -> String {
+        YieldOnce::default().await;
+        self.rows.iter().map(ToString::to_string).collect::<Vec<_>>().join(";")
+    }
+
+    /// Operation: `self` by value.
+    #[observed(operation = "shapes.store.drain")]
+    fn drain(self) -> Vec<T> {
+        self.rows
+    }
+}
+
 fn count(route: &str, method: &str, extra: &[(&str, &str)]) -> f64 {
     let text = render(ExpositionFormat::OpenMetrics);
     let mut labels = vec![("http_request_method", method), ("http_route", route)];
@@ -139,6 +209,76 @@ fn count(route: &str, method: &str, extra: &[(&str, &str)]) -> f64 {
 }
 
 const OK: (&str, &str) = ("error_type", "");
+
+fn operation_count(operation: &str, error_type: &str) -> f64 {
+    let text = render(ExpositionFormat::OpenMetrics);
+    value(&text, "operation_duration_seconds_count", &[("operation", operation), ("error_type", error_type)])
+        .unwrap_or(0.0)
+}
+
+#[test]
+fn every_operation_shape_keeps_its_behaviour_and_is_counted() {
+    assert_eq!(parse_operation("20"), Ok(21));
+    assert_eq!(parse_operation(""), Ok(0));
+    assert!(parse_operation("x").is_err());
+    assert_eq!(block_on(load_operation(4)).as_deref(), Ok("row 4"));
+    assert!(block_on(load_operation(0)).is_err());
+    assert_eq!(last_operation(&["a", "b"]), Some("b"));
+    assert_eq!(odds_operation(6_u8).collect::<Vec<_>>(), vec![1, 3, 5]);
+    unit_operation();
+    let mut store = Store { rows: vec![1] };
+    assert_eq!(store.first(), Some(&1));
+    assert_eq!(store.insert(2), 2);
+    assert_eq!(block_on(store.render()), "1;2");
+    assert_eq!(store.drain(), vec![1, 2]);
+
+    assert!((operation_count("shapes.parse", "") - 2.0).abs() < f64::EPSILON);
+    assert!((operation_count("shapes.parse", "ParseIntError") - 1.0).abs() < f64::EPSILON);
+    assert!((operation_count("shapes.async-load", "") - 1.0).abs() < f64::EPSILON);
+    assert!((operation_count("shapes.async-load", "Error") - 1.0).abs() < f64::EPSILON);
+    for operation in [
+        "shapes.generic",
+        "shapes.impl_trait",
+        "shapes.unit",
+        "shapes.store.first",
+        "shapes.store.insert",
+        "shapes.store.render",
+        "shapes.store.drain",
+    ] {
+        assert!((operation_count(operation, "") - 1.0).abs() < f64::EPSILON, "{operation}");
+    }
+    let text = render(ExpositionFormat::OpenMetrics);
+    let bucket = |le: &str| {
+        value(
+            &text,
+            "operation_duration_seconds_bucket",
+            &[("operation", "shapes.generic"), ("error_type", ""), ("le", le)],
+        )
+    };
+    assert!(bucket("0.001").is_some() && bucket("0.1").is_some() && bucket("+Inf").is_some());
+    assert_eq!(bucket("0.005"), None, "custom buckets replace the defaults");
+}
+
+#[test]
+fn operations_are_in_the_catalog_but_not_among_the_endpoints() {
+    let site =
+        obs_runtime::catalog().iter().find(|site| site.operation() == Some("shapes.store.first")).expect("registered");
+    assert_eq!(site.kind(), obs_runtime::CallSiteKind::Operation);
+    assert_eq!((site.route(), site.method()), ("", ""), "an operation has no route and no method");
+    assert_eq!(site.function(), "first");
+    assert_eq!(site.doc(), "Operation: `&self`, returning a borrow of `self`.");
+    assert_eq!(site.span_name(), "shapes.store.first");
+    assert_eq!(site.module_path(), "shapes");
+    let operations: Vec<&str> = obs_runtime::operations().filter_map(obs_runtime::CallSite::operation).collect();
+    assert_eq!(operations.iter().filter(|name| name.starts_with("shapes.")).count(), 9, "{operations:?}");
+    assert!(obs_runtime::endpoints().all(|site| site.kind() == obs_runtime::CallSiteKind::Endpoint));
+    assert!(obs_runtime::endpoints().all(|site| site.operation().is_none() && site.route().starts_with('/')));
+    assert_eq!(
+        obs_runtime::endpoints().count() + obs_runtime::operations().count(),
+        obs_runtime::catalog().len(),
+        "every call site is one or the other"
+    );
+}
 
 #[test]
 fn every_shape_keeps_its_behaviour_and_is_counted() {

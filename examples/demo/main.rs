@@ -1,4 +1,5 @@
-//! The demo service: three endpoints, each observed with one attribute.
+//! The demo service: three endpoints and the two storage operations they call, each observed with
+//! one attribute.
 //!
 //! ```text
 //! cargo run --example demo
@@ -91,26 +92,52 @@ fn serde_json_error(message: &str) -> ErrorBody {
     ErrorBody { error: message.to_owned() }
 }
 
+/// Where users are stored: an in-memory stand-in for a database table.
+struct UserRepository;
+
+impl UserRepository {
+    /// Loads one user. Ids 1 to 999 exist; 0 simulates a failing database.
+    #[observed(operation = "db.load_user")]
+    async fn load(&self, id: u64) -> Result<User, ApiError> {
+        match id {
+            0 => Err(ApiError::Database("connection reset by peer")),
+            1..=999 => Ok(User { id, name: format!("user-{id}") }),
+            _ => Err(ApiError::NotFound(id)),
+        }
+    }
+}
+
+/// Where orders are stored; ids count up from 1.
+struct OrderRepository {
+    next_id: AtomicU64,
+}
+
+impl OrderRepository {
+    /// Stores a validated order and returns it with its id.
+    #[observed(operation = "db.save_order")]
+    async fn save(&self, order: NewOrder) -> Order {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        Order { id, item: order.item, quantity: order.quantity }
+    }
+}
+
+static USERS: UserRepository = UserRepository;
+static ORDERS: OrderRepository = OrderRepository { next_id: AtomicU64::new(1) };
+
 /// Returns one user. Ids 1 to 999 exist; 0 simulates a failing database.
 #[observed(endpoint = "/users/{id}", method = "GET", slo(success = "99.9%", latency = "250ms @ 99%"))]
 async fn get_user(Path(id): Path<u64>) -> Result<Json<User>, ApiError> {
-    match id {
-        0 => Err(ApiError::Database("connection reset by peer")),
-        1..=999 => Ok(Json(User { id, name: format!("user-{id}") })),
-        _ => Err(ApiError::NotFound(id)),
-    }
+    USERS.load(id).await.map(Json)
 }
 
 /// Places an order; the quantity must be positive.
 #[observed(endpoint = "/orders", method = "POST", slo(success = "99.5%"))]
 async fn create_order(body: Result<Json<NewOrder>, JsonRejection>) -> Result<(StatusCode, Json<Order>), ApiError> {
-    static NEXT_ORDER_ID: AtomicU64 = AtomicU64::new(1);
     let Json(order) = body.map_err(|rejection| ApiError::Invalid(rejection.body_text()))?;
     if order.quantity <= 0 {
         return Err(ApiError::Invalid(format!("quantity must be positive, got {}", order.quantity)));
     }
-    let id = NEXT_ORDER_ID.fetch_add(1, Ordering::Relaxed);
-    Ok((StatusCode::CREATED, Json(Order { id, item: order.item, quantity: order.quantity })))
+    Ok((StatusCode::CREATED, Json(ORDERS.save(order).await)))
 }
 
 /// Liveness probe.

@@ -3,7 +3,7 @@
 
 use crate::args::RawArgs;
 use crate::errors::Errors;
-use crate::validate::{Observed, args_span, check_args, check_item};
+use crate::validate::{Observed, Target, args_span, check_args, check_item};
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, quote, quote_spanned};
 use syn::visit::Visit;
@@ -33,7 +33,7 @@ pub fn observed(attr: TokenStream, item: &TokenStream) -> TokenStream {
 }
 
 fn not_a_function(item: &TokenStream) -> syn::Error {
-    let message = "#[observed] applies to functions with a body: put it on the `fn` that handles the endpoint";
+    let message = "#[observed] applies to functions with a body: put it on the `fn` that handles the endpoint or runs the operation";
     match syn::parse2::<Item>(item.clone()) {
         Ok(Item::Struct(item)) => syn::Error::new_spanned(item.struct_token, format!("{message}, not on a struct")),
         Ok(Item::Enum(item)) => syn::Error::new_spanned(item.enum_token, format!("{message}, not on an enum")),
@@ -118,38 +118,56 @@ fn wrap(function: &ItemFn, observed: &Observed) -> TokenStream {
 fn call_site_statics(function: &ItemFn, observed: &Observed) -> TokenStream {
     let ident = &function.sig.ident;
     let function_name = ident.to_string();
-    let method = &observed.method;
-    let route = &observed.endpoint;
     let doc = doc_text(&function.attrs);
     let buckets = observed.buckets.as_ref().map_or_else(
         || quote!(::core::option::Option::None),
         |bounds| quote!(::core::option::Option::Some(&[#(#bounds),*])),
     );
-    let success_objective = optional(observed.success_objective.map(|ratio| {
-        let ratio = proc_macro2::Literal::f64_unsuffixed(ratio);
-        quote!(#ratio)
-    }));
-    let latency_objective = optional(observed.latency_objective.map(|latency| {
-        let threshold = proc_macro2::Literal::f64_unsuffixed(latency.threshold_seconds);
-        let target = proc_macro2::Literal::f64_unsuffixed(latency.target);
-        quote!((#threshold, #target))
-    }));
     let line = quote_spanned!(ident.span()=> ::core::line!());
+    let call_site = match &observed.target {
+        Target::Endpoint { route, method, success_objective, latency_objective, .. } => {
+            let success_objective = optional(success_objective.map(|ratio| {
+                let ratio = proc_macro2::Literal::f64_unsuffixed(ratio);
+                quote!(#ratio)
+            }));
+            let latency_objective = optional(latency_objective.map(|latency| {
+                let threshold = proc_macro2::Literal::f64_unsuffixed(latency.threshold_seconds);
+                let target = proc_macro2::Literal::f64_unsuffixed(latency.target);
+                quote!((#threshold, #target))
+            }));
+            quote! {
+                ::obs_runtime::__private::CallSite::endpoint(
+                    ::obs_runtime::__private::EndpointInfo {
+                        method: #method,
+                        route: #route,
+                        function: #function_name,
+                        module_path: ::core::module_path!(),
+                        file: ::core::file!(),
+                        line: #line,
+                        doc: #doc,
+                        buckets: #buckets,
+                        success_objective: #success_objective,
+                        latency_objective: #latency_objective,
+                    },
+                )
+            }
+        }
+        Target::Operation { name } => quote! {
+            ::obs_runtime::__private::CallSite::for_operation(
+                ::obs_runtime::__private::OperationInfo {
+                    operation: #name,
+                    function: #function_name,
+                    module_path: ::core::module_path!(),
+                    file: ::core::file!(),
+                    line: #line,
+                    doc: #doc,
+                    buckets: #buckets,
+                },
+            )
+        },
+    };
     quote! {
-        static __OBS_CALL_SITE: ::obs_runtime::__private::CallSite = ::obs_runtime::__private::CallSite::endpoint(
-            ::obs_runtime::__private::EndpointInfo {
-                method: #method,
-                route: #route,
-                function: #function_name,
-                module_path: ::core::module_path!(),
-                file: ::core::file!(),
-                line: #line,
-                doc: #doc,
-                buckets: #buckets,
-                success_objective: #success_objective,
-                latency_objective: #latency_objective,
-            },
-        );
+        static __OBS_CALL_SITE: ::obs_runtime::__private::CallSite = #call_site;
         #[::obs_runtime::__private::linkme::distributed_slice(::obs_runtime::__private::CALL_SITES)]
         #[linkme(crate = ::obs_runtime::__private::linkme)]
         static __OBS_CALL_SITE_ENTRY: &::obs_runtime::__private::CallSite = &__OBS_CALL_SITE;
@@ -161,13 +179,30 @@ fn optional(value: Option<TokenStream>) -> TokenStream {
     value.map_or_else(|| quote!(::core::option::Option::None), |value| quote!(::core::option::Option::Some(#value)))
 }
 
-/// `tracing::span!` with the semantic-convention fields; its name is a literal so the callsite is static.
+/// `tracing::span!` with the semantic-convention fields; its name is a literal so the callsite is
+/// static. An endpoint's span is a server span; an operation's an internal one, a child of the
+/// span current when it is called (the request's).
 fn span_expression(function: &ItemFn, observed: &Observed) -> TokenStream {
-    let method = &observed.method;
-    let route = observed.endpoint.value();
-    let name = format!("{method} {route}");
     let function_name = function.sig.ident.to_string();
-    let span = observed.method_span;
+    let (route, method, method_span) = match &observed.target {
+        Target::Endpoint { route, method, method_span, .. } => (route, method, *method_span),
+        Target::Operation { name } => {
+            return quote_spanned! {name.span()=>
+                ::obs_runtime::__private::tracing::span!(
+                    ::obs_runtime::__private::tracing::Level::INFO,
+                    #name,
+                    otel.kind = "internal",
+                    error.r#type = ::obs_runtime::__private::tracing::field::Empty,
+                    otel.status_code = ::obs_runtime::__private::tracing::field::Empty,
+                    code.function = #function_name,
+                    code.namespace = ::core::module_path!(),
+                )
+            };
+        }
+    };
+    let route = route.value();
+    let name = format!("{method} {route}");
+    let span = method_span;
     quote_spanned! {span=>
         ::obs_runtime::__private::tracing::span!(
             ::obs_runtime::__private::tracing::Level::INFO,

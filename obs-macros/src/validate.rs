@@ -9,7 +9,13 @@ use proc_macro2::Span;
 use syn::{Expr, ExprLit, ItemFn, Lit, LitStr, UnOp};
 
 /// The arguments every `#[observed]` accepts, in the order the error message lists them.
-const KNOWN_ARGUMENTS: &[&str] = &["endpoint", "method", "buckets", "slo"];
+const KNOWN_ARGUMENTS: &[&str] = &["endpoint", "operation", "method", "buckets", "slo"];
+
+/// The arguments only an endpoint takes.
+const ENDPOINT_ONLY_ARGUMENTS: &[&str] = &["method", "slo"];
+
+/// An operation name is a label value on every series of the operation: short and plain.
+const MAX_OPERATION_NAME: usize = 64;
 
 /// The objectives `slo(...)` accepts.
 const KNOWN_OBJECTIVES: &[&str] = &["success", "latency"];
@@ -29,37 +35,49 @@ const MIN_BUCKET_SECONDS: f64 = 1e-9;
 
 /// A checked `#[observed]` attribute.
 pub struct Observed {
-    pub endpoint: LitStr,
-    pub method: String,
-    pub method_span: Span,
+    pub target: Target,
     pub buckets: Option<Vec<f64>>,
-    /// `slo(success = "99.9%")` as a ratio.
-    pub success_objective: Option<f64>,
-    pub latency_objective: Option<Latency>,
+}
+
+/// What the function is observed as.
+pub enum Target {
+    /// `endpoint = "/users/{id}"`: an HTTP handler.
+    Endpoint {
+        route: LitStr,
+        method: String,
+        method_span: Span,
+        /// `slo(success = "99.9%")` as a ratio.
+        success_objective: Option<f64>,
+        latency_objective: Option<Latency>,
+    },
+    /// `operation = "db.load_user"`: an internal step.
+    Operation { name: LitStr },
 }
 
 /// Checks the arguments; `attr_span` locates errors about a missing argument.
 pub fn check_args(raw: &RawArgs, attr_span: Span, errors: &Errors) -> Option<Observed> {
     let mut endpoint: Option<LitStr> = None;
+    let mut operation: Option<LitStr> = None;
     let mut method: Option<(String, Span)> = None;
     let mut buckets: Option<Vec<f64>> = None;
     let mut objectives = Objectives::default();
-    let mut seen: Vec<String> = Vec::new();
-    // A misspelt `endpoint` already got a "did you mean"; "missing `endpoint`" would repeat it.
-    let mut endpoint_misspelt = false;
+    let mut seen: Vec<&syn::Ident> = Vec::new();
+    // A misspelt `endpoint` or `operation` already got a "did you mean"; "missing `endpoint` or
+    // `operation`" would repeat it.
+    let mut target_misspelt = false;
 
     for Arg { key, value } in &raw.args {
         let name = key.to_string();
         if !KNOWN_ARGUMENTS.contains(&name.as_str()) {
-            endpoint_misspelt |= closest(&name, KNOWN_ARGUMENTS) == Some("endpoint");
+            target_misspelt |= matches!(closest(&name, KNOWN_ARGUMENTS), Some("endpoint" | "operation"));
             errors.spanned(key, unknown_argument_message(&name));
             continue;
         }
-        if seen.contains(&name) {
+        if seen.iter().any(|earlier| **earlier == name) {
             errors.spanned(key, format!("duplicate argument `{name}`: give it once"));
             continue;
         }
-        seen.push(name.clone());
+        seen.push(key);
         if name == "slo" {
             match value {
                 ArgValue::List(nested) => objectives = check_slo(nested, errors),
@@ -78,29 +96,66 @@ pub fn check_args(raw: &RawArgs, attr_span: Span, errors: &Errors) -> Option<Obs
         };
         match name.as_str() {
             "endpoint" => endpoint = check_endpoint(value, errors),
+            "operation" => operation = check_operation(value, errors),
             "method" => method = check_method(value, errors),
             "buckets" => buckets = check_buckets(value, errors),
             _ => unreachable!("every known argument is matched above"),
         }
     }
 
-    if endpoint.is_none() && !endpoint_misspelt && !seen.iter().any(|name| name == "endpoint") {
-        errors.push(syn::Error::new(
-            attr_span,
-            "missing `endpoint`: write `#[observed(endpoint = \"/users/{id}\")]` with the route this function serves",
-        ));
+    let given = |name: &str| seen.iter().copied().find(|key| *key == name);
+    match (given("endpoint"), given("operation")) {
+        (Some(endpoint_key), Some(operation_key)) => {
+            // On the later of the two, which is the one to reconsider.
+            let position = |key: &syn::Ident| seen.iter().position(|earlier| *earlier == key);
+            let later = if position(endpoint_key) > position(operation_key) { endpoint_key } else { operation_key };
+            errors.spanned(
+                later,
+                "`endpoint` and `operation` cannot be combined: use `endpoint` on the function that handles an HTTP request, \
+                 and `operation` on an internal step it calls",
+            );
+            return None;
+        }
+        (None, Some(_)) => {
+            for key in ENDPOINT_ONLY_ARGUMENTS.iter().filter_map(|name| given(name)) {
+                errors.spanned(
+                    key,
+                    format!(
+                        "`{key}` is for endpoints, not operations: {}; remove it here",
+                        if key == "method" {
+                            "an operation is not an HTTP request and has no method"
+                        } else {
+                            "objectives are declared on the endpoint that serves the request"
+                        }
+                    ),
+                );
+            }
+            return Some(Observed { target: Target::Operation { name: operation? }, buckets });
+        }
+        (None, None) if !target_misspelt => {
+            errors.push(syn::Error::new(
+                attr_span,
+                "missing `endpoint` or `operation`: write `#[observed(endpoint = \"/users/{id}\")]` on the function that handles \
+                 a route, or `#[observed(operation = \"db.load_user\")]` on an internal step",
+            ));
+            return None;
+        }
+        (None, None) => return None,
+        (Some(_), None) => {}
     }
     let (method, method_span) = method.unwrap_or_else(|| ("GET".to_owned(), attr_span));
     if let Some((latency, span)) = objectives.latency {
         check_threshold_is_a_bound(latency.threshold_seconds, span, buckets.as_deref(), errors);
     }
     Some(Observed {
-        endpoint: endpoint?,
-        method,
-        method_span,
+        target: Target::Endpoint {
+            route: endpoint?,
+            method,
+            method_span,
+            success_objective: objectives.success,
+            latency_objective: objectives.latency.map(|(latency, _)| latency),
+        },
         buckets,
-        success_objective: objectives.success,
-        latency_objective: objectives.latency.map(|(latency, _)| latency),
     })
 }
 
@@ -231,6 +286,7 @@ fn unknown_name_message(what: &str, name: &str, known: &[&'static str]) -> Strin
 fn example_for(name: &str) -> &'static str {
     match name {
         "endpoint" => "`endpoint = \"/users/{id}\"`",
+        "operation" => "`operation = \"db.load_user\"`",
         "method" => "`method = \"GET\"`",
         "slo" => "`slo(success = \"99.9%\", latency = \"250ms @ 99%\")`",
         "success" => "`success = \"99.9%\"`",
@@ -263,6 +319,54 @@ fn check_endpoint(value: &Expr, errors: &Errors) -> Option<LitStr> {
             None
         }
     }
+}
+
+fn check_operation(value: &Expr, errors: &Errors) -> Option<LitStr> {
+    let Some(literal) = string_literal(value) else {
+        errors.spanned(
+            value,
+            "`operation` must be a string literal, e.g. `operation = \"db.load_user\"`: metric labels only come from literals",
+        );
+        return None;
+    };
+    match check_operation_name(&literal.value()) {
+        Ok(()) => Some(literal.clone()),
+        Err(message) => {
+            errors.spanned(literal, message);
+            None
+        }
+    }
+}
+
+/// An operation name: 1 to 64 lowercase ASCII letters, digits, `_`, `.` and `-`.
+fn check_operation_name(name: &str) -> Result<(), String> {
+    let allowed = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '.' | '-');
+    if name.is_empty() {
+        return Err("the operation name is empty: name the step, e.g. `operation = \"db.load_user\"`".to_owned());
+    }
+    let length = name.chars().count();
+    if let Some(bad) = name.chars().find(|c| !allowed(*c)) {
+        let suggestion: String = name
+            .chars()
+            .map(|c| c.to_ascii_lowercase())
+            .map(|c| if allowed(c) { c } else { '_' })
+            .take(MAX_OPERATION_NAME)
+            .collect();
+        return Err(format!(
+            "operation name `{name}` contains {bad:?}: use only lowercase letters, digits, `_`, `.` and `-`, \
+             e.g. `operation = \"{suggestion}\"`"
+        ));
+    }
+    if length > MAX_OPERATION_NAME {
+        // Every character is ASCII here, so byte offsets are character offsets.
+        let prefix = &name[..MAX_OPERATION_NAME];
+        let shorter = prefix.rfind(['.', '_', '-']).filter(|at| *at > 0).map_or(prefix, |at| &prefix[..at]);
+        return Err(format!(
+            "operation name is {length} characters long; at most {MAX_OPERATION_NAME} are allowed, since it is a label value \
+             on every series of the operation: shorten it, e.g. `operation = \"{shorter}\"`"
+        ));
+    }
+    Ok(())
 }
 
 fn check_method(value: &Expr, errors: &Errors) -> Option<(String, Span)> {
@@ -395,7 +499,25 @@ pub fn args_span(attr: &proc_macro2::TokenStream) -> Span {
 
 #[cfg(test)]
 mod tests {
-    use super::{closest, edit_distance};
+    use super::{check_operation_name, closest, edit_distance};
+
+    #[test]
+    fn operation_names_are_short_plain_labels() {
+        for good in ["db.load_user", "cache-get", "a", "s3.put_object_v2", &"x".repeat(64)] {
+            assert_eq!(check_operation_name(good), Ok(()), "{good}");
+        }
+        assert!(check_operation_name("").unwrap_err().contains("empty"));
+        let upper = check_operation_name("DB.LoadUser").unwrap_err();
+        assert!(upper.contains("'D'") && upper.contains("\"db.loaduser\""), "{upper}");
+        let spaced = check_operation_name("load user").unwrap_err();
+        assert!(spaced.contains("' '") && spaced.contains("\"load_user\""), "{spaced}");
+        let accented = check_operation_name("café").unwrap_err();
+        assert!(accented.contains("'é'") && accented.contains("\"caf_\""), "{accented}");
+        let long = check_operation_name(&"y".repeat(65)).unwrap_err();
+        assert!(long.contains("65 characters") && long.contains(&format!("\"{}\"", "y".repeat(64))), "{long}");
+        let dotted = check_operation_name(&format!("db.{}.load", "z".repeat(60))).unwrap_err();
+        assert!(dotted.contains(&format!("\"db.{}\"", "z".repeat(60))), "{dotted}");
+    }
 
     #[test]
     fn suggests_near_names_only() {

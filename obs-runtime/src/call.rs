@@ -1,22 +1,27 @@
 //! One observed call: started by the generated code, finished with the classified return value,
 //! or dropped unfinished by a panic or a cancellation.
 
-use crate::call_site::CallSite;
-use crate::metrics::endpoint_metrics::EndpointMetrics;
+use crate::call_site::{CallSite, SiteMetrics};
 use crate::outcome::{Classification, ErrorType};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 use tracing::{Level, Span};
 
-/// Where per-call log events go; filter them with e.g. `RUST_LOG=info,obs::request=warn`.
+/// Where per-call log events of endpoints go; filter them with e.g.
+/// `RUST_LOG=info,obs::request=warn`.
 pub const REQUEST_LOG_TARGET: &str = "obs::request";
+
+/// Where per-call log events of operations go: DEBUG on success or a client error, so INFO logs
+/// are not flooded by every database call; ERROR on failure. Show them with
+/// `RUST_LOG=info,obs::operation=debug`.
+pub const OPERATION_LOG_TARGET: &str = "obs::operation";
 
 /// An observed call in progress.
 #[doc(hidden)]
 #[derive(Debug)]
 pub struct Call {
     site: &'static CallSite,
-    metrics: &'static EndpointMetrics,
+    metrics: &'static SiteMetrics,
     span: Span,
     started: Instant,
     finished: bool,
@@ -28,7 +33,9 @@ impl Call {
     #[must_use]
     pub fn start(site: &'static CallSite, span: Span) -> Self {
         let metrics = site.metrics();
-        metrics.active.fetch_add(1, Ordering::Relaxed);
+        if let SiteMetrics::Endpoint(endpoint) = metrics {
+            endpoint.active.fetch_add(1, Ordering::Relaxed);
+        }
         Call { site, metrics, span, started: Instant::now(), finished: false }
     }
 
@@ -47,13 +54,27 @@ impl Call {
     }
 
     fn record(&self, outcome: Classification) {
-        let elapsed = self.started.elapsed();
-        self.metrics.observe(outcome, u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX));
-        self.metrics.active.fetch_sub(1, Ordering::Relaxed);
-        if !self.span.is_disabled() {
-            record_on_span(&self.span, outcome);
+        let ended = Instant::now();
+        let elapsed = ended.saturating_duration_since(self.started);
+        let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
+        let traced = !self.span.is_disabled();
+        match self.metrics {
+            SiteMetrics::Endpoint(endpoint) => {
+                endpoint.outcomes.observe(outcome, nanos);
+                endpoint.active.fetch_sub(1, Ordering::Relaxed);
+                if traced {
+                    record_on_span(&self.span, outcome, true);
+                }
+                self.span.in_scope(|| log_request(self.site, outcome, elapsed));
+            }
+            SiteMetrics::Operation(operation) => {
+                operation.observe(outcome, nanos);
+                if traced {
+                    record_on_span(&self.span, outcome, false);
+                }
+                self.span.in_scope(|| log_operation(self.site, outcome, elapsed));
+            }
         }
-        self.span.in_scope(|| log_completed(self.site, outcome, elapsed));
     }
 }
 
@@ -66,8 +87,8 @@ impl Drop for Call {
     }
 }
 
-fn record_on_span(span: &Span, outcome: Classification) {
-    if let Some(code) = outcome.status_code() {
+fn record_on_span(span: &Span, outcome: Classification, with_status: bool) {
+    if let Some(code) = outcome.status_code().filter(|_| with_status) {
         // As an integer, as the semantic conventions type it (u64 fields arrive as strings).
         span.record("http.response.status_code", i64::from(code));
     }
@@ -77,8 +98,8 @@ fn record_on_span(span: &Span, outcome: Classification) {
     }
 }
 
-/// Emits the per-call event: INFO on success, WARN on a 4xx, ERROR on a failure.
-fn log_completed(site: &CallSite, outcome: Classification, elapsed: Duration) {
+/// Emits the per-call event of an endpoint: INFO on success, WARN on a 4xx, ERROR on a failure.
+fn log_request(site: &CallSite, outcome: Classification, elapsed: Duration) {
     macro_rules! completed {
         ($level:expr) => {
             tracing::event!(
@@ -106,6 +127,34 @@ fn log_completed(site: &CallSite, outcome: Classification, elapsed: Duration) {
         completed!(Level::WARN);
     } else {
         completed!(Level::INFO);
+    }
+}
+
+/// Emits the per-call event of an operation: DEBUG unless it failed, then ERROR.
+fn log_operation(site: &CallSite, outcome: Classification, elapsed: Duration) {
+    let operation = site.operation().unwrap_or_default();
+    macro_rules! completed {
+        ($level:expr) => {
+            tracing::event!(
+                target: OPERATION_LOG_TARGET,
+                $level,
+                operation,
+                "error.type" = outcome.error_type().map(tracing::field::display),
+                outcome = outcome.outcome_name(),
+                duration_ms = whole_nanoseconds_as_millis(elapsed),
+                "code.function" = site.function(),
+                "code.namespace" = site.module_path(),
+                "{} {} in {:.3} ms",
+                operation,
+                StatusText(outcome),
+                elapsed.as_secs_f64() * 1e3,
+            )
+        };
+    }
+    if outcome.is_failure() {
+        completed!(Level::ERROR);
+    } else {
+        completed!(Level::DEBUG);
     }
 }
 

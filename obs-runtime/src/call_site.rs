@@ -2,10 +2,11 @@
 //! collected at link time, each resolving its metric handles once.
 
 use crate::metrics::endpoint_metrics::{self, EndpointMetrics};
+use crate::metrics::operation_metrics::{self, OperationMetrics};
 use crate::objectives::Objectives;
 use std::sync::{Arc, OnceLock};
 
-/// What `#[observed]` knows about an endpoint at compile time.
+/// What `#[observed(endpoint = ...)]` knows about an endpoint at compile time.
 #[doc(hidden)]
 #[derive(Debug)]
 pub struct EndpointInfo {
@@ -23,13 +24,51 @@ pub struct EndpointInfo {
     pub latency_objective: Option<(f64, f64)>,
 }
 
-/// One annotated function: its endpoint, source location and documentation.
+/// What `#[observed(operation = ...)]` knows about an internal operation at compile time.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct OperationInfo {
+    pub operation: &'static str,
+    pub function: &'static str,
+    pub module_path: &'static str,
+    pub file: &'static str,
+    pub line: u32,
+    pub doc: &'static str,
+    pub buckets: Option<&'static [f64]>,
+}
+
+/// Whether a call site serves an HTTP endpoint or runs an internal operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum CallSiteKind {
+    /// `#[observed(endpoint = "/users/{id}", method = "GET")]`: an HTTP handler, recorded as
+    /// `http_server_request_duration_seconds` under a server span.
+    Endpoint,
+    /// `#[observed(operation = "db.load_user")]`: an internal step, recorded as
+    /// `operation_duration_seconds` under an internal child span.
+    Operation,
+}
+
+#[derive(Debug)]
+enum Details {
+    Endpoint(EndpointInfo),
+    Operation(OperationInfo),
+}
+
+/// The metric state a call site records into, resolved once.
+#[derive(Debug)]
+pub(crate) enum SiteMetrics {
+    Endpoint(Arc<EndpointMetrics>),
+    Operation(Arc<OperationMetrics>),
+}
+
+/// One annotated function: its endpoint or operation, source location and documentation.
 ///
 /// Every `#[observed]` function has exactly one, registered in [`catalog`] before `main` runs.
 #[derive(Debug)]
 pub struct CallSite {
-    info: EndpointInfo,
-    metrics: OnceLock<Arc<EndpointMetrics>>,
+    details: Details,
+    metrics: OnceLock<SiteMetrics>,
 }
 
 /// The default duration buckets in seconds: the OpenTelemetry HTTP semantic conventions' advice.
@@ -39,72 +78,136 @@ impl CallSite {
     #[doc(hidden)]
     #[must_use]
     pub const fn endpoint(info: EndpointInfo) -> Self {
-        CallSite { info, metrics: OnceLock::new() }
+        CallSite { details: Details::Endpoint(info), metrics: OnceLock::new() }
     }
 
-    /// The HTTP method, upper case (`GET`).
+    #[doc(hidden)]
+    #[must_use]
+    pub const fn for_operation(info: OperationInfo) -> Self {
+        CallSite { details: Details::Operation(info), metrics: OnceLock::new() }
+    }
+
+    /// Whether this is an endpoint or an internal operation.
+    #[must_use]
+    pub fn kind(&self) -> CallSiteKind {
+        match self.details {
+            Details::Endpoint(_) => CallSiteKind::Endpoint,
+            Details::Operation(_) => CallSiteKind::Operation,
+        }
+    }
+
+    /// The HTTP method, upper case (`GET`); empty for an operation, which has none.
     #[must_use]
     pub fn method(&self) -> &'static str {
-        self.info.method
+        match &self.details {
+            Details::Endpoint(info) => info.method,
+            Details::Operation(_) => "",
+        }
     }
 
-    /// The route template (`/users/{id}`), the value of the `http_route` label.
+    /// The route template (`/users/{id}`), the value of the `http_route` label; empty for an
+    /// operation, which has none.
     #[must_use]
     pub fn route(&self) -> &'static str {
-        self.info.route
+        match &self.details {
+            Details::Endpoint(info) => info.route,
+            Details::Operation(_) => "",
+        }
+    }
+
+    /// The operation name (`db.load_user`), the value of the `operation` label; `None` for an
+    /// endpoint.
+    #[must_use]
+    pub fn operation(&self) -> Option<&'static str> {
+        match &self.details {
+            Details::Endpoint(_) => None,
+            Details::Operation(info) => Some(info.operation),
+        }
     }
 
     /// The function's name.
     #[must_use]
     pub fn function(&self) -> &'static str {
-        self.info.function
+        match &self.details {
+            Details::Endpoint(info) => info.function,
+            Details::Operation(info) => info.function,
+        }
     }
 
     /// The module the function is defined in.
     #[must_use]
     pub fn module_path(&self) -> &'static str {
-        self.info.module_path
+        match &self.details {
+            Details::Endpoint(info) => info.module_path,
+            Details::Operation(info) => info.module_path,
+        }
     }
 
     /// The source file of the function.
     #[must_use]
     pub fn file(&self) -> &'static str {
-        self.info.file
+        match &self.details {
+            Details::Endpoint(info) => info.file,
+            Details::Operation(info) => info.file,
+        }
     }
 
     /// The line of the function's name in [`file`](Self::file).
     #[must_use]
     pub fn line(&self) -> u32 {
-        self.info.line
+        match &self.details {
+            Details::Endpoint(info) => info.line,
+            Details::Operation(info) => info.line,
+        }
     }
 
     /// The function's doc comment, one line per `///` line; empty when it has none.
     #[must_use]
     pub fn doc(&self) -> &'static str {
-        self.info.doc
+        match &self.details {
+            Details::Endpoint(info) => info.doc,
+            Details::Operation(info) => info.doc,
+        }
     }
 
     /// The histogram bucket bounds in seconds: the annotation's, or [`DEFAULT_BUCKETS`].
     #[must_use]
     pub fn buckets(&self) -> &'static [f64] {
-        self.info.buckets.unwrap_or(DEFAULT_BUCKETS)
+        let buckets = match &self.details {
+            Details::Endpoint(info) => info.buckets,
+            Details::Operation(info) => info.buckets,
+        };
+        buckets.unwrap_or(DEFAULT_BUCKETS)
     }
 
-    /// The endpoint's service-level objectives: declared with `slo(...)`, or the defaults.
+    /// The endpoint's service-level objectives: declared with `slo(...)`, or the defaults. An
+    /// operation cannot declare objectives (they belong to the endpoint that serves the
+    /// request) and reports the defaults.
     #[must_use]
     pub fn objectives(&self) -> Objectives {
-        Objectives::for_endpoint(self.info.success_objective, self.info.latency_objective, self.buckets())
+        match &self.details {
+            Details::Endpoint(info) => {
+                Objectives::for_endpoint(info.success_objective, info.latency_objective, self.buckets())
+            }
+            Details::Operation(_) => Objectives::for_endpoint(None, None, self.buckets()),
+        }
     }
 
-    /// The span name: `"{METHOD} {route}"`.
+    /// The span name: `"{METHOD} {route}"` for an endpoint, the operation name for an operation.
     #[must_use]
     pub fn span_name(&self) -> String {
-        format!("{} {}", self.info.method, self.info.route)
+        match &self.details {
+            Details::Endpoint(info) => format!("{} {}", info.method, info.route),
+            Details::Operation(info) => info.operation.to_owned(),
+        }
     }
 
-    /// The metric handles of this endpoint, resolved on the first call and cached.
-    pub(crate) fn metrics(&'static self) -> &'static EndpointMetrics {
-        self.metrics.get_or_init(|| endpoint_metrics::register(self))
+    /// The metric handles of this call site, resolved on the first call and cached.
+    pub(crate) fn metrics(&'static self) -> &'static SiteMetrics {
+        self.metrics.get_or_init(|| match self.details {
+            Details::Endpoint(_) => SiteMetrics::Endpoint(endpoint_metrics::register(self)),
+            Details::Operation(_) => SiteMetrics::Operation(operation_metrics::register(self)),
+        })
     }
 }
 
@@ -112,11 +215,12 @@ impl CallSite {
 #[linkme::distributed_slice]
 pub static CALL_SITES: [&'static CallSite];
 
-/// Every `#[observed]` function linked into this program, in no particular order.
+/// Every `#[observed]` function linked into this program, endpoints and operations, in no
+/// particular order. See [`endpoints`] and [`operations`] for one kind only.
 ///
 /// ```
 /// for site in obs_runtime::catalog() {
-///     println!("{} {} -> {}:{}", site.method(), site.route(), site.file(), site.line());
+///     println!("{:?} {} -> {}:{}", site.kind(), site.span_name(), site.file(), site.line());
 /// }
 /// ```
 #[must_use]
@@ -124,20 +228,38 @@ pub fn catalog() -> &'static [&'static CallSite] {
     &CALL_SITES
 }
 
-/// Two functions claiming the same method and route, which would merge their series.
+/// The endpoints of the [`catalog`]: every `#[observed(endpoint = ...)]` function.
+///
+/// ```
+/// for site in obs_runtime::endpoints() {
+///     println!("{} {} -> {}:{}", site.method(), site.route(), site.file(), site.line());
+/// }
+/// ```
+pub fn endpoints() -> impl Iterator<Item = &'static CallSite> {
+    catalog().iter().copied().filter(|site| site.kind() == CallSiteKind::Endpoint)
+}
+
+/// The internal operations of the [`catalog`]: every `#[observed(operation = ...)]` function.
+pub fn operations() -> impl Iterator<Item = &'static CallSite> {
+    catalog().iter().copied().filter(|site| site.kind() == CallSiteKind::Operation)
+}
+
+/// Two functions claiming the same endpoint (method and route) or the same operation name,
+/// which would merge their series.
 #[derive(Debug)]
-pub(crate) struct DuplicateEndpoint {
+pub(crate) struct Duplicate {
     pub first: &'static CallSite,
     pub second: &'static CallSite,
 }
 
-/// Registers every endpoint of the catalog so its series exist from start-up with zero counts.
-pub(crate) fn register_catalog() -> Result<(), DuplicateEndpoint> {
+/// Registers every call site of the catalog so its series exist from start-up with zero counts.
+pub(crate) fn register_catalog() -> Result<(), Duplicate> {
     let mut sites: Vec<&'static CallSite> = catalog().to_vec();
-    sites.sort_by_key(|site| (site.route(), site.method(), site.file(), site.line()));
+    let identity = |site: &CallSite| (site.kind(), site.operation().unwrap_or_default(), site.route(), site.method());
+    sites.sort_by_key(|site| (identity(site), site.file(), site.line()));
     for pair in sites.windows(2) {
-        if (pair[0].route(), pair[0].method()) == (pair[1].route(), pair[1].method()) {
-            return Err(DuplicateEndpoint { first: pair[0], second: pair[1] });
+        if identity(pair[0]) == identity(pair[1]) {
+            return Err(Duplicate { first: pair[0], second: pair[1] });
         }
     }
     for site in sites {

@@ -44,6 +44,15 @@ pub enum SetupError {
         /// `file:line` of the other.
         second: String,
     },
+    /// Two `#[observed]` functions claim the same operation name, so their series would merge.
+    DuplicateOperation {
+        /// The operation name.
+        operation: &'static str,
+        /// `file:line` of one function.
+        first: String,
+        /// `file:line` of the other.
+        second: String,
+    },
     /// A global tracing subscriber or the toolkit itself was already set up in this process.
     AlreadyInitialized,
     /// An OTLP exporter could not be built from valid settings (e.g. no thread could be started).
@@ -71,6 +80,10 @@ impl fmt::Display for SetupError {
             SetupError::DuplicateEndpoint { method, route, first, second } => write!(
                 f,
                 "{method} {route} is annotated twice, at {first} and at {second}: give each function its own endpoint"
+            ),
+            SetupError::DuplicateOperation { operation, first, second } => write!(
+                f,
+                "operation {operation:?} is annotated twice, at {first} and at {second}: give each function its own operation name"
             ),
             SetupError::ExportSetup { signal, reason } => {
                 write!(f, "cannot set up OTLP export of {signal}: {reason}")

@@ -21,8 +21,13 @@
 //! log output, the `/metrics` listener and the process metrics.
 //!
 //! ## `#[observed]` arguments
-//! - `endpoint = "/users/{id}"` (required): the route template, the `http_route` label. Never the
-//!   concrete path, so cardinality stays bounded.
+//! - `endpoint = "/users/{id}"` (required, unless `operation`): the route template, the
+//!   `http_route` label. Never the concrete path, so cardinality stays bounded.
+//! - `operation = "db.load_user"` (instead of `endpoint`): an internal step such as a repository
+//!   method. Each call records `operation_duration_seconds{operation, error_type}` (histogram), an
+//!   internal child span named after the operation under the current span (the request's), and a
+//!   DEBUG log event (ERROR on failure) with target [`OPERATION_LOG_TARGET`]. Names are lowercase
+//!   letters, digits, `_`, `.` and `-`, at most 64 characters; `method` and `slo` are for endpoints.
 //! - `method = "POST"` (default `GET`): the HTTP method, upper case.
 //! - `buckets = [0.01, 0.1, 1.0]`: histogram bounds in seconds, replacing the defaults
 //!   ([`DEFAULT_BUCKETS`]).
@@ -46,8 +51,10 @@ pub mod propagation;
 mod setup;
 pub mod telemetry;
 
+pub use call::OPERATION_LOG_TARGET;
 pub use call::REQUEST_LOG_TARGET;
 pub use call_site::{CallSite, DEFAULT_BUCKETS, catalog};
+pub use call_site::{CallSiteKind, endpoints, operations};
 pub use error::SetupError;
 pub use objectives::{DEFAULT_LATENCY_TARGET, DEFAULT_LATENCY_THRESHOLD_SECONDS, DEFAULT_SUCCESS_TARGET, Objectives};
 pub use obs_macros::observed;
@@ -61,6 +68,7 @@ pub use telemetry::{LogFormat, ObsGuard};
 pub mod __private {
     pub use crate::__obs_classify as classify;
     pub use crate::call::Call;
+    pub use crate::call_site::OperationInfo;
     pub use crate::call_site::{CALL_SITES, CallSite, EndpointInfo};
     pub use crate::outcome::probe;
     pub use ::linkme;

@@ -98,6 +98,12 @@ impl Classification {
         Classification { status_code: None, error_type: Some(error_type) }
     }
 
+    /// The same outcome without its status code: how an operation, labelled by `error_type`
+    /// only, keys its series. A 4xx becomes a success: it is not the operation's failure.
+    pub(crate) const fn without_status_code(self) -> Self {
+        Classification { status_code: None, error_type: self.error_type }
+    }
+
     /// The HTTP status code, when the return value revealed one.
     #[must_use]
     pub const fn status_code(&self) -> Option<u16> {

@@ -1,6 +1,6 @@
 //! The one call at the start of `main`: [`builder`] → [`ObsBuilder::init`] → [`ObsGuard`].
 
-use crate::call_site::{DuplicateEndpoint, catalog, register_catalog};
+use crate::call_site::{CallSiteKind, Duplicate, endpoints, operations, register_catalog};
 use crate::error::SetupError;
 use crate::metrics::MetricsServer;
 use crate::telemetry::config::{self, EnvReader, LogFormat};
@@ -287,13 +287,17 @@ struct Built {
     shutdown_timeout: Duration,
 }
 
-fn duplicate_error(duplicate: &DuplicateEndpoint) -> SetupError {
+fn duplicate_error(duplicate: &Duplicate) -> SetupError {
     let location = |site: &crate::CallSite| format!("{}:{}", site.file(), site.line());
-    SetupError::DuplicateEndpoint {
-        method: duplicate.first.method(),
-        route: duplicate.first.route(),
-        first: location(duplicate.first),
-        second: location(duplicate.second),
+    let (first, second) = (location(duplicate.first), location(duplicate.second));
+    match (duplicate.first.kind(), duplicate.first.operation()) {
+        (CallSiteKind::Operation, Some(operation)) => SetupError::DuplicateOperation { operation, first, second },
+        _ => SetupError::DuplicateEndpoint {
+            method: duplicate.first.method(),
+            route: duplicate.first.route(),
+            first,
+            second,
+        },
     }
 }
 
@@ -319,7 +323,8 @@ fn log_startup(
         "otlp.traces" = export(otlp.traces.as_ref()),
         "otlp.logs" = export(otlp.logs.as_ref()),
         "otlp.sampler" = ?otlp.sampler,
-        endpoints = catalog().len(),
+        endpoints = endpoints().count(),
+        operations = operations().count(),
         "obs started: {} {}, metrics on {}",
         identity.name,
         identity.version,

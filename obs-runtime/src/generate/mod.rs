@@ -305,13 +305,13 @@ pub fn write_artifacts(dir: impl AsRef<Path>, artifacts: &[Artifact]) -> Result<
     Ok(written)
 }
 
-/// [`artifacts`] of this program's [`catalog()`](crate::catalog), written under `dir`: what a
+/// [`artifacts`] of this program's [`endpoints()`](crate::endpoints), written under `dir`: what a
 /// service's `generate <dir>` command calls.
 ///
 /// # Errors
 /// As [`artifacts`] and [`write_artifacts`].
 pub fn generate(dir: impl AsRef<Path>, options: &Options) -> Result<Vec<PathBuf>, GenerateError> {
-    write_artifacts(dir, &artifacts(crate::catalog(), options)?)
+    write_artifacts(dir, &artifacts(&crate::endpoints().collect::<Vec<_>>(), options)?)
 }
 
 #[cfg(test)]

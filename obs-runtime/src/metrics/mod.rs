@@ -4,10 +4,14 @@
 //! process called [`init`](crate::ObsBuilder::init), and [`render`] encodes it on demand.
 
 pub(crate) mod build_info;
+pub(crate) mod durations;
 pub(crate) mod endpoint_metrics;
 pub(crate) mod export_health;
 pub(crate) mod histogram;
 pub(crate) mod http_server;
+pub(crate) mod operation_metrics;
+pub(crate) mod operations;
+pub(crate) mod outcome_series;
 pub(crate) mod process;
 pub(crate) mod server;
 
@@ -64,7 +68,8 @@ fn registry() -> &'static Registry {
     static REGISTRY: OnceLock<Registry> = OnceLock::new();
     REGISTRY.get_or_init(|| {
         let mut registry = Registry::default();
-        registry.register_collector(Box::new(http_server::HttpServerCollector));
+        registry.register_collector(Box::new(durations::DurationsCollector));
+        registry.register_collector(Box::new(http_server::ActiveRequestsCollector));
         registry.register_collector(Box::new(process::ProcessCollector));
         registry.register_collector(Box::new(build_info::BuildInfoCollector));
         registry.register_collector(Box::new(export_health::ExportHealthCollector));

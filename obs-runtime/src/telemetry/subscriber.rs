@@ -2,7 +2,7 @@
 //! endpoint is set), the log output, and the OTLP log bridge, each with its own filter so
 //! quieting logs never removes trace ids.
 
-use crate::call::REQUEST_LOG_TARGET;
+use crate::call::{OPERATION_LOG_TARGET, REQUEST_LOG_TARGET};
 use crate::error::SetupError;
 use crate::telemetry::config::{LogFormat, parse_filter};
 use crate::telemetry::export_queue::EXPORT_LOG_TARGET;
@@ -83,8 +83,9 @@ pub fn build(parts: SubscriberParts) -> Result<BuiltSubscriber, SetupError> {
 
     // The per-call event repeats the span's own attributes: copying it into a span event would
     // double the cost of every traced call for no information.
-    let not_the_call_event =
-        filter_fn(|metadata: &Metadata<'_>| !(metadata.is_event() && metadata.target() == REQUEST_LOG_TARGET));
+    let not_the_call_event = filter_fn(|metadata: &Metadata<'_>| {
+        !(metadata.is_event() && matches!(metadata.target(), REQUEST_LOG_TARGET | OPERATION_LOG_TARGET))
+    });
     // Busy/idle time and thread ids cost on every enter and exit and answer no question the
     // duration histogram does not; source location stays, it links a span to its code.
     let spans = tracing_opentelemetry::layer()
@@ -106,10 +107,15 @@ pub fn build(parts: SubscriberParts) -> Result<BuiltSubscriber, SetupError> {
         ),
     };
     // Exported log records are exactly the printed lines, minus the exporter's own plumbing.
-    let exported_logs = logger_provider.as_ref().map(|provider| {
-        OpenTelemetryTracingBridge::new(provider)
-            .with_filter(export_filter.and(filter_fn(|metadata: &Metadata<'_>| !is_plumbing(metadata.target()))))
-    });
+    // Without a logs endpoint the layer stays, filtered to nothing: a `None` layer in this stack
+    // would enable every span and event at every level, and make each disabled call site pay
+    // for building them.
+    let export_filter =
+        if logger_provider.is_some() { export_filter } else { tracing_subscriber::EnvFilter::new("off") };
+    let exported_logs = logger_provider
+        .as_ref()
+        .map(OpenTelemetryTracingBridge::new)
+        .with_filter(export_filter.and(filter_fn(|metadata: &Metadata<'_>| !is_plumbing(metadata.target()))));
     let subscriber =
         Registry::default().with(spans).with(Layer::and_then(json, pretty).with_filter(log_filter)).with(exported_logs);
     // A concrete type, not a boxed one, so the OpenTelemetry layer can downcast the dispatcher.

@@ -63,7 +63,42 @@ impl<T: Clone + Send + Sync> Service<T> {
     }
 }
 
+/// An operation: sync, with `?`.
+#[observed(operation = "parse.number")]
+fn parse_number(text: &str) -> Result<u32, std::num::ParseIntError> {
+    Ok(text.trim().parse::<u32>()? * 2)
+}
+
+/// An async operation with custom buckets.
+#[observed(operation = "db.load-user_v2", buckets = [0.0005, 0.002, 0.01])]
+async fn load_user(id: u64) -> Option<String> {
+    (id > 0).then(|| id.to_string())
+}
+
+struct Repository<T> {
+    rows: Vec<T>,
+}
+
+impl<T: Clone> Repository<T> {
+    /// A method operation of a generic type, returning a borrow of `self`.
+    #[observed(operation = "repo.first")]
+    fn first(&self) -> Option<&T> {
+        self.rows.first()
+    }
+
+    #[observed(operation = "repo.save")]
+    async fn save(&mut self, row: T) -> usize {
+        self.rows.push(row);
+        self.rows.len()
+    }
+}
+
 fn main() {
+    let _ = parse_number("2");
+    let _ = load_user(1);
+    let mut repository = Repository { rows: vec![1] };
+    let _ = repository.first();
+    let _ = repository.save(2);
     unit();
     let _ = parse("1");
     let _ = fetch(1);

@@ -1,0 +1,28 @@
+//! `operation_duration_seconds` from the operation states, sorted by operation name so every
+//! scrape lists them in the same order.
+
+use crate::metrics::durations::{DurationFamily, DurationSeries};
+use crate::metrics::operation_metrics;
+
+/// The operation duration family, one series per operation and `error_type`.
+pub fn operation_durations() -> DurationFamily {
+    let mut operations = operation_metrics::registered();
+    operations.sort_by_key(|operation| operation.operation);
+    let mut series = Vec::new();
+    for operation in operations {
+        let mut outcomes = operation.outcomes.series();
+        outcomes.sort_by_key(|one| one.outcome);
+        for one in &outcomes {
+            let error_type = one.outcome.error_type().map(|error| error.to_string()).unwrap_or_default();
+            series.push(DurationSeries {
+                labels: vec![("operation", operation.operation.to_owned()), ("error_type", error_type)],
+                histogram: one.histogram.snapshot(operation.outcomes.bounds_seconds),
+            });
+        }
+    }
+    DurationFamily {
+        name: "operation_duration",
+        help: "Duration of internal operations run by #[observed(operation = ...)] functions.",
+        series,
+    }
+}

@@ -1,0 +1,28 @@
+//! What the log and trace filters reject is never built: a disabled span or event costs one
+//! cached interest check at its call site. Its own test binary, since call-site interest is
+//! process-wide and other tests' subscribers would blur it.
+
+use obs_runtime::OPERATION_LOG_TARGET;
+use tracing::Level;
+
+#[test]
+fn what_the_filters_reject_is_never_built() {
+    for (log_filter, trace_filter) in [("off", "off"), ("info", "off"), ("off", "info"), ("info", "info")] {
+        let telemetry = obs_runtime::builder("filters", "1")
+            .log_filter(log_filter)
+            .trace_filter(trace_filter)
+            .log_writer(std::io::sink)
+            .build_local()
+            .expect("valid settings");
+        tracing::dispatcher::with_default(telemetry.dispatch(), || {
+            let quiet = log_filter == "off" && trace_filter == "off";
+            let case = format!("log {log_filter}, trace {trace_filter}");
+            assert_eq!(tracing::info_span!("probe").is_disabled(), quiet, "{case}: INFO span");
+            assert!(tracing::debug_span!("probe").is_disabled(), "{case}: a DEBUG span is built");
+            assert!(
+                !tracing::enabled!(target: OPERATION_LOG_TARGET, Level::DEBUG),
+                "{case}: the DEBUG operation event would be built"
+            );
+        });
+    }
+}

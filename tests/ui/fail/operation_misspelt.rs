@@ -1,0 +1,6 @@
+use obs_runtime::observed;
+
+#[observed(operaton = "db.load_user")]
+fn load_user() {}
+
+fn main() {}
