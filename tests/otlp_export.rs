@@ -344,7 +344,7 @@ fn server_span_and_children<'a>(spans: &'a [Value], server: &'a Value) -> Vec<&'
 }
 
 #[test]
-fn operations_are_internal_child_spans_of_the_request() {
+fn operations_are_internal_child_spans_of_the_request_and_exemplars_link_to_the_trace() {
     let receiver = OtlpReceiver::start(Mode::Accept);
     let endpoint = receiver.http_endpoint();
     let demo = start_demo(&[("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint)]);
@@ -359,6 +359,8 @@ fn operations_are_internal_child_spans_of_the_request() {
     )
     .expect("POST /orders");
     assert_eq!(order.status, 201, "{}", order.body);
+    let accept = [("Accept", "application/openmetrics-text;version=1.0.0")];
+    let openmetrics = request(demo.metrics, "GET", "/metrics", &accept, "").expect("scrape").body;
     demo.stop();
 
     let spans = receiver.wait_for("span", ARRIVAL_DEADLINE, |spans| spans.len() >= 6);
@@ -395,4 +397,39 @@ fn operations_are_internal_child_spans_of_the_request() {
             assert_eq!(text(child, "/status_code"), "STATUS_CODE_UNSET");
         }
     }
+
+    // The exemplars of the scrape point at those exported traces.
+    let exemplar_trace = |family: &str, labels: &[(&str, &str)]| -> Vec<(String, String)> {
+        openmetrics
+            .lines()
+            .filter(|line| line.starts_with(&format!("{family}_bucket{{")) && line.contains(" # {"))
+            .filter(|line| labels.iter().all(|(key, value)| line.contains(&format!("{key}=\"{value}\""))))
+            .map(|line| {
+                let exemplar = line.split_once(" # ").expect("exemplar").1;
+                let id = |key: &str| {
+                    let start = exemplar.find(&format!("{key}=\"")).expect(key) + key.len() + 2;
+                    exemplar[start..].split('"').next().expect("quoted").to_owned()
+                };
+                (id("trace_id"), id("span_id"))
+            })
+            .collect()
+    };
+    let ok_request = server("GET /users/{id}", 200);
+    let ok_operation = server_span_and_children(&spans, ok_request)[0];
+    let request_exemplars = exemplar_trace(
+        "http_server_request_duration_seconds",
+        &[("http_route", "/users/{id}"), ("http_response_status_code", "200")],
+    );
+    assert_eq!(
+        request_exemplars,
+        [(text(ok_request, "/trace_id").to_owned(), text(ok_request, "/span_id").to_owned())],
+        "the 200 series' one exemplar is the exported request span:\n{openmetrics}"
+    );
+    let operation_exemplars =
+        exemplar_trace("operation_duration_seconds", &[("operation", "db.load_user"), ("error_type", "")]);
+    assert_eq!(
+        operation_exemplars,
+        [(text(ok_operation, "/trace_id").to_owned(), text(ok_operation, "/span_id").to_owned())],
+        "the operation's exemplar is its exported span:\n{openmetrics}"
+    );
 }

@@ -1,18 +1,22 @@
 //! What one call records, for real: panics, cancellations, concurrency, custom buckets, the
-//! per-call log event with its trace ids, operations nested in requests, and setup errors naming
-//! the bad setting.
+//! per-call log event with its trace ids, operations nested in requests, exemplars linking
+//! buckets to traces, and setup errors naming the bad setting.
 
 // Counts are integers carried as f64 by the exposition format: exact comparison is the point.
 #![allow(clippy::float_cmp)]
 
-use obs_runtime::metrics::{ExpositionFormat, render};
+use obs_runtime::metrics::{ExpositionFormat, MetricsServer, render};
 use obs_runtime::{LocalTelemetry, LogFormat, SetupError, observed};
 use obs_tests::exposition::{matching, value};
+use obs_tests::http_client::request;
 use obs_tests::logs::CapturedLogs;
+use obs_tests::process::require_tool;
 use obs_tests::{YieldOnce, block_on};
 use serde_json::Value;
 use std::future::Future;
+use std::io::Write as _;
 use std::pin::pin;
+use std::process::{Command, Stdio};
 use std::task::{Context, Waker};
 
 fn openmetrics() -> String {
@@ -498,4 +502,184 @@ fn operations_are_listed_with_zero_counts_before_their_first_call() {
     let _ = never_run;
     let labels = [("operation", "rec.never"), ("error_type", "")];
     assert_eq!(value(&openmetrics(), "operation_duration_seconds_count", &labels), Some(0.0));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Exemplars: the buckets of the duration histograms link to the trace of a sampled call.
+
+/// The bucket lines of `family` whose labels include `labels`, with an exemplar.
+fn exemplar_lines(text: &str, family: &str, labels: &[(&str, &str)]) -> Vec<String> {
+    let bucket = format!("{family}_bucket{{");
+    text.lines()
+        .filter(|line| line.starts_with(&bucket) && line.contains(" # {"))
+        .filter(|line| labels.iter().all(|(key, value)| line.contains(&format!("{key}=\"{value}\""))))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// `(trace_id, span_id, value, timestamp)` of the exemplar on a bucket line.
+fn exemplar_of(line: &str) -> (String, String, f64, f64) {
+    let exemplar = line.split_once(" # ").expect("an exemplar").1;
+    let quoted = |key: &str| {
+        let start = exemplar.find(&format!("{key}=\"")).unwrap_or_else(|| panic!("no {key} in {line}")) + key.len() + 2;
+        exemplar[start..].split('"').next().expect("closing quote").to_owned()
+    };
+    let mut numbers = exemplar.rsplit_once("} ").expect("value after labels").1.split(' ');
+    let mut number = || numbers.next().and_then(|text| text.parse::<f64>().ok()).expect("number");
+    (quoted("trace_id"), quoted("span_id"), number(), number())
+}
+
+/// The `le` of a bucket line, and the `le` of the bucket below it in the same series (0 for the
+/// first bucket).
+fn bucket_bounds(text: &str, line: &str) -> (f64, f64) {
+    let split = |sample: obs_tests::exposition::Sample| {
+        let mut labels = sample.labels;
+        let at = labels.iter().position(|(key, _)| key == "le").expect("a bucket");
+        let le = labels.remove(at).1;
+        (sample.name, labels, if le == "+Inf" { f64::INFINITY } else { le.parse::<f64>().expect("numeric le") })
+    };
+    let (name, labels, le) = split(obs_tests::exposition::samples(line).remove(0));
+    let below = obs_tests::exposition::samples(text)
+        .into_iter()
+        .filter(|sample| sample.name == name)
+        .map(split)
+        .filter(|(_, other, other_le)| *other == labels && *other_le < le)
+        .map(|(_, _, other_le)| other_le)
+        .fold(0.0, f64::max);
+    (below, le)
+}
+
+/// Runs `program` with `input` on stdin; (success, stdout, stderr).
+fn run_with_stdin(program: &str, args: &[&str], input: &str) -> (bool, String, String) {
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|error| panic!("cannot run {program}: {error}"));
+    child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
+    let output = child.wait_with_output().expect("wait");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[observed(operation = "rec.exemplar.row")]
+async fn exemplar_row(id: u32) -> Result<u32, std::io::Error> {
+    YieldOnce::default().await;
+    Ok(id + 1)
+}
+
+#[observed(endpoint = "/rec/exemplar/{id}")]
+async fn exemplar_request(id: u32) -> Result<http::StatusCode, std::io::Error> {
+    exemplar_row(id).await?;
+    Ok(http::StatusCode::OK)
+}
+
+#[test]
+#[allow(clippy::too_many_lines)] // one scrape checked four ways reads best as one function
+fn a_sampled_call_leaves_exemplars_that_link_its_buckets_to_its_trace() {
+    require_tool("promtool", "apt-get install prometheus");
+    require_tool("python3", "apt-get install python3");
+    let (logs, telemetry) = capturing("info,obs::operation=debug", &[]);
+    tracing::dispatcher::with_default(telemetry.dispatch(), || {
+        assert_eq!(block_on(exemplar_request(1)).expect("ok"), http::StatusCode::OK);
+    });
+    let lines = logs.json_lines();
+    let request_line = lines_of(&lines, "obs::request")[0];
+    let operation_line = lines_of(&lines, "obs::operation")[0];
+
+    // A real scrape of the toolkit's listener, in the format Prometheus asks for.
+    let server = MetricsServer::start("127.0.0.1:0".parse().expect("address")).expect("listener");
+    let accept = "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5";
+    let scrape = request(server.local_addr(), "GET", "/metrics", &[("Accept", accept)], "").expect("scrape");
+    assert_eq!(scrape.status, 200);
+    let text = &scrape.body;
+
+    let route = [("http_route", "/rec/exemplar/{id}")];
+    let requests = exemplar_lines(text, "http_server_request_duration_seconds", &route);
+    assert_eq!(requests.len(), 1, "one call, one bucket with an exemplar:\n{text}");
+    let (trace_id, span_id, seconds, timestamp) = exemplar_of(&requests[0]);
+    assert_eq!(
+        trace_id,
+        request_line["trace_id"].as_str().expect("trace id"),
+        "the exemplar is the logged call's trace"
+    );
+    assert_eq!(span_id, request_line["span_id"].as_str().expect("span id"), "and the request span within it");
+    let (above, at_most) = bucket_bounds(text, &requests[0]);
+    assert!(seconds > above && seconds <= at_most, "{seconds} lies in its bucket ({above}, {at_most}]");
+    assert!(timestamp > 1.7e9, "an exemplar timestamp in Unix seconds: {timestamp}");
+    let series_labels = [("http_route", "/rec/exemplar/{id}"), ("http_response_status_code", "200")];
+    assert_eq!(
+        value(
+            text,
+            "http_server_request_duration_seconds_sum",
+            &[("http_request_method", "GET"), series_labels[0], series_labels[1], ("error_type", "")]
+        ),
+        Some(seconds),
+        "the exemplar's value is the observed duration"
+    );
+
+    let operations = exemplar_lines(text, "operation_duration_seconds", &[("operation", "rec.exemplar.row")]);
+    assert_eq!(operations.len(), 1, "{text}");
+    let (operation_trace, operation_span, _, _) = exemplar_of(&operations[0]);
+    assert_eq!(operation_trace, trace_id, "the operation's exemplar is in the request's trace");
+    assert_eq!(operation_span, operation_line["span_id"].as_str().expect("span id"), "at the operation's span");
+
+    // Python's reference OpenMetrics parser accepts the exemplars and reads the same ids.
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/support/parse_openmetrics.py");
+    let (parsed_ok, parsed, errors) = run_with_stdin("python3", &[script], text);
+    assert!(parsed_ok, "the reference parser rejects the exposition: {errors}");
+    let parsed: Value = serde_json::from_str(&parsed).expect("parser output");
+    let exemplars: Vec<&Value> = parsed["samples"]
+        .as_array()
+        .expect("samples")
+        .iter()
+        .filter(|sample| sample["labels"]["http_route"] == "/rec/exemplar/{id}" && !sample["exemplar"].is_null())
+        .collect();
+    assert_eq!(exemplars.len(), 1);
+    assert_eq!(exemplars[0]["exemplar"]["labels"]["trace_id"], trace_id.as_str());
+    assert_eq!(exemplars[0]["exemplar"]["labels"]["span_id"], span_id.as_str());
+    assert_eq!(exemplars[0]["exemplar"]["value"].as_f64(), Some(seconds));
+
+    // The Prometheus text format has no exemplars, and promtool accepts it.
+    let plain = request(server.local_addr(), "GET", "/metrics", &[], "").expect("scrape");
+    assert_eq!(plain.header("content-type"), Some("text/plain; version=0.0.4; charset=utf-8"));
+    assert!(!plain.body.contains(" # {"), "no exemplar in the 0.0.4 text");
+    assert!(
+        value(
+            &plain.body,
+            "operation_duration_seconds_count",
+            &[("operation", "rec.exemplar.row"), ("error_type", "")]
+        )
+        .is_some()
+    );
+    let (lint_ok, lint_out, lint_err) = run_with_stdin("promtool", &["check", "metrics"], &plain.body);
+    assert!(lint_ok, "promtool check metrics failed:\n{lint_out}{lint_err}");
+}
+
+#[observed(endpoint = "/rec/unsampled")]
+fn unsampled() {}
+
+#[observed(endpoint = "/rec/untraced")]
+fn untraced() {}
+
+#[test]
+fn unsampled_and_untraced_calls_leave_no_exemplar() {
+    let (logs, telemetry) = capturing("info", &[("OTEL_TRACES_SAMPLER", "always_off")]);
+    tracing::dispatcher::with_default(telemetry.dispatch(), unsampled);
+    untraced();
+    let lines = logs.json_lines();
+    let logged = lines_of(&lines, "obs::request");
+    assert_eq!(logged.len(), 1);
+    assert_eq!(logged[0]["trace_id"].as_str().map(str::len), Some(32), "the log line still has its ids");
+    let text = openmetrics();
+    for route in ["/rec/unsampled", "/rec/untraced"] {
+        assert_eq!(count(route, ""), 1.0, "{route} is counted");
+        let exemplars = exemplar_lines(&text, "http_server_request_duration_seconds", &[("http_route", route)]);
+        assert!(exemplars.is_empty(), "{route}: {exemplars:?}");
+    }
 }

@@ -2,6 +2,7 @@
 //! or dropped unfinished by a panic or a cancellation.
 
 use crate::call_site::{CallSite, SiteMetrics};
+use crate::metrics::exemplar::SpanSource;
 use crate::outcome::{Classification, ErrorType};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -58,9 +59,11 @@ impl Call {
         let elapsed = ended.saturating_duration_since(self.started);
         let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
         let traced = !self.span.is_disabled();
+        // Only a span someone records can be sampled: no exemplar is offered otherwise.
+        let exemplar = traced.then_some(SpanSource { span: &self.span, ended });
         match self.metrics {
             SiteMetrics::Endpoint(endpoint) => {
-                endpoint.outcomes.observe(outcome, nanos);
+                endpoint.outcomes.observe(outcome, nanos, exemplar.as_ref());
                 endpoint.active.fetch_sub(1, Ordering::Relaxed);
                 if traced {
                     record_on_span(&self.span, outcome, true);
@@ -68,7 +71,7 @@ impl Call {
                 self.span.in_scope(|| log_request(self.site, outcome, elapsed));
             }
             SiteMetrics::Operation(operation) => {
-                operation.observe(outcome, nanos);
+                operation.observe(outcome, nanos, exemplar.as_ref());
                 if traced {
                     record_on_span(&self.span, outcome, false);
                 }

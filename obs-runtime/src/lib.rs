@@ -37,6 +37,9 @@
 //!   [`DEFAULT_LATENCY_TARGET`]; see [`Objectives`]. The generated alert rules and dashboards use them.
 //!
 //! The return value is classified by [`Outcome`]; misuse of the attribute is a compile error.
+//!
+//! In the OpenMetrics exposition, each bucket of the duration histograms carries an exemplar: the
+//! trace and span ids of a recent sampled call that landed in it, so a latency spike links to a trace.
 
 #![forbid(unsafe_code)]
 

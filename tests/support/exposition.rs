@@ -22,8 +22,8 @@ pub fn samples(text: &str) -> Vec<Sample> {
 
 fn parse_line(line: &str) -> Sample {
     let (series, rest) = match line.find('{') {
-        Some(_) => {
-            let close = line.rfind('}').unwrap_or_else(|| panic!("unclosed labels: {line}"));
+        Some(open) => {
+            let close = closing_brace(line, open).unwrap_or_else(|| panic!("unclosed labels: {line}"));
             line.split_at(close + 1)
         }
         None => line.split_at(line.find(' ').unwrap_or_else(|| panic!("no value: {line}"))),
@@ -39,6 +39,23 @@ fn parse_line(line: &str) -> Sample {
         None => (series, Vec::new()),
     };
     Sample { name: name.to_owned(), labels, value }
+}
+
+/// The `}` closing the label set opened at `open`, skipping quoted values: an OpenMetrics
+/// exemplar (` # {trace_id="..."} ...`) may follow the value with braces of its own.
+fn closing_brace(line: &str, open: usize) -> Option<usize> {
+    let mut quoted = false;
+    let mut escaped = false;
+    for (index, c) in line.char_indices().skip_while(|(index, _)| *index <= open) {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if quoted => escaped = true,
+            '"' => quoted = !quoted,
+            '}' if !quoted => return Some(index),
+            _ => {}
+        }
+    }
+    None
 }
 
 fn parse_labels(text: &str) -> Vec<(String, String)> {
@@ -107,5 +124,11 @@ mod tests {
         assert_eq!(value(text, "x_bucket", &[("le", "+Inf"), ("a", "q\"uote")]), Some(3.0));
         assert_eq!(value(text, "plain", &[]), Some(1.5));
         assert_eq!(value(text, "plain", &[("a", "b")]), None);
+    }
+
+    #[test]
+    fn exemplars_after_the_value_are_not_labels() {
+        let text = "x_bucket{le=\"0.5\",q=\"}\"} 2 # {trace_id=\"ab\"} 0.25 1700000000.001\n";
+        assert_eq!(value(text, "x_bucket", &[("le", "0.5"), ("q", "}")]), Some(2.0));
     }
 }

@@ -6,6 +6,7 @@
 pub(crate) mod build_info;
 pub(crate) mod durations;
 pub(crate) mod endpoint_metrics;
+pub(crate) mod exemplar;
 pub(crate) mod export_health;
 pub(crate) mod histogram;
 pub(crate) mod http_server;
@@ -64,15 +65,25 @@ impl ExpositionFormat {
     }
 }
 
+/// Everything but the duration histograms, which come first and are encoded per format.
 fn registry() -> &'static Registry {
     static REGISTRY: OnceLock<Registry> = OnceLock::new();
     REGISTRY.get_or_init(|| {
         let mut registry = Registry::default();
-        registry.register_collector(Box::new(durations::DurationsCollector));
         registry.register_collector(Box::new(http_server::ActiveRequestsCollector));
         registry.register_collector(Box::new(process::ProcessCollector));
         registry.register_collector(Box::new(build_info::BuildInfoCollector));
         registry.register_collector(Box::new(export_health::ExportHealthCollector));
+        registry
+    })
+}
+
+/// The duration histograms, for the format without exemplars.
+fn durations_registry() -> &'static Registry {
+    static REGISTRY: OnceLock<Registry> = OnceLock::new();
+    REGISTRY.get_or_init(|| {
+        let mut registry = Registry::default();
+        registry.register_collector(Box::new(durations::DurationsCollector));
         registry
     })
 }
@@ -96,8 +107,14 @@ pub fn render(format: ExpositionFormat) -> String {
     let mut text = String::with_capacity(16 * 1024);
     // Writing into a String cannot fail, and the collectors only fail when their writer does.
     let _ = match format {
-        ExpositionFormat::OpenMetrics => prometheus_client::encoding::text::encode(&mut text, registry()),
-        ExpositionFormat::PrometheusText => prometheus_client::encoding::prometheus_text::encode(&mut text, registry()),
+        ExpositionFormat::OpenMetrics => {
+            durations::write_openmetrics(&mut text, &durations::families());
+            prometheus_client::encoding::text::encode(&mut text, registry())
+        }
+        ExpositionFormat::PrometheusText => {
+            prometheus_client::encoding::prometheus_text::encode(&mut text, durations_registry())
+                .and_then(|()| prometheus_client::encoding::prometheus_text::encode(&mut text, registry()))
+        }
     };
     text
 }

@@ -2,6 +2,7 @@
 //! duration histograms, one per `error_type`.
 
 use crate::call_site::CallSite;
+use crate::metrics::exemplar::ExemplarSource;
 use crate::metrics::outcome_series::OutcomeSeries;
 use crate::outcome::Classification;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -40,14 +41,15 @@ impl OperationMetrics {
     /// Records one finished call. Operations are labelled by `error_type` only, so the outcome
     /// is keyed without its status code: a 200 and a status-less success are one series.
     #[inline]
-    pub fn observe(&self, outcome: Classification, nanos: u64) {
-        self.outcomes.observe(outcome.without_status_code(), nanos);
+    pub fn observe(&self, outcome: Classification, nanos: u64, exemplar: Option<&impl ExemplarSource>) {
+        self.outcomes.observe(outcome.without_status_code(), nanos, exemplar);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::OperationMetrics;
+    use crate::metrics::exemplar::SpanSource;
     use crate::metrics::outcome_series::OutcomeSeries;
     use crate::outcome::{Classification, ErrorType};
 
@@ -55,9 +57,9 @@ mod tests {
     fn status_codes_do_not_split_an_operation_series() {
         let metrics = OperationMetrics { operation: "test.op", outcomes: OutcomeSeries::new(&[1.0]) };
         for outcome in [Classification::success(), Classification::status(200), Classification::status(404)] {
-            metrics.observe(outcome, 10);
+            metrics.observe(outcome, 10, None::<&SpanSource<'_>>);
         }
-        metrics.observe(Classification::status(503), 10);
+        metrics.observe(Classification::status(503), 10, None::<&SpanSource<'_>>);
         let series = metrics.outcomes.series();
         assert_eq!(series.len(), 2, "{series:?}");
         assert_eq!(series[0].histogram.count(), 3);

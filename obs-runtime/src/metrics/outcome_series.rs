@@ -1,6 +1,7 @@
 //! The duration histograms of one call site, one per outcome (label set), with the hot outcomes
 //! cached in lock-free slots: shared by endpoints and operations.
 
+use crate::metrics::exemplar::ExemplarSource;
 use crate::metrics::histogram::{AtomicHistogram, bounds_to_nanos};
 use crate::outcome::Classification;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
@@ -35,20 +36,20 @@ impl OutcomeSeries {
         }
     }
 
-    /// Records one finished call.
+    /// Records one finished call; a traced one is offered as its bucket's exemplar.
     #[inline]
-    pub fn observe(&self, outcome: Classification, nanos: u64) {
+    pub fn observe(&self, outcome: Classification, nanos: u64, exemplar: Option<&impl ExemplarSource>) {
         for slot in &self.cached {
             match slot.get() {
                 Some(series) if series.outcome == outcome => {
-                    series.histogram.observe(&self.bounds_nanos, nanos);
+                    series.histogram.observe(&self.bounds_nanos, nanos, exemplar);
                     return;
                 }
                 Some(_) => {}
                 None => break,
             }
         }
-        self.series_for(outcome).histogram.observe(&self.bounds_nanos, nanos);
+        self.series_for(outcome).histogram.observe(&self.bounds_nanos, nanos, exemplar);
     }
 
     /// The series for `outcome`, created (and cached when a slot is free) on first use.
@@ -86,6 +87,7 @@ impl OutcomeSeries {
 #[cfg(test)]
 mod tests {
     use super::OutcomeSeries;
+    use crate::metrics::exemplar::SpanSource;
     use crate::outcome::Classification;
 
     #[test]
@@ -93,7 +95,7 @@ mod tests {
         let outcomes = OutcomeSeries::new(&[0.1, 1.0]);
         for code in 200..230_u16 {
             for _ in 0..3 {
-                outcomes.observe(Classification::status(code), 1_000);
+                outcomes.observe(Classification::status(code), 1_000, None::<&SpanSource<'_>>);
             }
         }
         let series = outcomes.series();
