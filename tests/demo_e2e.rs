@@ -7,11 +7,10 @@
 
 use obs_tests::exposition::value;
 use obs_tests::http_client::{Response, request};
-use obs_tests::process::{Spawned, example_binary, require_tool};
+use obs_tests::process::{Spawned, example_binary, require_tool, run_with_stdin};
 use serde_json::Value;
-use std::io::Write;
 use std::net::SocketAddr;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 const STARTUP_DEADLINE: Duration = Duration::from_mins(1);
@@ -50,24 +49,6 @@ impl Demo {
         let headers: Vec<(&str, &str)> = accept.map(|accept| ("Accept", accept)).into_iter().collect();
         request(self.metrics, "GET", "/metrics", &headers, "").expect("scrape")
     }
-}
-
-/// Runs `program args` with `input` on stdin; returns (success, stdout, stderr).
-fn run_with_stdin(program: &str, args: &[&str], input: &str) -> (bool, String, String) {
-    let mut child = Command::new(program)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|error| panic!("cannot run {program}: {error}"));
-    child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
-    let output = child.wait_with_output().expect("wait");
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
 }
 
 /// The requests the test sends: method, path, body, expected status.

@@ -11,12 +11,11 @@ use obs_tests::exposition::{matching, value};
 use obs_tests::http_client::request;
 use obs_tests::logs::CapturedLogs;
 use obs_tests::process::require_tool;
+use obs_tests::process::run_with_stdin;
 use obs_tests::{YieldOnce, block_on};
 use serde_json::Value;
 use std::future::Future;
-use std::io::Write as _;
 use std::pin::pin;
-use std::process::{Command, Stdio};
 use std::task::{Context, Waker};
 
 fn openmetrics() -> String {
@@ -547,24 +546,6 @@ fn bucket_bounds(text: &str, line: &str) -> (f64, f64) {
         .map(|(_, _, other_le)| other_le)
         .fold(0.0, f64::max);
     (below, le)
-}
-
-/// Runs `program` with `input` on stdin; (success, stdout, stderr).
-fn run_with_stdin(program: &str, args: &[&str], input: &str) -> (bool, String, String) {
-    let mut child = Command::new(program)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|error| panic!("cannot run {program}: {error}"));
-    child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
-    let output = child.wait_with_output().expect("wait");
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
 }
 
 #[observed(operation = "rec.exemplar.row")]

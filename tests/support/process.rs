@@ -176,3 +176,26 @@ pub fn require_tool(program: &str, install_hint: &str) {
         .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()));
     assert!(found, "`{program}` is not installed: {install_hint} (scripts/test.sh installs it)");
 }
+
+/// Runs `program args` with `input` on its standard input; returns (success, stdout, stderr).
+///
+/// # Panics
+/// When the program cannot be started or waited for.
+#[must_use]
+pub fn run_with_stdin(program: &str, args: &[&str], input: &str) -> (bool, String, String) {
+    use std::io::Write as _;
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|error| panic!("cannot run {program}: {error}"));
+    child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
+    let output = child.wait_with_output().expect("wait");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
