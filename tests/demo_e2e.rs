@@ -5,10 +5,11 @@
 #![allow(clippy::float_cmp)]
 #![allow(clippy::too_many_lines)] // one end-to-end scenario reads best as one function
 
-use obs_tests::exposition::value;
+use obs_tests::exposition::{samples, value};
 use obs_tests::http_client::{Response, request};
 use obs_tests::process::{Spawned, example_binary, require_tool, run_with_stdin};
 use serde_json::Value;
+use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::process::Command;
 use std::time::Duration;
@@ -149,6 +150,31 @@ fn the_demo_serves_counts_logs_and_shuts_down_cleanly() {
     assert!(!plain.body.contains("# EOF"));
     let (lint_ok, lint_out, lint_err) = run_with_stdin("promtool", &["check", "metrics"], &plain.body);
     assert!(lint_ok, "promtool check metrics failed:\n{lint_out}{lint_err}");
+
+    // Both formats write the same bucket series, `le` included (`le="1.0"`, never `le="1"`), so a
+    // generated query naming a bucket matches whichever format Prometheus scraped.
+    let buckets = |text: &str| -> BTreeSet<(String, Vec<(String, String)>)> {
+        samples(text)
+            .into_iter()
+            .filter(|sample| sample.name.ends_with("_bucket"))
+            .map(|sample| {
+                let mut labels = sample.labels;
+                labels.sort();
+                (sample.name, labels)
+            })
+            .collect()
+    };
+    let (openmetrics_buckets, text_buckets) = (buckets(text), buckets(&plain.body));
+    assert_eq!(openmetrics_buckets, text_buckets, "the two formats name different bucket series");
+    let le_of = |(_, labels): &(String, Vec<(String, String)>)| {
+        labels.iter().find(|(name, _)| name == "le").map(|(_, value)| value.clone()).unwrap_or_default()
+    };
+    let les: BTreeSet<String> = text_buckets.iter().map(le_of).collect();
+    assert!(les.contains("1.0") && !les.contains("1"), "{les:?}");
+    assert!(
+        text_buckets.iter().any(|(name, _)| name == "operation_duration_seconds_bucket"),
+        "the operations' buckets are in both formats"
+    );
 
     // Cardinality: only declared route templates appear, whatever the concrete paths were.
     let routes: std::collections::BTreeSet<&str> = parsed["samples"]

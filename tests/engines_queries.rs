@@ -199,6 +199,56 @@ fn send_traffic(demo: &Demo) {
     }
 }
 
+/// The key numbers are not only present but right for the traffic sent.
+fn assert_key_numbers(prometheus: &Prometheus, checks: &[Check], results: &[QueryResult]) {
+    // Traffic included 500s on /users/{id}.
+    let find = |file: &str, title: &str| {
+        let title = format!("{title:?}");
+        checks
+            .iter()
+            .zip(results)
+            .find(|(check, _)| {
+                check.source == "dashboards" && check.origin.starts_with(file) && check.origin.contains(&title)
+            })
+            .unwrap_or_else(|| panic!("no panel {title} in {file}"))
+    };
+    let (_, error_ratio) = find("demo-endpoint.json", "Error ratio");
+    assert!(error_ratio.values().iter().all(|ratio| *ratio > 0.0 && *ratio < 1.0), "{error_ratio:?}");
+    let (_, rate) = find("demo-endpoint.json", "Request rate");
+    assert!(rate.values().iter().all(|rate| *rate > 0.0), "{rate:?}");
+    let (_, p99) = find("demo-endpoint.json", "p99 latency");
+    assert!(p99.values().iter().all(|seconds| seconds.is_finite() && *seconds > 0.0), "{p99:?}");
+    // The operations the endpoints call: GET /users/{id} runs db.load_user (which fails for id 0),
+    // POST /orders runs db.save_order (which never fails).
+    let (_, operation_rate) = find("demo-overview.json", "Operation call rate");
+    assert_eq!(operation_rate.values().len(), 2, "one line per operation: {operation_rate:?}");
+    assert!(operation_rate.values().iter().all(|rate| *rate > 0.0), "{operation_rate:?}");
+    let (_, operation_p99) = find("demo-overview.json", "Operation p99 duration");
+    assert_eq!(operation_p99.values().len(), 2, "{operation_p99:?}");
+    assert!(operation_p99.values().iter().all(|seconds| seconds.is_finite() && *seconds > 0.0), "{operation_p99:?}");
+    let (_, dropped) = find("demo-overview.json", "Telemetry dropped");
+    assert_eq!(dropped.values(), [0.0; 6], "2 signals x 3 reasons, nothing lost without an OTLP endpoint");
+    let doc_block = |contains: &[&str]| {
+        checks
+            .iter()
+            .zip(results)
+            .find(|(check, _)| check.source == "METRICS.md" && contains.iter().all(|part| check.expr.contains(part)))
+            .map_or_else(|| panic!("no METRICS.md block with {contains:?}"), |(_, result)| result)
+    };
+    let load_errors = doc_block(&["operation=\"db.load_user\", error_type!=\"\""]);
+    assert!(load_errors.values().iter().all(|ratio| *ratio > 0.0 && *ratio < 1.0), "{load_errors:?}");
+    let save_errors = doc_block(&["operation=\"db.save_order\", error_type!=\"\""]);
+    assert_eq!(save_errors.values(), [0.0], "db.save_order never fails: 0, not no data");
+    let save_p50 = doc_block(&["histogram_quantile(0.5,", "operation=\"db.save_order\""]);
+    assert!(save_p50.values().iter().all(|seconds| seconds.is_finite() && *seconds > 0.0), "{save_p50:?}");
+    let operation_checks = checks.iter().filter(|check| check.expr.contains("operation_duration_seconds")).count();
+    assert!(operation_checks >= 2 * 5 + 3, "{operation_checks} operation queries");
+    let users_ratio = prometheus
+        .query(r#"job_method_route:http_server_request_errors:ratio_rate5m{http_route="/users/{id}", http_request_method="GET"}"#)
+        .expect("recorded ratio");
+    assert!(users_ratio.values().iter().all(|ratio| *ratio > 0.0), "{users_ratio:?}");
+}
+
 #[test]
 fn every_generated_promql_expression_runs_on_a_real_prometheus() {
     let started = Instant::now();
@@ -264,27 +314,7 @@ fn every_generated_promql_expression_runs_on_a_real_prometheus() {
 
     assert_rules_healthy(&prometheus);
 
-    // The key numbers are not only present but right: traffic included 500s on /users/{id}.
-    let find = |file: &str, title: &str| {
-        let title = format!("{title:?}");
-        checks
-            .iter()
-            .zip(&results)
-            .find(|(check, _)| {
-                check.source == "dashboards" && check.origin.starts_with(file) && check.origin.contains(&title)
-            })
-            .unwrap_or_else(|| panic!("no panel {title} in {file}"))
-    };
-    let (_, error_ratio) = find("demo-endpoint.json", "Error ratio");
-    assert!(error_ratio.values().iter().all(|ratio| *ratio > 0.0 && *ratio < 1.0), "{error_ratio:?}");
-    let (_, rate) = find("demo-endpoint.json", "Request rate");
-    assert!(rate.values().iter().all(|rate| *rate > 0.0), "{rate:?}");
-    let (_, p99) = find("demo-endpoint.json", "p99 latency");
-    assert!(p99.values().iter().all(|seconds| seconds.is_finite() && *seconds > 0.0), "{p99:?}");
-    let users_ratio = prometheus
-        .query(r#"job_method_route:http_server_request_errors:ratio_rate5m{http_route="/users/{id}", http_request_method="GET"}"#)
-        .expect("recorded ratio");
-    assert!(users_ratio.values().iter().all(|ratio| *ratio > 0.0), "{users_ratio:?}");
+    assert_key_numbers(&prometheus, &checks, &results);
 
     let mut per_source: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
     for (check, result) in checks.iter().zip(&results) {
@@ -296,6 +326,14 @@ fn every_generated_promql_expression_runs_on_a_real_prometheus() {
         eprintln!(
             "[engines_queries] {source}: {count} PromQL expressions executed, all accepted, {with_data} returned data"
         );
+    }
+    for metric in ["operation_duration_seconds", "obs_telemetry_"] {
+        let (count, with_data) = checks
+            .iter()
+            .zip(&results)
+            .filter(|(check, _)| check.expr.contains(metric))
+            .fold((0, 0), |(count, with_data), (_, result)| (count + 1, with_data + usize::from(result.has_data())));
+        eprintln!("[engines_queries]   of which {count} on {metric}*, {with_data} returned data");
     }
     eprintln!("[engines_queries] LogQL: {} expressions UNPROVEN (no Loki can be installed here):", logql.len());
     for query in &logql {

@@ -14,8 +14,14 @@ use std::process::Command;
 const REGENERATE: &str = "cargo run --example demo -- generate examples/demo/deploy";
 const PROMTOOL_HINT: &str = "install the Debian package `prometheus`";
 const AMTOOL_HINT: &str = "install the Debian package `prometheus-alertmanager`";
-const ALERT_NAMES: [&str; 5] =
-    ["EndpointErrorBudgetBurn", "EndpointLatencyBudgetBurn", "EndpointNoTraffic", "InstanceDown", "TargetMissing"];
+const ALERT_NAMES: [&str; 6] = [
+    "EndpointErrorBudgetBurn",
+    "EndpointLatencyBudgetBurn",
+    "EndpointNoTraffic",
+    "InstanceDown",
+    "TargetMissing",
+    "TelemetryDropped",
+];
 
 /// A directory under the system temp dir, removed on drop.
 struct TempDir(PathBuf);
@@ -137,6 +143,7 @@ fn assert_tests_expect_firing_alerts(tests: &str) {
         assert!(firing, "no test expects {name} to fire");
     }
     assert!(tests.contains("healthy traffic: no alert"), "no healthy case");
+    assert!(tests.contains("one burst of dropped log records: no alert"), "no case where drops do not alert");
     assert!(tests.matches("exp_labels:").count() >= 10);
     assert!(tests.contains("exp_annotations:") && tests.contains("100% of GET /health calls failed"));
 }
@@ -309,18 +316,57 @@ fn the_dashboards_hold_together() {
         }
     }
     assert!(exprs > 40, "{exprs} queries");
+
+    // The overview covers the operations and the telemetry export, not only the endpoints.
+    let overview: Value = serde_json::from_str(
+        &std::fs::read_to_string(grafana.join("dashboards/demo-overview.json")).expect("read overview"),
+    )
+    .expect("valid JSON");
+    let titles: Vec<&str> = panels(&overview).iter().filter_map(|panel| panel["title"].as_str()).collect();
+    for title in
+        ["Operations", "Operation call rate", "Operation error ratio", "Operation p99 duration", "Telemetry dropped"]
+    {
+        assert!(titles.contains(&title), "the overview has no {title:?}: {titles:?}");
+    }
+    let operation_targets = panels(&overview)
+        .into_iter()
+        .flat_map(|panel| panel["targets"].as_array().into_iter().flatten())
+        .filter(|target| target["expr"].as_str().is_some_and(|expr| expr.contains("operation_duration_seconds")))
+        .count();
+    assert_eq!(operation_targets, 3, "rate, error ratio and p99 of the operations");
 }
 
 #[test]
-fn the_docs_name_every_endpoint_with_one_promql_expression_per_block() {
+fn the_docs_name_every_endpoint_and_operation_with_one_promql_expression_per_block() {
     let dir = generate_demo();
     let docs = std::fs::read_to_string(dir.0.join("METRICS.md")).expect("read");
-    for heading in ["### `GET /health`", "### `POST /orders`", "### `GET /users/{id}`"] {
+    for heading in [
+        "### `GET /health`",
+        "### `POST /orders`",
+        "### `GET /users/{id}`",
+        "## Operations",
+        "### `db.load_user`",
+        "### `db.save_order`",
+        "## Telemetry export",
+    ] {
         assert!(docs.contains(heading), "{heading} missing");
     }
+    for metric in [
+        "http_server_request_duration_seconds",
+        "http_server_active_requests",
+        "operation_duration_seconds",
+        "obs_telemetry_exported_total",
+        "obs_telemetry_dropped_total",
+        "obs_build_info",
+    ] {
+        assert!(docs.contains(&format!("| `{metric}` |")), "{metric} has no row in the metrics table");
+    }
+    assert!(docs.contains("- `operation`: `db.load_user`, `db.save_order`"), "the operation label values");
     let blocks: Vec<&str> =
         docs.split("```promql\n").skip(1).map(|rest| rest.split("\n```").next().unwrap_or_default()).collect();
-    assert_eq!(blocks.len(), 3 * 7);
+    assert_eq!(blocks.len(), 3 * 7 + 2 * 5 + 2, "per endpoint 7, per operation 5, telemetry 2");
+    assert_eq!(blocks.iter().filter(|block| block.contains("operation_duration_seconds")).count(), 2 * 5);
+    assert!(blocks.iter().any(|block| block.contains("obs_telemetry_dropped_total")));
     assert!(blocks.iter().all(|block| !block.contains('\n') && block.contains("job=\"demo\"")));
     assert!(
         docs.contains("Success objective: 99.9% of calls succeed (declared)"),

@@ -8,9 +8,10 @@
 //! | `EndpointNoTraffic` | ticket | yes | `ticket_for` |
 //! | `InstanceDown` | page | no | `page_for` |
 //! | `TargetMissing` | ticket | no | `ticket_for` |
+//! | `TelemetryDropped` | ticket | no (per instance, signal and reason) | `ticket_for` |
 
 use crate::generate::model::{Endpoint, Model};
-use crate::generate::promql::{BURN_WINDOWS, BurnWindow, Selector, Severity, recorded};
+use crate::generate::promql::{self, BURN_WINDOWS, BurnWindow, Selector, Severity, recorded};
 use crate::generate::text::{self, go_template_literal, url_component};
 use std::time::Duration;
 
@@ -19,9 +20,17 @@ pub(crate) const LATENCY_BURN: &str = "EndpointLatencyBudgetBurn";
 pub(crate) const NO_TRAFFIC: &str = "EndpointNoTraffic";
 pub(crate) const INSTANCE_DOWN: &str = "InstanceDown";
 pub(crate) const TARGET_MISSING: &str = "TargetMissing";
+pub(crate) const TELEMETRY_DROPPED: &str = "TelemetryDropped";
 
 /// Every alert name, in the order the runbook lists them.
-pub(crate) const ALERT_NAMES: [&str; 5] = [ERROR_BURN, LATENCY_BURN, NO_TRAFFIC, INSTANCE_DOWN, TARGET_MISSING];
+pub(crate) const ALERT_NAMES: [&str; 6] =
+    [ERROR_BURN, LATENCY_BURN, NO_TRAFFIC, INSTANCE_DOWN, TARGET_MISSING, TELEMETRY_DROPPED];
+
+/// The window of the telemetry-drop rate: the alert fires when every such window of `ticket_for`
+/// lost something, so a single burst (a collector restart) does not open a ticket.
+pub(crate) const TELEMETRY_DROP_WINDOW: Duration = Duration::from_secs(5 * 60);
+/// The labels of a telemetry-drop alert's series.
+pub(crate) const TELEMETRY_DROP_LABELS: [&str; 4] = ["job", "instance", "signal", "reason"];
 
 /// The quiet window of the no-traffic alert, and the window before it that must have had traffic.
 pub(crate) const NO_TRAFFIC_QUIET: &str = "30m";
@@ -156,6 +165,12 @@ pub(crate) fn endpoint_dashboard_url(model: &Model, endpoint: &Endpoint) -> Stri
     )
 }
 
+/// The overview dashboard of the service.
+pub(crate) fn overview_dashboard_url(model: &Model) -> String {
+    let uid = crate::generate::grafana::dashboard_uid(model, "overview");
+    format!("{}/d/{uid}/{uid}", grafana(model))
+}
+
 /// The process dashboard of the service.
 pub(crate) fn system_dashboard_url(model: &Model) -> String {
     let uid = crate::generate::grafana::dashboard_uid(model, "system");
@@ -185,7 +200,35 @@ pub(crate) fn alert_rules(model: &Model) -> Vec<AlertRule> {
         }
     }
     rules.extend(availability_rules(model));
+    rules.extend(telemetry_rules(model));
     rules
+}
+
+/// The alerting rules on the toolkit's own health: telemetry lost on the way to the collector.
+pub(crate) fn telemetry_rules(model: &Model) -> Vec<AlertRule> {
+    let service = model.service();
+    let hold = model.options.ticket_for;
+    let window = text::duration(TELEMETRY_DROP_WINDOW);
+    vec![AlertRule {
+        name: TELEMETRY_DROPPED,
+        expr: format!(
+            "{} > 0",
+            promql::telemetry_dropped_rate(&model.job(), &window, &TELEMETRY_DROP_LABELS)
+        ),
+        hold,
+        labels: vec![("severity", "ticket".to_owned()), ("service", service.to_owned())],
+        summary: Template::literal(format!("{service} instance ")).then(Part::Instance).text(" drops telemetry"),
+        description: Template::literal(format!("{service} instance "))
+            .then(Part::Instance)
+            .text(format!(
+                " lost spans or log records in every {window} window for {}: the alert's signal and reason labels say which and why (queue_full: the collector does not keep up; export_failed: it is unreachable or refuses the data; shutdown: items left when the process stopped). Traces and logs have gaps while this lasts; the metrics are unaffected.",
+                text::duration(hold)
+            )),
+        runbook_url: runbook_url(model, TELEMETRY_DROPPED),
+        dashboard_url: overview_dashboard_url(model),
+        burn: None,
+        endpoint: None,
+    }]
 }
 
 /// The alerting rules that are not burn rates: no traffic, instance down, target missing.

@@ -1,11 +1,16 @@
 //! `METRICS.md`: the metrics reference of the service — every metric with its type, unit and
 //! labels, every label's possible values, every endpoint with its documentation, source,
-//! buckets, objectives and ready-to-paste PromQL (one expression per ```` ```promql ```` block).
+//! buckets, objectives and ready-to-paste PromQL, every internal operation with its
+//! documentation, source, buckets and PromQL, and the health of the telemetry export (one
+//! expression per ```` ```promql ```` block).
 
 use crate::generate::alerts::{self, ALERT_NAMES};
-use crate::generate::model::{Endpoint, Model};
-use crate::generate::promql::{self, BURN_WINDOWS, WINDOWS, recorded};
+use crate::generate::model::{Endpoint, Model, Operation};
+use crate::generate::promql::{self, BURN_WINDOWS, OPERATIONS, WINDOWS, recorded};
 use crate::generate::text::{self, markdown_code};
+use crate::metrics::export_health::SIGNALS;
+use crate::telemetry::export_queue::DropReason;
+use crate::telemetry::otlp_config::Signal;
 use std::fmt::Write as _;
 
 pub(crate) const FILE_NAME: &str = "METRICS.md";
@@ -26,10 +31,10 @@ pub(crate) fn render(model: &Model) -> String {
     let mut out = String::with_capacity(32 * 1024);
     let _ = write!(
         out,
-        "# `{service}` metrics reference\n\n{note}Every series here is produced by the `#[observed]` functions of `{service}` ({count} endpoint{plural}) and the obs runtime. \
+        "# `{service}` metrics reference\n\n{note}Every series here is produced by the `#[observed]` functions of `{service}` ({endpoints}, {operations}) and the obs runtime. \
 Prometheus scrapes them as job `{service}` and adds the labels `job` and `instance` to each.\n\n",
-        count = model.endpoints.len(),
-        plural = if model.endpoints.len() == 1 { "" } else { "s" },
+        endpoints = counted(model.endpoints.len(), "endpoint"),
+        operations = counted(model.operations.len(), "operation"),
         note = model.markdown_note(),
     );
     metrics_table(&mut out);
@@ -38,6 +43,8 @@ Prometheus scrapes them as job `{service}` and adds the labels `job` and `instan
     for endpoint in &model.endpoints {
         endpoint_section(&mut out, model, endpoint);
     }
+    operations_section(&mut out, model);
+    telemetry_section(&mut out, model);
     recorded_section(&mut out);
     alerts_section(&mut out, model);
     out.push_str(
@@ -47,45 +54,80 @@ Grafana's `$__rate_interval` and `$__range` in PromQL, and `$log_level` (a regex
     out
 }
 
+/// `1 endpoint`, `3 operations`, `0 operations`.
+fn counted(count: usize, noun: &str) -> String {
+    format!("{count} {noun}{}", if count == 1 { "" } else { "s" })
+}
+
+/// Every metric family the process exposes: (name, type, unit, labels, meaning).
+pub(crate) const METRICS: [(&str, &str, &str, &str, &str); 13] = [
+    (
+        "http_server_request_duration_seconds",
+        "histogram (`_bucket`, `_count`, `_sum`)",
+        "seconds",
+        "`http_request_method`, `http_route`, `http_response_status_code`, `error_type` (`_bucket`: and `le`)",
+        "Duration of each call of an `#[observed(endpoint = ...)]` function; `_count` is the number of calls. Exemplars in OpenMetrics.",
+    ),
+    ("http_server_active_requests", "gauge", "calls", "`http_request_method`, `http_route`", "Calls in flight."),
+    (
+        "operation_duration_seconds",
+        "histogram (`_bucket`, `_count`, `_sum`)",
+        "seconds",
+        "`operation`, `error_type` (`_bucket`: and `le`)",
+        "Duration of each call of an `#[observed(operation = ...)]` function; `_count` is the number of calls. Exemplars in OpenMetrics.",
+    ),
+    (
+        "obs_telemetry_exported_total",
+        "counter",
+        "spans or log records",
+        "`signal`",
+        "Spans and log records delivered to the OTLP endpoint.",
+    ),
+    (
+        "obs_telemetry_dropped_total",
+        "counter",
+        "spans or log records",
+        "`signal`, `reason`",
+        "Spans and log records lost on the way to the OTLP endpoint: the export queue was full, the export failed, or shutdown's deadline passed.",
+    ),
+    ("process_cpu_seconds_total", "counter", "seconds", "", "User and system CPU time."),
+    ("process_resident_memory_bytes", "gauge", "bytes", "", "Resident memory (RSS)."),
+    ("process_virtual_memory_bytes", "gauge", "bytes", "", "Virtual memory size."),
+    ("process_open_fds", "gauge", "descriptors", "", "Open file descriptors."),
+    ("process_max_fds", "gauge", "descriptors", "", "The open-file limit."),
+    ("process_threads", "gauge", "threads", "", "OS threads of the process."),
+    ("process_start_time_seconds", "gauge", "seconds since the epoch", "", "When the process started."),
+    (
+        "obs_build_info",
+        "info (a gauge, always 1)",
+        "",
+        "`service_name`, `service_version`, `obs_version`",
+        "The service's name and version, for joins.",
+    ),
+];
+
 fn metrics_table(out: &mut String) {
     out.push_str("## Metrics\n\n| metric | type | unit | labels | meaning |\n|---|---|---|---|---|\n");
-    let rows: [(&str, &str, &str, &str, &str); 10] = [
-        (
-            "http_server_request_duration_seconds",
-            "histogram (`_bucket`, `_count`, `_sum`)",
-            "seconds",
-            "`http_request_method`, `http_route`, `http_response_status_code`, `error_type` (`_bucket`: and `le`)",
-            "Duration of each call of an `#[observed]` function; `_count` is the number of calls.",
-        ),
-        ("http_server_active_requests", "gauge", "calls", "`http_request_method`, `http_route`", "Calls in flight."),
-        ("process_cpu_seconds_total", "counter", "seconds", "", "User and system CPU time."),
-        ("process_resident_memory_bytes", "gauge", "bytes", "", "Resident memory (RSS)."),
-        ("process_virtual_memory_bytes", "gauge", "bytes", "", "Virtual memory size."),
-        ("process_open_fds", "gauge", "descriptors", "", "Open file descriptors."),
-        ("process_max_fds", "gauge", "descriptors", "", "The open-file limit."),
-        ("process_threads", "gauge", "threads", "", "OS threads of the process."),
-        ("process_start_time_seconds", "gauge", "seconds since the epoch", "", "When the process started."),
-        (
-            "obs_build_info",
-            "info (a gauge, always 1)",
-            "",
-            "`service_name`, `service_version`, `obs_version`",
-            "The service's name and version, for joins.",
-        ),
-    ];
-    for (name, kind, unit, labels, meaning) in rows {
+    for (name, kind, unit, labels, meaning) in METRICS {
         let labels = if labels.is_empty() { "(none)" } else { labels };
         let unit = if unit.is_empty() { "(none)" } else { unit };
         let _ = writeln!(out, "| `{name}` | {kind} | {unit} | {labels} | {meaning} |");
     }
-    out.push_str("\nThe `process_*` metrics are read from `/proc` at scrape time (Linux); `obs_build_info` appears once the service called `obs_runtime::builder(..).init()`.\n\n");
+    out.push_str(
+        "\nThe `process_*` metrics are read from `/proc` at scrape time (Linux); `obs_build_info` appears once the service called `obs_runtime::builder(..).init()`; \
+the `obs_telemetry_*` counters stay at 0 while no OTLP export is configured.\n\n\
+**Exemplars.** In the OpenMetrics exposition (what Prometheus asks for) each `_bucket` line of the two duration histograms carries an exemplar: \
+the `trace_id` and `span_id` of a recent sampled call that landed in that bucket, with its duration and time, so a point on a latency graph opens its trace. \
+Prometheus keeps them with `--enable-feature=exemplar-storage`; the Prometheus text format 0.0.4 has none. \
+Both formats write the same `le` values (`1.0`, never `1`), the form Prometheus 3 normalizes them to.\n\n",
+    );
 }
 
 fn label_values(out: &mut String, model: &Model) {
-    let mut buckets: Vec<Vec<f64>> = model.endpoints.iter().map(|endpoint| endpoint.buckets.clone()).collect();
-    buckets.dedup();
     let bounds: Vec<String> = {
-        let mut all: Vec<f64> = model.endpoints.iter().flat_map(|endpoint| endpoint.buckets.iter().copied()).collect();
+        let endpoint_bounds = model.endpoints.iter().flat_map(|endpoint| endpoint.buckets.iter().copied());
+        let operation_bounds = model.operations.iter().flat_map(|operation| operation.buckets.iter().copied());
+        let mut all: Vec<f64> = endpoint_bounds.chain(operation_bounds).collect();
         all.sort_by(f64::total_cmp);
         all.dedup();
         all.into_iter().map(text::le_label).chain(std::iter::once("+Inf".to_owned())).collect()
@@ -96,11 +138,25 @@ fn label_values(out: &mut String, model: &Model) {
 - `http_request_method`: {methods}.\n\
 - `http_route`: {routes}: route templates, never concrete paths.\n\
 - `http_response_status_code`: the status code (`100` to `999`) when the return value reveals one (`http::StatusCode`, `http::Response`, an axum response, an `Outcome` impl); **absent** when it does not (a plain `Result` or `()`).\n\
-- `error_type`: **empty on success** and on 4xx responses (the caller's fault). On failure one of: the 5xx status code (`500` to `599`); the short type name of the `Err` value (`Error` for `std::io::Error`; bounded by the program's own types, or a literal chosen by an `Outcome` impl); `panic`; `cancelled` (the future was dropped). Count failures with `error_type!=\"\"`.\n\
-- `le`: {bounds}, written exactly as the exposition writes them.\n\n",
+- `operation`: {operations}.\n\
+- `error_type` (both duration histograms): **empty on success** and on 4xx responses (the caller's fault). On failure one of: the 5xx status code (`500` to `599`); the short type name of the `Err` value (`Error` for `std::io::Error`; bounded by the program's own types, or a literal chosen by an `Outcome` impl); `panic`; `cancelled` (the future was dropped). Count failures with `error_type!=\"\"`.\n\
+- `le`: {bounds}, written exactly as the exposition writes them.\n\
+- `signal`: {signals}.\n\
+- `reason`: {reasons}.\n\n",
         methods = codes(model.methods()),
         routes = codes(model.routes()),
+        operations = if model.operations.is_empty() {
+            "none: no `#[observed(operation = ...)]` function in this service".to_owned()
+        } else {
+            format!("{}: the operation names of the annotations", codes(model.operation_names()))
+        },
         bounds = codes(bounds.iter().map(String::as_str)),
+        signals = codes(SIGNALS.map(Signal::as_str)),
+        reasons = DropReason::ALL
+            .iter()
+            .map(|reason| format!("{} ({})", markdown_code(reason.as_str()), drop_reason_meaning(*reason)))
+            .collect::<Vec<_>>()
+            .join(", "),
     );
 }
 
@@ -132,15 +188,7 @@ fn endpoint_section(out: &mut String, model: &Model, endpoint: &Endpoint) {
     let selector = endpoint.selector(model.service());
     let objectives = &endpoint.objectives;
     let _ = write!(out, "### {}\n\n", markdown_code(&endpoint.title()));
-    if endpoint.doc.is_empty() {
-        out.push_str("(no doc comment)\n\n");
-    } else {
-        for line in endpoint.doc.lines() {
-            let _ = writeln!(out, "> {line}");
-        }
-        out.push('\n');
-    }
-    let default_buckets = endpoint.buckets.as_slice() == crate::DEFAULT_BUCKETS;
+    doc_quote(out, &endpoint.doc);
     let _ = write!(
         out,
         "- Function: {} at {}\n\
@@ -150,7 +198,7 @@ fn endpoint_section(out: &mut String, model: &Model, endpoint: &Endpoint) {
         markdown_code(&endpoint.function),
         markdown_code(&endpoint.location()),
         endpoint.buckets.iter().map(|bound| text::le_label(*bound)).collect::<Vec<_>>().join(", "),
-        if default_buckets { "the defaults" } else { "declared" },
+        buckets_kind(&endpoint.buckets),
         text::percent(objectives.success_target()),
         declared(objectives.success_declared()),
         text::percent(objectives.error_budget()),
@@ -175,6 +223,103 @@ fn endpoint_section(out: &mut String, model: &Model, endpoint: &Endpoint) {
         &promql::slow_ratio(&selector, &endpoint.threshold_le(), WINDOW, &[]),
     );
     promql_block(out, "Calls in flight", &promql::in_flight(&selector, &[]));
+}
+
+fn drop_reason_meaning(reason: DropReason) -> &'static str {
+    match reason {
+        DropReason::QueueFull => "the export queue was full: the collector does not keep up",
+        DropReason::ExportFailed => "the export request failed or timed out",
+        DropReason::Shutdown => "still queued when shutdown's deadline passed",
+    }
+}
+
+fn operations_section(out: &mut String, model: &Model) {
+    out.push_str("## Operations\n\n");
+    if model.operations.is_empty() {
+        out.push_str(
+            "None: annotate an internal step with `#[observed(operation = \"db.load_user\")]` to time it as `operation_duration_seconds` under a child span.\n\n",
+        );
+        return;
+    }
+    out.push_str(
+        "Internal steps the endpoints call, each timed as `operation_duration_seconds{operation=...}` under a child span of the request's. \
+They have no route, method or objectives: the endpoint that calls them owns the objectives.\n\n\
+| operation | function | source | buckets |\n|---|---|---|---|\n",
+    );
+    for operation in &model.operations {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} |",
+            markdown_code(&operation.name),
+            markdown_code(&operation.function),
+            markdown_code(&operation.location()),
+            buckets_kind(&operation.buckets),
+        );
+    }
+    out.push('\n');
+    for operation in &model.operations {
+        operation_section(out, model, operation);
+    }
+}
+
+fn buckets_kind(buckets: &[f64]) -> &'static str {
+    if buckets == crate::DEFAULT_BUCKETS { "the defaults" } else { "declared" }
+}
+
+fn doc_quote(out: &mut String, doc: &str) {
+    if doc.is_empty() {
+        out.push_str("(no doc comment)\n\n");
+    } else {
+        for line in doc.lines() {
+            let _ = writeln!(out, "> {line}");
+        }
+        out.push('\n');
+    }
+}
+
+fn operation_section(out: &mut String, model: &Model, operation: &Operation) {
+    let selector = operation.selector(model.service());
+    let _ = write!(out, "### {}\n\n", markdown_code(&operation.name));
+    doc_quote(out, &operation.doc);
+    let _ = write!(
+        out,
+        "- Function: {} at {}\n- Buckets (seconds): {} ({})\n\n",
+        markdown_code(&operation.function),
+        markdown_code(&operation.location()),
+        operation.buckets.iter().map(|bound| text::le_label(*bound)).collect::<Vec<_>>().join(", "),
+        buckets_kind(&operation.buckets),
+    );
+    promql_block(out, "Call rate (calls per second)", &promql::call_rate(OPERATIONS, &selector, WINDOW, &[]));
+    promql_block(
+        out,
+        "Error ratio (share of calls that failed)",
+        &promql::failure_ratio(OPERATIONS, &selector, WINDOW, &[]),
+    );
+    for quantile in [0.5, 0.95, 0.99] {
+        promql_block(
+            out,
+            &format!("p{} duration (seconds)", text::number(quantile * 100.0)),
+            &promql::quantile_of(OPERATIONS, quantile, &selector, WINDOW, &[]),
+        );
+    }
+}
+
+fn telemetry_section(out: &mut String, model: &Model) {
+    let job = model.job();
+    out.push_str(
+        "## Telemetry export\n\nSpans and log records go to the OTLP endpoint through a bounded queue per signal: \
+when the collector is down or slow the queue fills and further items are dropped and counted, never waited for, so the handlers keep their speed.\n\n",
+    );
+    promql_block(
+        out,
+        "Dropped telemetry (items per second, by signal and reason; 0 when nothing is lost)",
+        &promql::telemetry_dropped_rate(&job, WINDOW, &["signal", "reason"]),
+    );
+    promql_block(
+        out,
+        "Exported telemetry (items per second, by signal)",
+        &promql::telemetry_exported_rate(&job, WINDOW, &["signal"]),
+    );
 }
 
 fn recorded_section(out: &mut String) {
@@ -219,7 +364,7 @@ fn alerts_section(out: &mut String, model: &Model) {
     }
     let _ = write!(
         out,
-        "\nEach alert's labels name the `service`, `severity` and, per endpoint, `http_route` and `http_request_method`; \
+        "\nEach alert's labels name the `service`, `severity` and, per endpoint, `http_route` and `http_request_method` (per instance, `signal` and `reason` for telemetry drops); \
 its annotations give a summary, a description, a `runbook_url` and a `dashboard_url`. What to do for each: {}.\n\n",
         ALERT_NAMES
             .iter()

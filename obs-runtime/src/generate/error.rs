@@ -28,6 +28,15 @@ pub enum GenerateError {
         /// `file:line` of the other.
         second: String,
     },
+    /// Two functions claim the same operation name, so their series would merge.
+    DuplicateOperation {
+        /// The operation name.
+        operation: String,
+        /// `file:line` of one function.
+        first: String,
+        /// `file:line` of the other.
+        second: String,
+    },
     /// An endpoint's objectives cannot be measured from its series.
     InvalidObjective {
         /// The HTTP method.
@@ -55,6 +64,10 @@ impl fmt::Display for GenerateError {
             GenerateError::DuplicateEndpoint { method, route, first, second } => write!(
                 f,
                 "{method} {route} is annotated twice, at {first} and at {second}: give each function its own endpoint"
+            ),
+            GenerateError::DuplicateOperation { operation, first, second } => write!(
+                f,
+                "operation {operation:?} is annotated twice, at {first} and at {second}: give each function its own operation name"
             ),
             GenerateError::InvalidObjective { method, route, reason } => {
                 write!(f, "the objectives of {method} {route} cannot be generated: {reason}")

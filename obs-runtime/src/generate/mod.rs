@@ -38,9 +38,9 @@
 //! | path | what |
 //! |---|---|
 //! | `README.md` | what each file is, how to check and use it |
-//! | `METRICS.md` | every metric and label value, every endpoint, ready-to-paste PromQL |
+//! | `METRICS.md` | every metric and label value, every endpoint and operation, ready-to-paste PromQL |
 //! | `RUNBOOK.md` | one section per alert; the alerts' `runbook_url` anchors |
-//! | `prometheus/<service>.rules.yml` | recording rules, burn-rate, no-traffic and availability alerts |
+//! | `prometheus/<service>.rules.yml` | recording rules, burn-rate, no-traffic, availability and telemetry-drop alerts |
 //! | `prometheus/<service>.rules.test.yml` | `promtool test rules` tests asserting which alerts fire |
 //! | `prometheus/prometheus.yml` | example scrape configuration with the rules and Alertmanager |
 //! | `alertmanager/alertmanager.yml`, `alertmanager/templates/<service>.tmpl` | routing, inhibition, messages |
@@ -227,14 +227,15 @@ impl Options {
     }
 }
 
-/// Every file for the endpoints of `catalog`, sorted by path.
+/// Every file for the endpoints and operations of `catalog`, sorted by path.
 ///
-/// Pass [`catalog()`](crate::catalog) for the program's own endpoints; the order of `catalog`
-/// does not matter.
+/// Pass [`catalog()`](crate::catalog) for the program's own endpoints and operations; the order
+/// of `catalog` does not matter.
 ///
 /// # Errors
 /// [`GenerateError::InvalidOption`] for an unusable option, [`GenerateError::DuplicateEndpoint`]
-/// when two functions share a method and route, [`GenerateError::InvalidObjective`] when an
+/// when two functions share a method and route, [`GenerateError::DuplicateOperation`] when two
+/// share an operation name, [`GenerateError::InvalidObjective`] when an
 /// objective cannot be measured (a latency threshold that is not a bucket bound, a target outside
 /// `(0, 1)`).
 pub fn artifacts(catalog: &[&CallSite], options: &Options) -> Result<Vec<Artifact>, GenerateError> {
@@ -305,13 +306,13 @@ pub fn write_artifacts(dir: impl AsRef<Path>, artifacts: &[Artifact]) -> Result<
     Ok(written)
 }
 
-/// [`artifacts`] of this program's [`endpoints()`](crate::endpoints), written under `dir`: what a
-/// service's `generate <dir>` command calls.
+/// [`artifacts`] of this program's [`catalog()`](crate::catalog) (its endpoints and operations),
+/// written under `dir`: what a service's `generate <dir>` command calls.
 ///
 /// # Errors
 /// As [`artifacts`] and [`write_artifacts`].
 pub fn generate(dir: impl AsRef<Path>, options: &Options) -> Result<Vec<PathBuf>, GenerateError> {
-    write_artifacts(dir, &artifacts(&crate::endpoints().collect::<Vec<_>>(), options)?)
+    write_artifacts(dir, &artifacts(crate::catalog(), options)?)
 }
 
 #[cfg(test)]

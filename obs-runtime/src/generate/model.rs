@@ -1,7 +1,7 @@
-//! What every generator reads: the endpoints of the catalog, checked, sorted and deduplicated, and
-//! the options, validated.
+//! What every generator reads: the endpoints and the operations of the catalog, checked, sorted
+//! and deduplicated, and the options, validated.
 
-use crate::call_site::CallSite;
+use crate::call_site::{CallSite, CallSiteKind};
 use crate::generate::error::GenerateError;
 use crate::generate::promql::Selector;
 use crate::generate::{Options, text};
@@ -80,18 +80,71 @@ impl Endpoint {
     }
 }
 
+/// One internal operation of the catalog (`#[observed(operation = "db.load_user")]`): no route,
+/// no method, no objectives; its calls are `operation_duration_seconds{operation="..."}`.
+#[derive(Clone, Debug)]
+pub(crate) struct Operation {
+    /// The `operation` label value.
+    pub name: String,
+    /// `module::function`.
+    pub function: String,
+    pub file: String,
+    pub line: u32,
+    pub doc: String,
+    pub buckets: Vec<f64>,
+}
+
+impl Operation {
+    fn from_site(site: &CallSite) -> Self {
+        Operation {
+            name: site.operation().unwrap_or_default().to_owned(),
+            function: format!("{}::{}", site.module_path(), site.function()),
+            file: site.file().to_owned(),
+            line: site.line(),
+            doc: site.doc().to_owned(),
+            buckets: site.buckets().to_vec(),
+        }
+    }
+
+    /// `file:line`.
+    pub fn location(&self) -> String {
+        format!("{}:{}", self.file, self.line)
+    }
+
+    /// `{job="svc", operation="db.load_user"}`.
+    pub fn selector(&self, service: &str) -> Selector {
+        Selector::job(service).eq("operation", &self.name)
+    }
+}
+
 /// The validated input of every generator.
 #[derive(Debug)]
 pub(crate) struct Model<'a> {
     pub options: &'a Options,
     /// Sorted by route, then method.
     pub endpoints: Vec<Endpoint>,
+    /// Sorted by name.
+    pub operations: Vec<Operation>,
 }
 
 impl<'a> Model<'a> {
+    /// The model of `catalog`, which may hold endpoints and operations alike
+    /// ([`catalog()`](crate::catalog)).
     pub fn new(catalog: &[&CallSite], options: &'a Options) -> Result<Self, GenerateError> {
         validate(options)?;
-        let mut endpoints: Vec<Endpoint> = catalog.iter().map(|site| Endpoint::from_site(site)).collect();
+        let of_kind = |kind: CallSiteKind| catalog.iter().copied().filter(move |site| site.kind() == kind);
+        let mut operations: Vec<Operation> = of_kind(CallSiteKind::Operation).map(Operation::from_site).collect();
+        operations.sort_by(|a, b| (&a.name, &a.file, a.line).cmp(&(&b.name, &b.file, b.line)));
+        for pair in operations.windows(2) {
+            if pair[0].name == pair[1].name {
+                return Err(GenerateError::DuplicateOperation {
+                    operation: pair[0].name.clone(),
+                    first: pair[0].location(),
+                    second: pair[1].location(),
+                });
+            }
+        }
+        let mut endpoints: Vec<Endpoint> = of_kind(CallSiteKind::Endpoint).map(Endpoint::from_site).collect();
         endpoints.sort_by(|a, b| (&a.route, &a.method, &a.file, a.line).cmp(&(&b.route, &b.method, &b.file, b.line)));
         for pair in endpoints.windows(2) {
             if (&pair[0].route, &pair[0].method) == (&pair[1].route, &pair[1].method) {
@@ -106,7 +159,7 @@ impl<'a> Model<'a> {
         for endpoint in &endpoints {
             endpoint.check()?;
         }
-        Ok(Model { options, endpoints })
+        Ok(Model { options, endpoints, operations })
     }
 
     pub fn service(&self) -> &str {
@@ -149,6 +202,11 @@ impl<'a> Model<'a> {
         methods.sort_unstable();
         methods.dedup();
         methods
+    }
+
+    /// The operation names of the catalog, sorted.
+    pub fn operation_names(&self) -> Vec<&str> {
+        self.operations.iter().map(|operation| operation.name.as_str()).collect()
     }
 
     /// The distinct routes of the catalog, sorted.

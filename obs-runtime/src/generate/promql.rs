@@ -11,6 +11,26 @@ pub(crate) const COUNT: &str = "http_server_request_duration_seconds_count";
 pub(crate) const BUCKET: &str = "http_server_request_duration_seconds_bucket";
 /// The in-flight gauge.
 pub(crate) const ACTIVE: &str = "http_server_active_requests";
+/// The operation histogram's count series: the number of operation calls.
+pub(crate) const OPERATION_COUNT: &str = "operation_duration_seconds_count";
+/// The operation histogram's cumulative buckets.
+pub(crate) const OPERATION_BUCKET: &str = "operation_duration_seconds_bucket";
+/// Spans and log records the OTLP export delivered, by `signal`.
+pub(crate) const TELEMETRY_EXPORTED: &str = "obs_telemetry_exported_total";
+/// Spans and log records the OTLP export lost, by `signal` and `reason`.
+pub(crate) const TELEMETRY_DROPPED: &str = "obs_telemetry_dropped_total";
+
+/// A duration histogram: its count and bucket series.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Histogram {
+    pub count: &'static str,
+    pub bucket: &'static str,
+}
+
+/// `http_server_request_duration_seconds`, the endpoints' calls.
+pub(crate) const REQUESTS: Histogram = Histogram { count: COUNT, bucket: BUCKET };
+/// `operation_duration_seconds`, the operations' calls.
+pub(crate) const OPERATIONS: Histogram = Histogram { count: OPERATION_COUNT, bucket: OPERATION_BUCKET };
 
 /// The labels that identify an endpoint in the recorded series and the alerts.
 pub(crate) const ENDPOINT_LABELS: [&str; 3] = ["job", "http_request_method", "http_route"];
@@ -70,28 +90,59 @@ fn by_clause(by: &[&str]) -> String {
     if by.is_empty() { String::new() } else { format!(" by ({}) ", by.join(", ")) }
 }
 
-/// Calls per second.
-pub(crate) fn request_rate(selector: &Selector, window: &str, by: &[&str]) -> String {
-    format!("sum{}(rate({}[{window}]))", by_clause(by), selector.on(COUNT))
+/// Calls per second of `histogram`.
+pub(crate) fn call_rate(histogram: Histogram, selector: &Selector, window: &str, by: &[&str]) -> String {
+    format!("sum{}(rate({}[{window}]))", by_clause(by), selector.on(histogram.count))
 }
 
-/// The share of calls that failed; 0 (not "no data") while nothing failed.
-pub(crate) fn error_ratio(selector: &Selector, window: &str, by: &[&str]) -> String {
-    let total = request_rate(selector, window, by);
-    let failed = request_rate(&selector.clone().failures(), window, by);
+/// The share of `histogram`'s calls that failed; 0 (not "no data") while nothing failed.
+pub(crate) fn failure_ratio(histogram: Histogram, selector: &Selector, window: &str, by: &[&str]) -> String {
+    let total = call_rate(histogram, selector, window, by);
+    let failed = call_rate(histogram, &selector.clone().failures(), window, by);
     format!("({failed} or {total} * 0) / {total}")
 }
 
-/// The `quantile` latency in seconds, from the buckets.
-pub(crate) fn latency_quantile(quantile: f64, selector: &Selector, window: &str, by: &[&str]) -> String {
+/// The `quantile` duration of `histogram`'s calls in seconds, from the buckets.
+pub(crate) fn quantile_of(
+    histogram: Histogram,
+    quantile: f64,
+    selector: &Selector,
+    window: &str,
+    by: &[&str],
+) -> String {
     let mut grouping = vec!["le"];
     grouping.extend_from_slice(by);
     format!(
         "histogram_quantile({}, sum{}(rate({}[{window}])))",
         number(quantile),
         by_clause(&grouping),
-        selector.on(BUCKET)
+        selector.on(histogram.bucket)
     )
+}
+
+/// Requests per second.
+pub(crate) fn request_rate(selector: &Selector, window: &str, by: &[&str]) -> String {
+    call_rate(REQUESTS, selector, window, by)
+}
+
+/// The share of requests that failed; 0 (not "no data") while nothing failed.
+pub(crate) fn error_ratio(selector: &Selector, window: &str, by: &[&str]) -> String {
+    failure_ratio(REQUESTS, selector, window, by)
+}
+
+/// The `quantile` request latency in seconds, from the buckets.
+pub(crate) fn latency_quantile(quantile: f64, selector: &Selector, window: &str, by: &[&str]) -> String {
+    quantile_of(REQUESTS, quantile, selector, window, by)
+}
+
+/// Spans and log records lost per second.
+pub(crate) fn telemetry_dropped_rate(selector: &Selector, window: &str, by: &[&str]) -> String {
+    format!("sum{}(rate({}[{window}]))", by_clause(by), selector.on(TELEMETRY_DROPPED))
+}
+
+/// Spans and log records delivered per second.
+pub(crate) fn telemetry_exported_rate(selector: &Selector, window: &str, by: &[&str]) -> String {
+    format!("sum{}(rate({}[{window}]))", by_clause(by), selector.on(TELEMETRY_EXPORTED))
 }
 
 /// The share of calls slower than the bucket bound `le` (a label value as the exposition writes
@@ -200,6 +251,23 @@ mod tests {
         assert_eq!(
             slow_ratio(&selector, "0.25", "1h", &ENDPOINT_LABELS),
             r#"1 - (sum by (job, http_request_method, http_route) (rate(http_server_request_duration_seconds_bucket{job="svc", http_route="/x", le="0.25"}[1h])) / sum by (job, http_request_method, http_route) (rate(http_server_request_duration_seconds_count{job="svc", http_route="/x"}[1h])))"#
+        );
+    }
+
+    #[test]
+    fn operation_queries_read_the_operation_histogram() {
+        let selector = Selector::job("svc").eq("operation", "db.load");
+        assert_eq!(
+            failure_ratio(OPERATIONS, &selector, "5m", &[]),
+            r#"(sum(rate(operation_duration_seconds_count{job="svc", operation="db.load", error_type!=""}[5m])) or sum(rate(operation_duration_seconds_count{job="svc", operation="db.load"}[5m])) * 0) / sum(rate(operation_duration_seconds_count{job="svc", operation="db.load"}[5m]))"#
+        );
+        assert_eq!(
+            quantile_of(OPERATIONS, 0.5, &Selector::job("svc"), "1m", &["operation"]),
+            r#"histogram_quantile(0.5, sum by (le, operation) (rate(operation_duration_seconds_bucket{job="svc"}[1m])))"#
+        );
+        assert_eq!(
+            telemetry_dropped_rate(&Selector::job("svc"), "5m", &["signal", "reason"]),
+            r#"sum by (signal, reason) (rate(obs_telemetry_dropped_total{job="svc"}[5m]))"#
         );
     }
 

@@ -15,16 +15,16 @@ pub(crate) fn render(model: &Model) -> String {
     let _ = write!(
         out,
         "# `{service}` observability files\n\n{note}\
-Every file derives from the endpoints in the code, so every query names series the code produces.\n\n\
+Every file derives from the endpoints and operations in the code, so every query names series the code produces.\n\n\
 | file | what |\n|---|---|\n\
-| [`{metrics}`]({metrics}) | every metric, label value and endpoint, with PromQL to paste |\n\
+| [`{metrics}`]({metrics}) | every metric, label value, endpoint and operation, with PromQL to paste |\n\
 | [`{runbook}`]({runbook}) | what each alert means and what to do |\n\
-| `prometheus/{rules_file}` | recording rules and burn-rate, no-traffic and availability alerts |\n\
+| `prometheus/{rules_file}` | recording rules and burn-rate, no-traffic, availability and telemetry-drop alerts |\n\
 | `prometheus/{tests_file}` | `promtool test rules` unit tests of the alerts |\n\
 | `prometheus/{prometheus}` | example scrape configuration with the rules and Alertmanager |\n\
 | `alertmanager/{alertmanager}` | routing: page to PagerDuty and email, ticket to Slack; inhibition |\n\
 | `alertmanager/{templates}` | the notification title and text |\n\
-| `grafana/dashboards/{overview}` | the service and each endpoint against its objectives, logs |\n\
+| `grafana/dashboards/{overview}` | the service, its operations, each endpoint against its objectives, telemetry drops, logs |\n\
 | `grafana/dashboards/{endpoint}` | one endpoint, chosen with the `route` and `method` variables |\n\
 | `grafana/dashboards/{system}` | CPU, memory, file descriptors, threads, uptime, build |\n\
 | `grafana/provisioning/datasources/{datasources}` | Prometheus (exemplars to Tempo), Loki (trace ids to Tempo), Tempo, Alertmanager |\n\

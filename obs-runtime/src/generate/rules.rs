@@ -1,6 +1,7 @@
 //! `prometheus/<service>.rules.yml`: recording rules for the request rate, error ratio and
 //! slow-call ratio of every endpoint over the alert windows, the endpoints' objectives as
-//! constant series, and the alerting rules of [`alerts`](super::alerts).
+//! constant series, and the alerting rules of [`alerts`](super::alerts): burn rates, availability,
+//! and the toolkit's own telemetry drops.
 
 use crate::generate::alerts::{self, AlertRule};
 use crate::generate::model::{Endpoint, Model};
@@ -32,6 +33,8 @@ pub(crate) fn render(model: &Model) -> String {
             .to_owned(),
         "or 6h and 30m faster than 6x; ticket when 3d and 6h burn faster than 1x (factors for a 30-day period)."
             .to_owned(),
+        "Also: no traffic, instance down, target missing, and telemetry dropped on its way to the collector."
+            .to_owned(),
     ]);
     let groups = vec![
         group(format!("{}.objectives", model.service()), objective_rules(model)),
@@ -43,6 +46,10 @@ pub(crate) fn render(model: &Model) -> String {
         group(
             format!("{}.availability", model.service()),
             alerts::availability_rules(model).iter().map(alert_node).collect(),
+        ),
+        group(
+            format!("{}.telemetry", model.service()),
+            alerts::telemetry_rules(model).iter().map(alert_node).collect(),
         ),
     ];
     map([("groups", Node::Seq(groups))]).to_yaml(&header)

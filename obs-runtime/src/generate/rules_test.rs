@@ -5,11 +5,13 @@
 //! (pages and ticket, and nothing before `for` has passed), a slow error burn between the ticket
 //! and the page rates (ticket only), every call slow (latency pages and ticket), traffic that
 //! stops after hours of steady calls (no-traffic ticket) and a service that never had traffic
-//! (none). The service gets an instance-down and a target-missing case.
+//! (none). The service gets an instance-down and a target-missing case, and two telemetry-drop
+//! cases: steady drops of one signal (a ticket for that signal and reason only) and one burst of
+//! drops (none).
 
 use crate::generate::alerts::{self, AlertRule, Slo};
 use crate::generate::model::{Endpoint, Model};
-use crate::generate::promql::{BUCKET, COUNT, Selector};
+use crate::generate::promql::{BUCKET, COUNT, Selector, TELEMETRY_DROPPED};
 use crate::generate::text::{self, minutes_ceil};
 use crate::generate::tree::{Node, map, strings};
 
@@ -40,6 +42,11 @@ pub(crate) fn render(model: &Model) -> String {
     }
     tests.push(cases.instance_down());
     tests.push(cases.target_missing());
+    tests.push(cases.telemetry_dropped_steadily());
+    // A burst stays in the rate's window for its length: only a longer `for` outlasts it.
+    if model.options.ticket_for > alerts::TELEMETRY_DROP_WINDOW {
+        tests.push(cases.telemetry_dropped_once());
+    }
     map([
         ("rule_files", strings([crate::generate::rules::file_name(model)])),
         ("evaluation_interval", "1m".into()),
@@ -277,6 +284,55 @@ impl Cases<'_> {
             expect(fired_at, alerts::TARGET_MISSING, vec![]),
         ];
         test_case(format!("{}: the instance stops answering scrapes: page", self.service()), input, checks)
+    }
+
+    fn dropped(&self, signal: &str, reason: &str, values: String) -> Node {
+        let selector =
+            Selector::job(self.service()).eq("instance", self.instance()).eq("signal", signal).eq("reason", reason);
+        series(selector.on(TELEMETRY_DROPPED), values)
+    }
+
+    /// Spans dropped every minute while logs get through: a ticket for `traces` and `queue_full` only.
+    fn telemetry_dropped_steadily(&self) -> Node {
+        let settled = self.settled();
+        let length = settled + 5;
+        let input = vec![
+            self.up(format!("1+0x{length}")),
+            self.dropped("traces", "queue_full", format!("0+30x{length}")),
+            self.dropped("logs", "queue_full", format!("0+0x{length}")),
+            self.dropped("traces", "export_failed", format!("0+0x{length}")),
+        ];
+        let rule = self.rules.iter().find(|rule| rule.name == alerts::TELEMETRY_DROPPED);
+        let labels = vec![
+            ("job", self.service().to_owned()),
+            ("instance", self.instance().to_owned()),
+            ("signal", "traces".to_owned()),
+            ("reason", "queue_full".to_owned()),
+        ];
+        let expected = rule.map(|rule| self.expected_alert(rule, &labels, 0.5));
+        let mut checks = Vec::new();
+        if !self.model.options.ticket_for.is_zero() {
+            // The rate exists from the second sample: the alert is pending, not firing, yet.
+            checks.push(expect(1, alerts::TELEMETRY_DROPPED, vec![]));
+        }
+        checks.push(expect(settled, alerts::TELEMETRY_DROPPED, expected.into_iter().collect()));
+        test_case(format!("{}: spans dropped every minute: ticket", self.service()), input, checks)
+    }
+
+    /// One burst of dropped log records, then none: shorter than `for`, so no alert.
+    fn telemetry_dropped_once(&self) -> Node {
+        let hold = minutes_ceil(self.model.options.ticket_for);
+        let burst_at = 5;
+        let length = burst_at + hold + 15;
+        let input = vec![
+            self.up(format!("1+0x{length}")),
+            self.dropped("logs", "export_failed", format!("0+0x{} 40+0x{}", burst_at - 1, length - burst_at)),
+        ];
+        let checks = [burst_at + 2, burst_at + hold + 2, length]
+            .into_iter()
+            .map(|minute| expect(minute, alerts::TELEMETRY_DROPPED, vec![]))
+            .collect();
+        test_case(format!("{}: one burst of dropped log records: no alert", self.service()), input, checks)
     }
 
     fn target_missing(&self) -> Node {

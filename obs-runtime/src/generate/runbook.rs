@@ -44,6 +44,17 @@ configuration no longer lists it. Every alert of the service is blind while this
 1. Check Prometheus' targets page and its configuration for the job.\n\
 2. Check service discovery (labels, annotations, DNS) for the service's instances."
         }
+        alerts::TELEMETRY_DROPPED => {
+            "An instance loses spans or log records on their way to the OpenTelemetry collector, steadily: \
+traces and logs have gaps (the metrics are unaffected). The handlers do not slow down: a full export queue drops, \
+it never blocks. The alert's `signal` (`traces`, `logs`) and `reason` labels say what and why.\n\n\
+1. Open the `dashboard_url`: the overview's `Telemetry dropped` and `Telemetry exported` panels show since when, and whether anything still gets through.\n\
+2. `export_failed`: the collector is unreachable or refuses the data. Check `OTEL_EXPORTER_OTLP_ENDPOINT` (or the per-signal variable), \
+the network path, and the collector's own logs; the service logs one `obs::export` warning per signal every 30 s at most.\n\
+3. `queue_full`: the collector accepts but does not keep up with the volume. Scale or tune the collector, or sample fewer traces \
+(`OTEL_TRACES_SAMPLER_ARG`) and log less (`RUST_LOG`).\n\
+4. `shutdown`: items were still queued when the process stopped; repeated restarts (crash loops, aggressive deploys) cause it."
+        }
         _ => "",
     }
 }

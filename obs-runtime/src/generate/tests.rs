@@ -5,7 +5,7 @@ use super::grafana::dashboards;
 use super::model::Model;
 use super::tree::Node;
 use super::*;
-use crate::call_site::EndpointInfo;
+use crate::call_site::{EndpointInfo, OperationInfo};
 use std::collections::BTreeSet;
 
 fn site(method: &'static str, route: &'static str, line: u32) -> CallSite {
@@ -35,6 +35,18 @@ fn declared_site() -> CallSite {
         buckets: Some(&[0.05, 0.25, 1.0]),
         success_objective: Some(0.999),
         latency_objective: Some((0.25, 0.95)),
+    })
+}
+
+fn operation(name: &'static str, line: u32, buckets: Option<&'static [f64]>) -> CallSite {
+    CallSite::for_operation(OperationInfo {
+        operation: name,
+        function: "load",
+        module_path: "shop::db",
+        file: "src/db.rs",
+        line,
+        doc: "Loads a row.\nSecond line.",
+        buckets,
     })
 }
 
@@ -117,13 +129,123 @@ fn every_promql_block_holds_one_expression() {
     let (a, b) = (site("GET", "/items", 1), declared_site());
     let files = artifacts(&[&a, &b], &Options::new("shop")).expect("artifacts");
     let docs = file(&files, "METRICS.md");
-    let blocks: Vec<&str> =
-        docs.split("```promql\n").skip(1).map(|rest| rest.split("\n```").next().unwrap_or_default()).collect();
-    assert_eq!(blocks.len(), 2 * 7, "rate, errors, p50, p95, p99, slow, in flight per endpoint");
+    let blocks = promql_blocks(docs);
+    assert_eq!(blocks.len(), 2 * 7 + 2, "rate, errors, p50, p95, p99, slow, in flight per endpoint; dropped, exported");
     for block in blocks {
         assert!(!block.is_empty() && !block.contains('\n'), "{block}");
         assert!(block.contains(r#"job="shop""#), "{block}");
     }
+}
+
+fn promql_blocks(markdown: &str) -> Vec<&str> {
+    markdown.split("```promql\n").skip(1).map(|rest| rest.split("\n```").next().unwrap_or_default()).collect()
+}
+
+/// A whole catalog, as `catalog()` returns it, mixes endpoints and operations: the operations
+/// get their own section, never an endpoint's (no empty route or method anywhere).
+#[test]
+fn a_full_catalog_splits_into_endpoints_and_operations() {
+    let endpoint = site("GET", "/items", 1);
+    let (load, save) = (operation("db.load", 10, None), operation("db.save", 20, Some(&[0.001, 0.01, 1.0])));
+    let files = artifacts(&[&save, &endpoint, &load], &Options::new("shop")).expect("artifacts");
+    for artifact in &files {
+        for empty in [r#"http_route="""#, r#"http_request_method="""#, "### `` ``", "### ` `"] {
+            assert!(!artifact.contents.contains(empty), "{}: {empty}", artifact.path);
+        }
+    }
+    let docs = file(&files, "METRICS.md");
+    assert!(docs.contains("(1 endpoint, 2 operations)"), "{docs}");
+    assert!(docs.contains("- `operation`: `db.load`, `db.save`: the operation names of the annotations.\n"));
+    assert!(docs.contains("| `db.save` | `shop::db::load` | `src/db.rs:20` | declared |\n"), "{docs}");
+    assert!(docs.contains(
+        "### `db.load`\n\n> Loads a row.\n> Second line.\n\n- Function: `shop::db::load` at `src/db.rs:10`\n"
+    ));
+    assert!(docs.contains("- Buckets (seconds): 0.001, 0.01, 1.0 (declared)\n"), "{docs}");
+    // Every bound of every histogram is a label value, written as the exposition writes it.
+    assert!(docs.contains("- `le`: `0.001`, `0.005`,"), "{docs}");
+    let operations = &docs[docs.find("## Operations").expect("operations section")..];
+    let operations = &operations[..operations.find("## Telemetry export").expect("telemetry section")];
+    let blocks = promql_blocks(operations);
+    assert_eq!(blocks.len(), 2 * 5, "rate, errors, p50, p95, p99 per operation");
+    assert_eq!(blocks[0], r#"sum(rate(operation_duration_seconds_count{job="shop", operation="db.load"}[5m]))"#);
+    assert_eq!(
+        blocks[9],
+        r#"histogram_quantile(0.99, sum by (le) (rate(operation_duration_seconds_bucket{job="shop", operation="db.save"}[5m])))"#
+    );
+    assert!(blocks[1].contains(r#"error_type!="""#), "{}", blocks[1]);
+    assert_eq!(promql_blocks(docs).len(), 7 + 2 * 5 + 2);
+    assert!(
+        docs.contains("```promql\nsum by (signal, reason) (rate(obs_telemetry_dropped_total{job=\"shop\"}[5m]))\n```")
+    );
+    assert!(docs.contains("- `signal`: `traces`, `logs`.\n"));
+    assert!(docs.contains("- `reason`: `queue_full` ("), "{docs}");
+    assert!(docs.contains("`export_failed` (") && docs.contains("`shutdown` ("));
+    assert!(docs.contains("trace_id") && docs.contains("span_id"), "the exemplars are documented");
+
+    let options = Options::new("shop");
+    let model = Model::new(&[&save, &endpoint, &load], &options).expect("model");
+    assert_eq!(model.endpoints.len(), 1);
+    assert_eq!(model.operation_names(), ["db.load", "db.save"]);
+    // `generate` passes the whole catalog; the endpoints-only slice still works.
+    assert!(artifacts(&[&endpoint], &Options::new("shop")).is_ok());
+}
+
+/// Every metric family `/metrics` exposes has a row in the reference, and every row is a family
+/// `/metrics` exposes (`obs_build_info` once the service identity is set).
+#[test]
+fn the_metrics_table_lists_every_exposed_family() {
+    let exposition = crate::metrics::render(crate::metrics::ExpositionFormat::PrometheusText);
+    let exposed: BTreeSet<&str> =
+        exposition.lines().filter_map(|line| line.strip_prefix("# TYPE ")?.split(' ').next()).collect();
+    let documented: BTreeSet<&str> = docs::METRICS.iter().map(|row| row.0).collect();
+    for name in &exposed {
+        assert!(documented.contains(name), "{name} is exposed but not in METRICS.md");
+    }
+    for name in &documented {
+        assert!(exposed.contains(name) || *name == "obs_build_info", "{name} is documented but not exposed");
+    }
+    for needed in ["operation_duration_seconds", "obs_telemetry_exported_total", "obs_telemetry_dropped_total"] {
+        assert!(exposed.contains(needed), "{needed}: {exposition}");
+    }
+    let site = site("GET", "/items", 1);
+    let files = artifacts(&[&site], &Options::new("shop")).expect("artifacts");
+    let docs = file(&files, "METRICS.md");
+    for name in documented {
+        assert!(docs.contains(&format!("| `{name}` |")), "{name} has no row");
+    }
+    assert!(docs.contains("- `operation`: none: no `#[observed(operation = ...)]` function in this service.\n"));
+    assert!(docs.contains("## Operations\n\nNone: "), "{docs}");
+}
+
+#[test]
+fn two_functions_with_one_operation_name_are_a_typed_error() {
+    let (a, b) = (operation("db.load", 10, None), operation("db.load", 30, None));
+    let error = artifacts(&[&b, &a], &Options::new("shop")).expect_err("duplicate");
+    assert_eq!(
+        error.to_string(),
+        "operation \"db.load\" is annotated twice, at src/db.rs:10 and at src/db.rs:30: give each function its own operation name"
+    );
+}
+
+#[test]
+fn the_telemetry_drop_alert_is_a_ticket_tested_both_ways() {
+    let site = site("GET", "/items", 1);
+    let files = artifacts(&[&site], &Options::new("shop")).expect("artifacts");
+    let rules = file(&files, "prometheus/shop.rules.yml");
+    assert!(rules.contains("- name: shop.telemetry\n  rules:\n  - alert: TelemetryDropped\n    expr: 'sum by (job, instance, signal, reason) (rate(obs_telemetry_dropped_total{job=\"shop\"}[5m])) > 0'\n    for: 15m\n    labels:\n      severity: ticket\n"), "{rules}");
+    let tests = file(&files, "prometheus/shop.rules.test.yml");
+    assert!(tests.contains("name: 'shop: spans dropped every minute: ticket'"), "{tests}");
+    assert!(tests.contains("name: 'shop: one burst of dropped log records: no alert'"), "{tests}");
+    let steady = &tests[tests.find("spans dropped every minute").expect("steady case")..];
+    assert!(steady.contains("signal: traces\n") && steady.contains("reason: queue_full\n"), "{steady}");
+    let runbook = file(&files, "RUNBOOK.md");
+    assert!(runbook.contains("\n## TelemetryDropped\n"), "{runbook}");
+    // With a `for` shorter than the rate's window, a burst does fire: no case claims otherwise.
+    let mut options = Options::new("shop");
+    options.ticket_for = std::time::Duration::from_secs(90);
+    let files = artifacts(&[&site], &options).expect("artifacts");
+    let tests = file(&files, "prometheus/shop.rules.test.yml");
+    assert!(tests.contains("spans dropped every minute") && !tests.contains("one burst"), "{tests}");
 }
 
 #[test]
@@ -160,11 +282,76 @@ fn pairs<'a>(node: &'a Node, out: &mut Vec<(&'a str, &'a Node)>) {
     }
 }
 
+/// The `expr` of every target of the panel titled `title`, and whether each asks for exemplars.
+fn panel_targets(dashboard: &Node, title: &str) -> Vec<(String, bool)> {
+    let mut all = Vec::new();
+    pairs(dashboard, &mut all);
+    let Some(Node::Seq(panels)) = all.iter().find(|(key, _)| *key == "panels").map(|(_, value)| *value) else {
+        panic!("no panels")
+    };
+    let panel = panels
+        .iter()
+        .find(|panel| matches!(panel, Node::Map(entries) if entries.iter().any(|(key, value)| key == "title" && matches!(value, Node::Str(text) if text == title))))
+        .unwrap_or_else(|| panic!("no panel {title}"));
+    let mut entries = Vec::new();
+    pairs(panel, &mut entries);
+    let exprs = entries.iter().filter_map(|(key, value)| match (key, value) {
+        (&"expr", Node::Str(expr)) => Some(expr.clone()),
+        _ => None,
+    });
+    let exemplars = entries.iter().filter_map(|(key, value)| match (key, value) {
+        (&"exemplar", Node::Bool(on)) => Some(*on),
+        _ => None,
+    });
+    exprs.zip(exemplars).collect()
+}
+
+#[test]
+fn the_overview_shows_the_operations_and_the_dropped_telemetry() {
+    let endpoint = site("GET", "/items", 1);
+    let (load, save) = (operation("db.load", 10, None), operation("db.save", 20, None));
+    let options = Options::new("shop");
+    let model = Model::new(&[&endpoint, &load, &save], &options).expect("model");
+    let overview = dashboards::overview(&model);
+    let json = overview.to_json();
+    let rows: Vec<&str> = json
+        .split("\"type\": \"row\",\n")
+        .skip(1)
+        .filter_map(|rest| rest.split("\"title\": \"").nth(1)?.split('"').next())
+        .collect();
+    assert_eq!(rows, ["Service", "Operations", "GET /items", "Telemetry export", "Logs"], "{json}");
+    assert_eq!(
+        panel_targets(&overview, "Operation call rate"),
+        [(
+            r#"sum by (operation) (rate(operation_duration_seconds_count{job="shop"}[$__rate_interval]))"#.to_owned(),
+            false
+        )]
+    );
+    let errors = panel_targets(&overview, "Operation error ratio");
+    assert!(errors[0].0.contains(r#"operation_duration_seconds_count{job="shop", error_type!=""}"#), "{errors:?}");
+    assert_eq!(
+        panel_targets(&overview, "Operation p99 duration"),
+        [(r#"histogram_quantile(0.99, sum by (le, operation) (rate(operation_duration_seconds_bucket{job="shop"}[$__rate_interval])))"#.to_owned(), true)]
+    );
+    assert_eq!(
+        panel_targets(&overview, "Telemetry dropped"),
+        [(
+            r#"sum by (signal, reason) (rate(obs_telemetry_dropped_total{job="shop"}[$__rate_interval]))"#.to_owned(),
+            false
+        )]
+    );
+    assert!(json.contains("db.load, db.save"), "the operation names are in the description");
+    // Without operations there is no empty row.
+    let model = Model::new(&[&endpoint], &options).expect("model");
+    let json = dashboards::overview(&model).to_json();
+    assert!(!json.contains("\"Operations\"") && json.contains("\"Telemetry dropped\""));
+}
+
 #[test]
 fn dashboards_have_unique_ids_known_datasources_and_defined_variables() {
-    let (a, b) = (site("GET", "/items", 1), declared_site());
+    let (a, b, c) = (site("GET", "/items", 1), declared_site(), operation("db.load", 10, None));
     let options = Options::new("shop");
-    let model = Model::new(&[&a, &b], &options).expect("model");
+    let model = Model::new(&[&a, &b, &c], &options).expect("model");
     let provisioned = grafana::provisioning::render_datasources(&model);
     for (name, json) in dashboards::render(&model) {
         // The tree the JSON was written from.

@@ -16,11 +16,12 @@ pub(crate) fn number(value: f64) -> String {
     format!("{rounded}")
 }
 
-/// A bucket bound exactly as the OpenMetrics exposition writes it in the `le` label
-/// (prometheus-client formats it with `dtoa`: `1.0`, `0.25`, `0.005`), so a generated
-/// `le="1.0"` selector matches the scraped series.
+/// A bucket bound exactly as both expositions (OpenMetrics and the 0.0.4 text) write it in the
+/// `le` label (`1.0`, `0.25`, `0.005`, `5e-05`), so a generated `le="1.0"` selector matches the
+/// scraped series whichever format Prometheus asked for, and after Prometheus 3's `le`
+/// normalization too.
 pub(crate) fn le_label(bound: f64) -> String {
-    dtoa::Buffer::new().format(bound).to_owned()
+    crate::metrics::durations::le_value(bound)
 }
 
 /// A Prometheus duration (`5m`, `1h30m`, `3d`, `250ms`), as Prometheus and Alertmanager parse it.
@@ -188,41 +189,40 @@ mod tests {
         assert_eq!(markdown_code("a`b"), "`` a`b ``");
     }
 
-    /// The `le` label must be byte-identical to the exposition's: encode a histogram through
-    /// prometheus-client's OpenMetrics encoder, as the `/metrics` endpoint does, and compare.
+    /// The `le` label must be byte-identical to the exposition's, in both formats: write a
+    /// histogram through the two encoders `/metrics` uses, and compare.
     #[test]
-    fn le_labels_match_the_exposition_encoder() {
-        use prometheus_client::collector::Collector;
-        use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet, text::encode};
-        use prometheus_client::metrics::MetricType;
-        use prometheus_client::metrics::exemplar::Exemplar;
-        use prometheus_client::registry::Registry;
-        use std::collections::HashMap;
-
-        #[derive(Debug)]
-        struct Probe(Vec<f64>);
-        impl Collector for Probe {
-            fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-                let buckets: Vec<(f64, u64)> =
-                    self.0.iter().map(|bound| (*bound, 0)).chain(std::iter::once((f64::INFINITY, 0))).collect();
-                let mut metric = encoder.encode_descriptor("probe", "probe", None, MetricType::Histogram)?;
-                metric.encode_histogram::<NoLabelSet>(
-                    0.0,
-                    0,
-                    &buckets,
-                    None::<&HashMap<usize, Exemplar<NoLabelSet, f64>>>,
-                )
-            }
-        }
+    fn le_labels_match_both_expositions() {
+        use crate::metrics::durations::{DurationFamily, DurationSeries, write_openmetrics, write_prometheus_text};
+        use crate::metrics::histogram::HistogramSnapshot;
 
         let bounds = vec![0.005, 0.01, 0.025, 0.075, 0.25, 1.0, 2.5, 10.0, 0.000_05, 1e-7, 0.1 + 0.2, 86_400.0, 1e22];
-        let mut registry = Registry::default();
-        registry.register_collector(Box::new(Probe(bounds.clone())));
-        let mut text = String::new();
-        encode(&mut text, &registry).expect("encode");
+        let buckets: Vec<(f64, u64)> =
+            bounds.iter().map(|bound| (*bound, 0)).chain(std::iter::once((f64::INFINITY, 0))).collect();
+        let exemplars = vec![None; buckets.len()];
+        let family = || DurationFamily {
+            name: "probe",
+            help: "probe",
+            series: vec![DurationSeries {
+                labels: vec![("operation", "x".to_owned())],
+                histogram: HistogramSnapshot {
+                    sum_seconds: 0.0,
+                    count: 0,
+                    buckets: buckets.clone(),
+                    exemplars: exemplars.clone(),
+                },
+            }],
+        };
+        let (mut openmetrics, mut text) = (String::new(), String::new());
+        write_openmetrics(&mut openmetrics, &[family()]);
+        write_prometheus_text(&mut text, &[family()]);
         for bound in bounds {
-            let expected = format!("probe_bucket{{le=\"{}\"}} 0", le_label(bound));
-            assert!(text.contains(&expected), "{bound}: {expected} not in {text}");
+            let le = format!("le=\"{}\"", le_label(bound));
+            assert!(
+                openmetrics.contains(&format!("probe_seconds_bucket{{{le},operation=\"x\"}} 0\n")),
+                "{le}: {openmetrics}"
+            );
+            assert!(text.contains(&format!("probe_seconds_bucket{{operation=\"x\",{le}}} 0\n")), "{le}: {text}");
         }
         assert_eq!(le_label(1.0), "1.0");
         assert_eq!(le_label(0.25), "0.25");

@@ -1,22 +1,23 @@
 //! The duration histogram families (`http_server_request_duration_seconds`,
 //! `operation_duration_seconds`) as snapshots, and their two encodings.
 //!
-//! The Prometheus text format 0.0.4 has no exemplars: [`DurationsCollector`] encodes the families
-//! with prometheus-client like every other metric. OpenMetrics carries exemplars, but
-//! prometheus-client 0.26 only builds its `Exemplar` values inside its own mutex-guarded
-//! `HistogramWithExemplars` (the type has no public constructor), so [`write_openmetrics`] writes
-//! these two families itself, line for line as prometheus-client's encoder does (a test compares
-//! the two), with each bucket's exemplar appended.
+//! OpenMetrics carries exemplars, but prometheus-client 0.26 only builds its `Exemplar` values
+//! inside its own mutex-guarded `HistogramWithExemplars` (the type has no public constructor), so
+//! [`write_openmetrics`] writes these two families itself, line for line as prometheus-client's
+//! encoder does (a test compares the two), with each bucket's exemplar appended.
+//!
+//! The Prometheus text format 0.0.4 has no exemplars; [`write_prometheus_text`] writes the same
+//! families line for line as prometheus-client's 0.0.4 encoder does, with one difference: the
+//! `le` label. prometheus-client (like Go's client) writes `le="1"` in 0.0.4 and `le="1.0"` in
+//! OpenMetrics, so a Prometheus 2.x would store a different series per scrape format, and a query
+//! naming one bucket would silently match nothing under the other. Both encoders here write
+//! [`le_value`], the OpenMetrics canonical form that Prometheus 3 normalizes every scrape to: one
+//! series, one spelling, whatever the format and the Prometheus version.
 
 use crate::metrics::exemplar::ExemplarSnapshot;
 use crate::metrics::histogram::HistogramSnapshot;
 use crate::metrics::{http_server, operations};
-use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
-use prometheus_client::metrics::MetricType;
-use prometheus_client::metrics::exemplar::Exemplar;
 use prometheus_client::registry::Unit;
-use std::collections::HashMap;
 use std::fmt::Write as _;
 
 /// One histogram family: its name without the unit suffix, its help, and its series.
@@ -39,34 +40,6 @@ pub fn families() -> [DurationFamily; 2] {
     [http_server::request_durations(), operations::operation_durations()]
 }
 
-/// Encodes the families through prometheus-client, without exemplars: the 0.0.4 text format.
-#[derive(Debug)]
-pub struct DurationsCollector;
-
-impl Collector for DurationsCollector {
-    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        for family in families() {
-            encode_family(&mut encoder, &family)?;
-        }
-        Ok(())
-    }
-}
-
-fn encode_family(encoder: &mut DescriptorEncoder, family: &DurationFamily) -> Result<(), std::fmt::Error> {
-    let mut metric =
-        encoder.encode_descriptor(family.name, family.help, Some(&Unit::Seconds), MetricType::Histogram)?;
-    for series in &family.series {
-        let snapshot = &series.histogram;
-        metric.encode_family(&series.labels)?.encode_histogram::<NoLabelSet>(
-            snapshot.sum_seconds,
-            snapshot.count,
-            &snapshot.buckets,
-            None::<&HashMap<usize, Exemplar<NoLabelSet, f64>>>,
-        )?;
-    }
-    Ok(())
-}
-
 /// Writes the families in the OpenMetrics text format, each bucket with its exemplar when it
 /// has one; the caller appends the rest of the exposition and `# EOF`.
 pub fn write_openmetrics(out: &mut String, families: &[DurationFamily]) {
@@ -84,6 +57,58 @@ pub fn write_openmetrics(out: &mut String, families: &[DurationFamily]) {
 
 fn write_series(out: &mut String, name: &str, series: &DurationSeries) {
     let snapshot = &series.histogram;
+    let labels = label_list(series);
+    let _ = writeln!(out, "{name}_sum{{{labels}}} {}", dtoa::Buffer::new().format(snapshot.sum_seconds));
+    let _ = writeln!(out, "{name}_count{{{labels}}} {}", snapshot.count);
+    let mut cumulative = 0;
+    for (index, (bound, count)) in snapshot.buckets.iter().enumerate() {
+        cumulative += count;
+        let le = format!("le=\"{}\"", le_value(*bound));
+        let _ = write!(out, "{name}_bucket{{{}}} {cumulative}", joined(&le, &labels));
+        if let Some(exemplar) = snapshot.exemplars.get(index).copied().flatten() {
+            write_exemplar(out, exemplar);
+        }
+        out.push('\n');
+    }
+}
+
+/// Writes the families in the Prometheus text format 0.0.4 (no unit line, no exemplars), as
+/// prometheus-client's 0.0.4 encoder does but for the `le` values, which are [`le_value`]'s.
+pub fn write_prometheus_text(out: &mut String, families: &[DurationFamily]) {
+    for family in families {
+        let name = format!("{}_{}", family.name, Unit::Seconds.as_str());
+        let _ = writeln!(out, "# HELP {name} {}", family.help.replace('\\', "\\\\").replace('\n', "\\n"));
+        let _ = writeln!(out, "# TYPE {name} histogram");
+        for series in &family.series {
+            let snapshot = &series.histogram;
+            let labels = label_list(series);
+            let mut cumulative = 0;
+            for (bound, count) in &snapshot.buckets {
+                cumulative += count;
+                let le = format!("le=\"{}\"", le_value(*bound));
+                let _ = writeln!(out, "{name}_bucket{{{}}} {cumulative}", joined(&labels, &le));
+            }
+            let _ = writeln!(out, "{name}_sum{{{labels}}} {}", format_value(snapshot.sum_seconds));
+            let _ = writeln!(out, "{name}_count{{{labels}}} {}", snapshot.count);
+        }
+    }
+}
+
+/// A sample value as prometheus-client's 0.0.4 encoder writes it.
+fn format_value(value: f64) -> String {
+    if value.is_finite() {
+        dtoa::Buffer::new().format_finite(value).to_owned()
+    } else if value.is_nan() {
+        "NaN".to_owned()
+    } else if value > 0.0 {
+        "+Inf".to_owned()
+    } else {
+        "-Inf".to_owned()
+    }
+}
+
+/// `key="value",...` of a series, values escaped.
+fn label_list(series: &DurationSeries) -> String {
     let mut labels = String::new();
     for (key, value) in &series.labels {
         if !labels.is_empty() {
@@ -94,19 +119,46 @@ fn write_series(out: &mut String, name: &str, series: &DurationSeries) {
         push_escaped_label_value(&mut labels, value);
         labels.push('"');
     }
-    let _ = writeln!(out, "{name}_sum{{{labels}}} {}", dtoa::Buffer::new().format(snapshot.sum_seconds));
-    let _ = writeln!(out, "{name}_count{{{labels}}} {}", snapshot.count);
-    let mut cumulative = 0;
-    for (index, (bound, count)) in snapshot.buckets.iter().enumerate() {
-        cumulative += count;
-        let mut buffer = dtoa::Buffer::new();
-        let le = if bound.is_infinite() { "+Inf" } else { buffer.format(*bound) };
-        let _ = write!(out, "{name}_bucket{{le=\"{le}\",{labels}}} {cumulative}");
-        if let Some(exemplar) = snapshot.exemplars.get(index).copied().flatten() {
-            write_exemplar(out, exemplar);
-        }
-        out.push('\n');
+    labels
+}
+
+/// Two label lists, either of which may be empty, as one.
+fn joined(first: &str, second: &str) -> String {
+    match (first.is_empty(), second.is_empty()) {
+        (false, false) => format!("{first},{second}"),
+        (true, _) => second.to_owned(),
+        (false, true) => first.to_owned(),
     }
+}
+
+/// The `le` label value of a bucket bound, the same in both formats: the OpenMetrics canonical
+/// number, which is what Prometheus 3 normalizes `le` to on ingestion and what Go's client writes
+/// in OpenMetrics. Go's `strconv.FormatFloat(bound, 'g', -1, 64)` (shortest digits, an exponent
+/// below 1e-4 and from 1e6 on: `5e-05`, `1e+06`), with `.0` appended when it has neither a `.`
+/// nor an exponent: `0.25`, `1.0`, `10.0`, `+Inf`.
+#[must_use]
+pub fn le_value(bound: f64) -> String {
+    if bound.is_nan() {
+        return "NaN".to_owned();
+    }
+    if bound.is_infinite() {
+        return if bound > 0.0 { "+Inf" } else { "-Inf" }.to_owned();
+    }
+    let magnitude = bound.abs();
+    let mut text = if magnitude == 0.0 || (1e-4..1e6).contains(&magnitude) {
+        // Rust's `Display` prints the shortest round-trip digits without an exponent.
+        format!("{bound}")
+    } else {
+        // `{:e}` prints the same digits as `1.5e-5`; Go writes the exponent signed, two digits at least.
+        let scientific = format!("{bound:e}");
+        let (mantissa, exponent) = scientific.split_once('e').unwrap_or((&scientific, "0"));
+        let exponent: i32 = exponent.parse().unwrap_or(0);
+        format!("{mantissa}e{exponent:+03}")
+    };
+    if !text.contains(['.', 'e']) {
+        text.push_str(".0");
+    }
+    text
 }
 
 fn write_exemplar(out: &mut String, exemplar: ExemplarSnapshot) {
@@ -128,22 +180,23 @@ fn push_escaped_label_value(out: &mut String, value: &str) {
 
 #[cfg(test)]
 mod tests {
-    use super::{DurationFamily, DurationSeries, encode_family, write_openmetrics};
+    use super::{DurationFamily, DurationSeries, Unit, le_value, write_openmetrics, write_prometheus_text};
     use crate::metrics::exemplar::{ExemplarSnapshot, SampledCall};
     use crate::metrics::histogram::HistogramSnapshot;
     use prometheus_client::collector::Collector;
-    use prometheus_client::encoding::DescriptorEncoder;
+    use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
+    use prometheus_client::metrics::MetricType;
+    use prometheus_client::metrics::exemplar::Exemplar;
     use prometheus_client::registry::Registry;
+    use std::collections::HashMap;
 
-    #[derive(Debug)]
-    struct Fixed;
+    fn series(labels: Vec<(&'static str, String)>, sum_seconds: f64, buckets: Vec<(f64, u64)>) -> DurationSeries {
+        let count = buckets.iter().map(|(_, count)| count).sum();
+        let exemplars = vec![None; buckets.len()];
+        DurationSeries { labels, histogram: HistogramSnapshot { sum_seconds, count, buckets, exemplars } }
+    }
 
     fn family() -> DurationFamily {
-        let series = |labels: Vec<(&'static str, String)>, sum_seconds: f64, buckets: Vec<(f64, u64)>| {
-            let count = buckets.iter().map(|(_, count)| count).sum();
-            let exemplars = vec![None; buckets.len()];
-            DurationSeries { labels, histogram: HistogramSnapshot { sum_seconds, count, buckets, exemplars } }
-        };
         DurationFamily {
             name: "test_duration",
             help: "A family for the test.",
@@ -162,21 +215,119 @@ mod tests {
         }
     }
 
-    impl Collector for Fixed {
+    /// The family encoded by prometheus-client itself, the reference of both formats.
+    #[derive(Debug)]
+    struct Reference;
+
+    impl Collector for Reference {
         fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-            encode_family(&mut encoder, &family())
+            let family = family();
+            let mut metric =
+                encoder.encode_descriptor(family.name, family.help, Some(&Unit::Seconds), MetricType::Histogram)?;
+            for series in &family.series {
+                let snapshot = &series.histogram;
+                metric.encode_family(&series.labels)?.encode_histogram::<NoLabelSet>(
+                    snapshot.sum_seconds,
+                    snapshot.count,
+                    &snapshot.buckets,
+                    None::<&HashMap<usize, Exemplar<NoLabelSet, f64>>>,
+                )?;
+            }
+            Ok(())
         }
+    }
+
+    fn reference_registry() -> Registry {
+        let mut registry = Registry::default();
+        registry.register_collector(Box::new(Reference));
+        registry
     }
 
     #[test]
     fn without_exemplars_the_text_is_exactly_prometheus_clients() {
-        let mut registry = Registry::default();
-        registry.register_collector(Box::new(Fixed));
         let mut reference = String::new();
-        prometheus_client::encoding::text::encode_registry(&mut reference, &registry).unwrap();
+        prometheus_client::encoding::text::encode_registry(&mut reference, &reference_registry()).unwrap();
         let mut ours = String::new();
         write_openmetrics(&mut ours, &[family()]);
         assert_eq!(ours, reference);
+    }
+
+    /// The 0.0.4 text is prometheus-client's but for one thing: a whole bound is `le="1.0"`, as in
+    /// OpenMetrics, where prometheus-client writes Go's `le="1"`.
+    #[test]
+    fn the_prometheus_text_is_prometheus_clients_but_for_whole_le_values() {
+        let mut reference = String::new();
+        prometheus_client::encoding::prometheus_text::encode(&mut reference, &reference_registry()).unwrap();
+        assert!(reference.contains("le=\"1\"}"), "{reference}");
+        let mut ours = String::new();
+        write_prometheus_text(&mut ours, &[family()]);
+        assert_eq!(ours, reference.replace("le=\"1\"}", "le=\"1.0\"}"));
+    }
+
+    /// The `le` values of every bucket line of an exposition, in order.
+    fn le_values(text: &str) -> Vec<String> {
+        text.lines()
+            .filter(|line| line.contains("_bucket{"))
+            .map(|line| {
+                let from = line.find("le=\"").expect("an le label") + 4;
+                line[from..].split('"').next().unwrap_or_default().to_owned()
+            })
+            .collect()
+    }
+
+    /// A query naming one bucket (`le="1.0"`) must match whichever format Prometheus scraped:
+    /// both write the same `le` text, in the form Prometheus 3 normalizes `le` to.
+    #[test]
+    fn both_formats_write_the_same_le_values() {
+        let bounds = [0.000_05, 1e-7, 0.005, 0.1 + 0.2, 0.25, 1.0, 10.0, 86_400.0, 1e6, 1.5e7, 1e22, f64::INFINITY];
+        let family = || DurationFamily {
+            name: "bounds",
+            help: "Bounds.",
+            series: vec![series(
+                vec![("operation", "op".to_owned())],
+                0.0,
+                bounds.iter().map(|bound| (*bound, 0)).collect(),
+            )],
+        };
+        let (mut openmetrics, mut text) = (String::new(), String::new());
+        write_openmetrics(&mut openmetrics, &[family()]);
+        write_prometheus_text(&mut text, &[family()]);
+        let expected = [
+            "5e-05",
+            "1e-07",
+            "0.005",
+            "0.30000000000000004",
+            "0.25",
+            "1.0",
+            "10.0",
+            "86400.0",
+            "1e+06",
+            "1.5e+07",
+            "1e+22",
+            "+Inf",
+        ];
+        assert_eq!(le_values(&openmetrics), expected);
+        assert_eq!(le_values(&text), expected);
+        for (bound, written) in bounds.iter().zip(expected) {
+            assert_eq!(written.parse::<f64>().ok().or((written == "+Inf").then_some(f64::INFINITY)), Some(*bound));
+        }
+        assert_eq!(le_value(0.0), "0.0");
+        assert_eq!(le_value(0.000_1), "0.0001");
+        assert_eq!(le_value(999_999.5), "999999.5");
+    }
+
+    #[test]
+    fn a_series_without_labels_has_no_stray_comma() {
+        let family = DurationFamily {
+            name: "bare",
+            help: "Bare.",
+            series: vec![series(vec![], 0.5, vec![(1.0, 1), (f64::INFINITY, 0)])],
+        };
+        let (mut openmetrics, mut text) = (String::new(), String::new());
+        write_openmetrics(&mut openmetrics, std::slice::from_ref(&family));
+        write_prometheus_text(&mut text, &[family]);
+        assert!(openmetrics.contains("bare_seconds_bucket{le=\"1.0\"} 1\n"), "{openmetrics}");
+        assert!(text.contains("bare_seconds_bucket{le=\"1.0\"} 1\n"), "{text}");
     }
 
     #[test]

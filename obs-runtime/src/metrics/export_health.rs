@@ -8,7 +8,8 @@ use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::ConstCounter;
 
-const SIGNALS: [Signal; 2] = [Signal::Traces, Signal::Logs];
+/// Every signal, in label order: the `signal` label values.
+pub(crate) const SIGNALS: [Signal; 2] = [Signal::Traces, Signal::Logs];
 
 /// The collector registered in the global registry.
 #[derive(Debug)]

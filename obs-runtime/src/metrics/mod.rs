@@ -65,7 +65,8 @@ impl ExpositionFormat {
     }
 }
 
-/// Everything but the duration histograms, which come first and are encoded per format.
+/// Everything but the duration histograms, which come first and are written by
+/// [`durations`] in either format.
 fn registry() -> &'static Registry {
     static REGISTRY: OnceLock<Registry> = OnceLock::new();
     REGISTRY.get_or_init(|| {
@@ -74,16 +75,6 @@ fn registry() -> &'static Registry {
         registry.register_collector(Box::new(process::ProcessCollector));
         registry.register_collector(Box::new(build_info::BuildInfoCollector));
         registry.register_collector(Box::new(export_health::ExportHealthCollector));
-        registry
-    })
-}
-
-/// The duration histograms, for the format without exemplars.
-fn durations_registry() -> &'static Registry {
-    static REGISTRY: OnceLock<Registry> = OnceLock::new();
-    REGISTRY.get_or_init(|| {
-        let mut registry = Registry::default();
-        registry.register_collector(Box::new(durations::DurationsCollector));
         registry
     })
 }
@@ -112,8 +103,8 @@ pub fn render(format: ExpositionFormat) -> String {
             prometheus_client::encoding::text::encode(&mut text, registry())
         }
         ExpositionFormat::PrometheusText => {
-            prometheus_client::encoding::prometheus_text::encode(&mut text, durations_registry())
-                .and_then(|()| prometheus_client::encoding::prometheus_text::encode(&mut text, registry()))
+            durations::write_prometheus_text(&mut text, &durations::families());
+            prometheus_client::encoding::prometheus_text::encode(&mut text, registry())
         }
     };
     text

@@ -1,7 +1,8 @@
 //! The three dashboards of a service:
-//! - `<service>-overview`: the service at a glance, then one row per endpoint of the catalog with
-//!   its calls, latency percentiles (with exemplars), error ratio, burn rates and remaining error
-//!   and latency budgets against its own objectives, then the service's logs;
+//! - `<service>-overview`: the service at a glance, the internal operations (calls, error ratio,
+//!   p99 with exemplars), then one row per endpoint of the catalog with its calls, latency
+//!   percentiles (with exemplars), error ratio, burn rates and remaining error and latency budgets
+//!   against its own objectives, then the telemetry export's health and the service's logs;
 //! - `<service>-endpoint`: one endpoint, chosen with the `route` and `method` variables, its
 //!   objectives read from the recorded constant series;
 //! - `<service>-system`: the process: CPU, memory, file descriptors, threads, uptime, build.
@@ -9,7 +10,7 @@
 use crate::generate::grafana::panels::{Layout, Query, Style, logs, stat, table, timeseries};
 use crate::generate::grafana::{Datasource, dashboard_uid, datasource_ref};
 use crate::generate::model::{Endpoint, Model};
-use crate::generate::promql::{self, COUNT, Selector, recorded};
+use crate::generate::promql::{self, COUNT, OPERATIONS, Selector, recorded};
 use crate::generate::text::{self, promql_string, url_component};
 use crate::generate::tree::{Node, map, strings};
 
@@ -18,6 +19,8 @@ const RATE: &str = "$__rate_interval";
 
 const BY_ENDPOINT: [&str; 2] = ["http_request_method", "http_route"];
 const ENDPOINT_LEGEND: &str = "{{http_request_method}} {{http_route}}";
+const BY_OPERATION: [&str; 1] = ["operation"];
+const OPERATION_LEGEND: &str = "{{operation}}";
 
 /// The log levels the `log_level` variable offers, most selective first.
 const LOG_LEVELS: [&str; 4] = ["ERROR", "WARN|ERROR", "INFO|WARN|ERROR", "TRACE|DEBUG|INFO|WARN|ERROR"];
@@ -222,9 +225,13 @@ pub(crate) fn overview(model: &Model) -> Node {
             &style(vec![]),
         ),
     );
+    if !model.operations.is_empty() {
+        operations_row(model, &mut layout);
+    }
     for endpoint in &model.endpoints {
         endpoint_row(model, &mut layout, endpoint);
     }
+    telemetry_row(model, &mut layout);
     layout.row("Logs");
     layout.add(
         24,
@@ -236,6 +243,78 @@ pub(crate) fn overview(model: &Model) -> Node {
         ),
     );
     dashboard(model, "overview", "overview", layout.finish(), vec![log_level_variable()])
+}
+
+/// The internal operations, one line per operation in each panel.
+fn operations_row(model: &Model, layout: &mut Layout) {
+    let job = model.job();
+    let names = model.operation_names().join(", ");
+    layout.row("Operations");
+    layout.add(
+        8,
+        8,
+        timeseries(
+            "Operation call rate",
+            &format!("Calls per second of each #[observed(operation = ...)] function: {names}."),
+            "ops",
+            &[Query::range(promql::call_rate(OPERATIONS, &job, RATE, &BY_OPERATION), OPERATION_LEGEND)],
+            &style(vec![]),
+        ),
+    );
+    layout.add(
+        8,
+        8,
+        timeseries(
+            "Operation error ratio",
+            "Share of each operation's calls that failed (error_type is set).",
+            "percentunit",
+            &[Query::range(promql::failure_ratio(OPERATIONS, &job, RATE, &BY_OPERATION), OPERATION_LEGEND)],
+            &style(vec![]),
+        ),
+    );
+    layout.add(
+        8,
+        8,
+        timeseries(
+            "Operation p99 duration",
+            "99th percentile of each operation's call duration; exemplars link to traces.",
+            "s",
+            &[Query::range(promql::quantile_of(OPERATIONS, 0.99, &job, RATE, &BY_OPERATION), OPERATION_LEGEND)
+                .with_exemplars()],
+            &style(vec![]),
+        ),
+    );
+}
+
+/// The OTLP export's health: what the collector lost and what it received.
+fn telemetry_row(model: &Model, layout: &mut Layout) {
+    let job = model.job();
+    layout.row("Telemetry export");
+    layout.add(
+        12,
+        8,
+        timeseries(
+            "Telemetry dropped",
+            "Spans and log records lost per second on the way to the OTLP collector, by signal and reason (queue_full: it does not keep up; export_failed: unreachable or refusing; shutdown: left at exit). Anything above 0 is a gap in traces or logs.",
+            "cps",
+            &[Query::range(
+                promql::telemetry_dropped_rate(&job, RATE, &["signal", "reason"]),
+                "{{signal}} {{reason}}",
+            )],
+            &style(vec![]),
+        ),
+    );
+    layout.add(
+        12,
+        8,
+        timeseries(
+            "Telemetry exported",
+            "Spans and log records delivered per second to the OTLP collector, by signal; 0 while no OTLP export is configured.",
+            "cps",
+            &[Query::range(promql::telemetry_exported_rate(&job, RATE, &["signal"]), "{{signal}}")],
+            &style(vec![]),
+        ),
+    );
 }
 
 fn objectives_text(endpoint: &Endpoint) -> String {
