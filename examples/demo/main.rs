@@ -160,24 +160,6 @@ fn app_addr() -> Result<SocketAddr, String> {
     text.parse().map_err(|_| format!("OBS_APP_ADDR={text:?} is not an address such as 127.0.0.1:3000"))
 }
 
-/// Resolves on SIGINT (Ctrl-C) or SIGTERM, whichever comes first.
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(signal) => signal,
-        Err(error) => {
-            tracing::error!(target: "demo", %error, "cannot listen for SIGTERM; stopping on Ctrl-C only");
-            let _ = interrupt.await;
-            return;
-        }
-    };
-    let signal = tokio::select! {
-        _ = interrupt => "SIGINT",
-        _ = terminate.recv() => "SIGTERM",
-    };
-    tracing::info!(target: "demo", event = "signal", signal, "{signal} received: draining requests");
-}
-
 /// `demo generate <dir>`: writes the files derived from the endpoints into `<dir>`; `None` when
 /// the arguments ask for something else (serving).
 fn generate_command() -> Option<ExitCode> {
@@ -215,13 +197,14 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let shutdown = obs_examples::shutdown_signal();
     let served = async {
         let addr = app_addr()?;
         let listener =
             tokio::net::TcpListener::bind(addr).await.map_err(|error| format!("cannot listen on {addr}: {error}"))?;
         let local = listener.local_addr().map_err(|error| error.to_string())?;
         tracing::info!(target: "demo", event = "listening", "http.address" = %local, "demo listening on http://{local}");
-        axum::serve(listener, app()).with_graceful_shutdown(shutdown_signal()).await.map_err(|error| error.to_string())
+        axum::serve(listener, app()).with_graceful_shutdown(shutdown).await.map_err(|error| error.to_string())
     };
     let result = served.await;
     if let Err(error) = &result {

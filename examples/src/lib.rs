@@ -16,6 +16,7 @@ pub async fn serve(name: &str, version: &str, default_addr: &str, app: axum::Rou
             return ExitCode::FAILURE;
         }
     };
+    let shutdown = shutdown_signal();
     let served = async {
         let text = std::env::var("OBS_APP_ADDR").unwrap_or_else(|_| default_addr.to_owned());
         let addr: SocketAddr =
@@ -24,7 +25,7 @@ pub async fn serve(name: &str, version: &str, default_addr: &str, app: axum::Rou
             tokio::net::TcpListener::bind(addr).await.map_err(|error| format!("cannot listen on {addr}: {error}"))?;
         let local = listener.local_addr().map_err(|error| error.to_string())?;
         tracing::info!(target: "example", event = "listening", "http.address" = %local, "{name} listening on http://{local}");
-        axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.map_err(|error| error.to_string())
+        axum::serve(listener, app).with_graceful_shutdown(shutdown).await.map_err(|error| error.to_string())
     };
     let result = served.await;
     if let Err(error) = &result {
@@ -35,16 +36,26 @@ pub async fn serve(name: &str, version: &str, default_addr: &str, app: axum::Rou
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM, whichever comes first.
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    let Ok(mut terminate) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) else {
-        tracing::error!(target: "example", "cannot listen for SIGTERM; stopping on Ctrl-C only");
-        let _ = interrupt.await;
-        return;
-    };
-    let signal = tokio::select! {
-        _ = interrupt => "SIGINT",
-        _ = terminate.recv() => "SIGTERM",
-    };
-    tracing::info!(target: "example", event = "signal", signal, "{signal} received: draining requests");
+///
+/// The handlers are installed when this is called, not when the future is first polled (axum
+/// polls it on a task of its own, later): a SIGTERM that arrives right after the service said it
+/// is listening still shuts it down gracefully instead of killing it.
+pub fn shutdown_signal() -> impl Future<Output = ()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let interrupt = signal(SignalKind::interrupt());
+    let terminate = signal(SignalKind::terminate());
+    async move {
+        let (mut interrupt, mut terminate) = match (interrupt, terminate) {
+            (Ok(interrupt), Ok(terminate)) => (interrupt, terminate),
+            (Err(error), _) | (_, Err(error)) => {
+                tracing::error!(target: "example", %error, "cannot listen for SIGINT/SIGTERM; running until killed");
+                return std::future::pending().await;
+            }
+        };
+        let signal = tokio::select! {
+            _ = interrupt.recv() => "SIGINT",
+            _ = terminate.recv() => "SIGTERM",
+        };
+        tracing::info!(target: "example", event = "signal", signal, "{signal} received: draining requests");
+    }
 }
