@@ -5,51 +5,16 @@
 #![allow(clippy::float_cmp)]
 #![allow(clippy::too_many_lines)] // one end-to-end scenario reads best as one function
 
+use obs_tests::demo::Demo;
 use obs_tests::exposition::{samples, value};
-use obs_tests::http_client::{Response, request};
-use obs_tests::process::{Spawned, example_binary, require_tool, run_with_stdin};
+use obs_tests::process::{example_binary, require_tool, run_with_stdin};
 use serde_json::Value;
 use std::collections::BTreeSet;
-use std::net::SocketAddr;
 use std::process::Command;
 use std::time::Duration;
 
-const STARTUP_DEADLINE: Duration = Duration::from_mins(1);
-
-struct Demo {
-    process: Spawned,
-    app: SocketAddr,
-    metrics: SocketAddr,
-}
-
 fn json(line: &str) -> Value {
     serde_json::from_str(line).unwrap_or_else(|error| panic!("stdout line is not JSON ({error}): {line}"))
-}
-
-fn address_in(line: &str, field: &str) -> SocketAddr {
-    json(line)[field].as_str().and_then(|text| text.parse().ok()).unwrap_or_else(|| panic!("no {field} in {line}"))
-}
-
-fn start_demo() -> Demo {
-    let mut command = Command::new(example_binary("demo"));
-    command.env("OBS_APP_ADDR", "127.0.0.1:0").env("OBS_METRICS_ADDR", "127.0.0.1:0").env("RUST_LOG", "info");
-    command.env_remove("OBS_LOG_FORMAT");
-    let process = Spawned::start(command);
-    let startup = process.wait_for_line(STARTUP_DEADLINE, |line| line.contains("\"event\":\"startup\""));
-    let listening = process.wait_for_line(STARTUP_DEADLINE, |line| line.contains("\"event\":\"listening\""));
-    Demo { app: address_in(&listening, "http.address"), metrics: address_in(&startup, "metrics.address"), process }
-}
-
-impl Demo {
-    fn call(&self, method: &str, path: &str, body: &str) -> Response {
-        let headers: &[(&str, &str)] = if body.is_empty() { &[] } else { &[("Content-Type", "application/json")] };
-        request(self.app, method, path, headers, body).unwrap_or_else(|error| panic!("{method} {path}: {error}"))
-    }
-
-    fn scrape(&self, accept: Option<&str>) -> Response {
-        let headers: Vec<(&str, &str)> = accept.map(|accept| ("Accept", accept)).into_iter().collect();
-        request(self.metrics, "GET", "/metrics", &headers, "").expect("scrape")
-    }
 }
 
 /// The requests the test sends: method, path, body, expected status.
@@ -80,7 +45,7 @@ fn expected_count(text: &str, method: &str, route: &str, status: Option<&str>, e
 fn the_demo_serves_counts_logs_and_shuts_down_cleanly() {
     require_tool("promtool", "apt-get install prometheus");
     require_tool("python3", "apt-get install python3");
-    let mut demo = start_demo();
+    let demo = Demo::start_with(&[]);
 
     for (method, path, body, status) in TRAFFIC {
         let response = demo.call(method, path, body);
@@ -186,7 +151,7 @@ fn the_demo_serves_counts_logs_and_shuts_down_cleanly() {
     assert_eq!(routes, ["/health", "/orders", "/users/{id}"].into_iter().collect());
 
     // One JSON log line per request, with the right level, fields and trace ids.
-    let lines = demo.process.stdout_lines();
+    let lines = demo.stdout_lines();
     let requests: Vec<Value> =
         lines.iter().map(|line| json(line)).filter(|line| line["target"] == "obs::request").collect();
     assert_eq!(requests.len(), TRAFFIC.len() + 1, "{lines:#?}");
@@ -218,11 +183,8 @@ fn the_demo_serves_counts_logs_and_shuts_down_cleanly() {
     assert_eq!(startup["endpoints"], 3);
 
     // SIGTERM: graceful stop, a shutdown event counting every call, exit code 0.
-    let status = demo.process.terminate(Duration::from_secs(30)).expect("the demo exits after SIGTERM");
-    assert!(status.success(), "exit status {status}");
-    let lines = demo.process.stdout_lines();
-    let shutdown =
-        lines.iter().map(|line| json(line)).find(|line| line["event"] == "shutdown").expect("shutdown event");
+    let lines = demo.stop(Duration::from_secs(30));
+    let shutdown = lines.iter().find(|line| line["event"] == "shutdown").expect("shutdown event");
     assert_eq!(shutdown["calls_served"], TRAFFIC.len() + 1);
     assert!(shutdown["uptime_seconds"].as_f64().is_some_and(|seconds| seconds > 0.0));
 }

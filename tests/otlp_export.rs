@@ -3,66 +3,32 @@
 //! Then the collector is down, refusing, or black-holing: the demo keeps serving, the dropped
 //! counter rises and shutdown completes.
 
+use obs_tests::demo::Demo;
 use obs_tests::exposition::value;
 use obs_tests::http_client::request;
 use obs_tests::otlp::{Mode, OtlpReceiver};
-use obs_tests::process::{Spawned, example_binary};
+use obs_tests::process::example_binary;
 use serde_json::Value;
 use std::collections::BTreeSet;
-use std::net::{SocketAddr, TcpListener};
+use std::net::TcpListener;
 use std::process::Command;
 use std::time::Duration;
 
-const STARTUP_DEADLINE: Duration = Duration::from_mins(1);
 const ARRIVAL_DEADLINE: Duration = Duration::from_mins(1);
 /// Generous: the demo's own shutdown deadline is 5 s; this only bounds a hung test.
 const EXIT_DEADLINE: Duration = Duration::from_mins(1);
 
-struct Demo {
-    process: Spawned,
-    app: SocketAddr,
-    metrics: SocketAddr,
+/// `GET path` on the demo; its status.
+fn get(demo: &Demo, path: &str) -> u16 {
+    demo.call("GET", path, "").status
 }
 
-fn json(line: &str) -> Value {
-    serde_json::from_str(line).unwrap_or_else(|error| panic!("stdout line is not JSON ({error}): {line}"))
+fn scrape(demo: &Demo) -> String {
+    demo.scrape(None).body
 }
 
-fn start_demo(env: &[(&str, &str)]) -> Demo {
-    let mut command = Command::new(example_binary("demo"));
-    command.env("OBS_APP_ADDR", "127.0.0.1:0").env("OBS_METRICS_ADDR", "127.0.0.1:0").env("RUST_LOG", "info");
-    for name in ["OBS_LOG_FORMAT", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_SDK_DISABLED"] {
-        command.env_remove(name);
-    }
-    for (name, value) in env {
-        command.env(name, value);
-    }
-    let process = Spawned::start(command);
-    let startup = json(&process.wait_for_line(STARTUP_DEADLINE, |line| line.contains("\"event\":\"startup\"")));
-    let listening = json(&process.wait_for_line(STARTUP_DEADLINE, |line| line.contains("\"event\":\"listening\"")));
-    let address = |event: &Value, field: &str| event[field].as_str().and_then(|text| text.parse().ok()).expect(field);
-    Demo { app: address(&listening, "http.address"), metrics: address(&startup, "metrics.address"), process }
-}
-
-impl Demo {
-    fn get(&self, path: &str) -> u16 {
-        request(self.app, "GET", path, &[], "").unwrap_or_else(|error| panic!("GET {path}: {error}")).status
-    }
-
-    fn scrape(&self) -> String {
-        request(self.metrics, "GET", "/metrics", &[], "").expect("scrape").body
-    }
-
-    fn dropped(&self, signal: &str, reason: &str) -> f64 {
-        value(&self.scrape(), "obs_telemetry_dropped_total", &[("signal", signal), ("reason", reason)]).unwrap_or(0.0)
-    }
-
-    /// SIGTERM, then the JSON lines it printed.
-    fn stop(mut self) -> Vec<Value> {
-        let status = self.process.terminate(EXIT_DEADLINE).expect("the demo exits after SIGTERM");
-        assert!(status.success(), "demo exit status {status}\nstderr: {:?}", self.process.stderr_lines());
-        self.process.stdout_lines().iter().map(|line| json(line)).collect()
-    }
+fn dropped(demo: &Demo, signal: &str, reason: &str) -> f64 {
+    value(&scrape(demo), "obs_telemetry_dropped_total", &[("signal", signal), ("reason", reason)]).unwrap_or(0.0)
 }
 
 fn text<'a>(item: &'a Value, pointer: &str) -> &'a str {
@@ -75,10 +41,10 @@ fn exports_one_trace_per_request_and_exactly_the_logged_records(
     receiver: &OtlpReceiver,
     env: &[(&str, &str)],
 ) -> usize {
-    let demo = start_demo(env);
-    assert_eq!(demo.get("/users/7"), 200);
-    assert_eq!(demo.get("/users/0"), 500);
-    let printed = demo.stop();
+    let demo = Demo::start_with(env);
+    assert_eq!(get(&demo, "/users/7"), 200);
+    assert_eq!(get(&demo, "/users/0"), 500);
+    let printed = demo.stop(EXIT_DEADLINE);
 
     // Each request is a server span and, inside it, the `db.load_user` operation's span.
     let all_spans = receiver.wait_for("span", ARRIVAL_DEADLINE, |spans| spans.len() >= 4);
@@ -198,13 +164,13 @@ fn grpc_export_reaches_a_real_receiver() {
 fn per_signal_variables_and_the_sampler_decide_what_is_exported() {
     let receiver = OtlpReceiver::start(Mode::Accept);
     let logs_only = format!("{}/v1/logs", receiver.http_endpoint());
-    let demo = start_demo(&[
+    let demo = Demo::start_with(&[
         ("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", &logs_only),
         ("OTEL_SERVICE_NAME", "renamed-demo"),
         ("OTEL_TRACES_SAMPLER", "always_off"),
     ]);
-    assert_eq!(demo.get("/users/3"), 200);
-    let printed = demo.stop();
+    assert_eq!(get(&demo, "/users/3"), 200);
+    let printed = demo.stop(EXIT_DEADLINE);
     let logs = receiver.wait_for("log", ARRIVAL_DEADLINE, |logs| logs.len() >= printed.len());
     assert!(logs.iter().all(|log| log["resource"]["service.name"] == "renamed-demo"));
     assert_eq!(printed[0]["service.name"], "renamed-demo", "OTEL_SERVICE_NAME renames the service everywhere");
@@ -218,9 +184,9 @@ fn per_signal_variables_and_the_sampler_decide_what_is_exported() {
 fn sdk_disabled_exports_nothing() {
     let receiver = OtlpReceiver::start(Mode::Accept);
     let endpoint = receiver.http_endpoint();
-    let demo = start_demo(&[("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint), ("OTEL_SDK_DISABLED", "true")]);
-    assert_eq!(demo.get("/users/3"), 200);
-    let printed = demo.stop();
+    let demo = Demo::start_with(&[("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint), ("OTEL_SDK_DISABLED", "true")]);
+    assert_eq!(get(&demo, "/users/3"), 200);
+    let printed = demo.stop(EXIT_DEADLINE);
     assert_eq!(printed[0]["otlp.traces"], "off");
     assert_eq!(printed[0]["otlp.logs"], "off");
     // The demo flushed and exited: anything it had exported would be here by now.
@@ -255,17 +221,17 @@ fn closed_port() -> u16 {
 
 /// Serves while export fails, shows the loss on `/metrics`, and still shuts down.
 fn keeps_serving_while_export_fails(env: &[(&str, &str)]) {
-    let demo = start_demo(env);
+    let demo = Demo::start_with(env);
     for id in 1..=300 {
-        assert_eq!(demo.get(&format!("/users/{id}")), 200, "the application is unaffected");
+        assert_eq!(get(&demo, &format!("/users/{id}")), 200, "the application is unaffected");
     }
     let until = std::time::Instant::now() + ARRIVAL_DEADLINE;
-    while demo.dropped("traces", "export_failed") + demo.dropped("traces", "queue_full") < 1.0 {
-        assert!(std::time::Instant::now() < until, "no dropped spans counted:\n{}", demo.scrape());
+    while dropped(&demo, "traces", "export_failed") + dropped(&demo, "traces", "queue_full") < 1.0 {
+        assert!(std::time::Instant::now() < until, "no dropped spans counted:\n{}", scrape(&demo));
         std::thread::sleep(Duration::from_millis(100));
     }
-    assert_eq!(value(&demo.scrape(), "obs_telemetry_exported_total", &[("signal", "traces")]), Some(0.0));
-    demo.stop();
+    assert_eq!(value(&scrape(&demo), "obs_telemetry_exported_total", &[("signal", "traces")]), Some(0.0));
+    demo.stop(EXIT_DEADLINE);
 }
 
 #[test]
@@ -312,18 +278,18 @@ fn black_holing_collector_cannot_hang_requests_or_shutdown() {
 fn ratio_sampler_keeps_the_callers_decision() {
     let receiver = OtlpReceiver::start(Mode::Accept);
     let endpoint = receiver.http_endpoint();
-    let demo = start_demo(&[
+    let demo = Demo::start_with(&[
         ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
         ("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"),
         ("OTEL_TRACES_SAMPLER_ARG", "0"),
     ]);
     // A new trace at ratio 0 is never sampled; a caller's sampled trace is continued and exported.
-    assert_eq!(demo.get("/users/1"), 200);
+    assert_eq!(get(&demo, "/users/1"), 200);
     let traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
     let continued =
         request(demo.app, "GET", "/users/2", &[("traceparent", traceparent)], "").expect("GET with traceparent");
     assert_eq!(continued.status, 200);
-    let printed = demo.stop();
+    let printed = demo.stop(EXIT_DEADLINE);
     // The request's server span and its `db.load_user` operation span.
     let all_spans = receiver.wait_for("span", ARRIVAL_DEADLINE, |spans| spans.len() >= 2);
     assert_eq!(all_spans.len(), 2, "only the caller-sampled request is exported: {all_spans:#?}");
@@ -347,9 +313,9 @@ fn server_span_and_children<'a>(spans: &'a [Value], server: &'a Value) -> Vec<&'
 fn operations_are_internal_child_spans_of_the_request_and_exemplars_link_to_the_trace() {
     let receiver = OtlpReceiver::start(Mode::Accept);
     let endpoint = receiver.http_endpoint();
-    let demo = start_demo(&[("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint)]);
-    assert_eq!(demo.get("/users/7"), 200);
-    assert_eq!(demo.get("/users/0"), 500);
+    let demo = Demo::start_with(&[("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint)]);
+    assert_eq!(get(&demo, "/users/7"), 200);
+    assert_eq!(get(&demo, "/users/0"), 500);
     let order = request(
         demo.app,
         "POST",
@@ -359,9 +325,8 @@ fn operations_are_internal_child_spans_of_the_request_and_exemplars_link_to_the_
     )
     .expect("POST /orders");
     assert_eq!(order.status, 201, "{}", order.body);
-    let accept = [("Accept", "application/openmetrics-text;version=1.0.0")];
-    let openmetrics = request(demo.metrics, "GET", "/metrics", &accept, "").expect("scrape").body;
-    demo.stop();
+    let openmetrics = demo.scrape(Some("application/openmetrics-text;version=1.0.0")).body;
+    demo.stop(EXIT_DEADLINE);
 
     let spans = receiver.wait_for("span", ARRIVAL_DEADLINE, |spans| spans.len() >= 6);
     assert_eq!(spans.len(), 6, "a server span and an operation span per request: {spans:#?}");

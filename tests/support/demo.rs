@@ -22,29 +22,76 @@ pub struct Demo {
     pub metrics: SocketAddr,
 }
 
-fn address_in(line: &str, field: &str) -> SocketAddr {
-    let json: Value =
-        serde_json::from_str(line).unwrap_or_else(|error| panic!("stdout line is not JSON ({error}): {line}"));
-    json[field].as_str().and_then(|text| text.parse().ok()).unwrap_or_else(|| panic!("no {field} in {line}"))
+fn json(line: &str) -> Value {
+    serde_json::from_str(line).unwrap_or_else(|error| panic!("stdout line is not JSON ({error}): {line}"))
 }
 
+fn address_in(line: &str, field: &str) -> SocketAddr {
+    json(line)[field].as_str().and_then(|text| text.parse().ok()).unwrap_or_else(|| panic!("no {field} in {line}"))
+}
+
+/// Variables of the test runner's own environment that would change what the demo does.
+const INHERITED_SETTINGS: &[&str] =
+    &["OBS_LOG_FORMAT", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_SDK_DISABLED"];
+
 impl Demo {
-    /// Starts the demo built by `cargo test` with both listeners on port 0.
+    /// Starts the demo built by `cargo test` with both listeners on port 0, logging only its
+    /// system events and warnings (for tests that send much traffic).
     ///
     /// # Panics
     /// When it does not report its addresses before the deadline.
     #[must_use]
     pub fn start() -> Self {
+        Self::start_with(&[("RUST_LOG", "warn,obs::system=info,demo=info")])
+    }
+
+    /// Starts the demo with both listeners on port 0, `RUST_LOG=info`, none of the runner's
+    /// `OBS_LOG_FORMAT`/`OTEL_*` settings, and then `env` on top.
+    ///
+    /// # Panics
+    /// When it does not report its addresses before the deadline.
+    #[must_use]
+    pub fn start_with(env: &[(&str, &str)]) -> Self {
         let mut command = Command::new(example_binary("demo"));
-        command
-            .env("OBS_APP_ADDR", "127.0.0.1:0")
-            .env("OBS_METRICS_ADDR", "127.0.0.1:0")
-            .env("RUST_LOG", "warn,obs::system=info,demo=info");
-        command.env_remove("OBS_LOG_FORMAT");
+        command.env("OBS_APP_ADDR", "127.0.0.1:0").env("OBS_METRICS_ADDR", "127.0.0.1:0").env("RUST_LOG", "info");
+        for name in INHERITED_SETTINGS {
+            command.env_remove(name);
+        }
+        for (name, value) in env {
+            command.env(name, value);
+        }
         let process = Spawned::start(command);
         let startup = process.wait_for_line(STARTUP_DEADLINE, |line| line.contains("\"event\":\"startup\""));
         let listening = process.wait_for_line(STARTUP_DEADLINE, |line| line.contains("\"event\":\"listening\""));
         Demo { app: address_in(&listening, "http.address"), metrics: address_in(&startup, "metrics.address"), process }
+    }
+
+    /// Scrapes `/metrics`, with `accept` as the `Accept` header when given.
+    ///
+    /// # Panics
+    /// On a connection error.
+    #[must_use]
+    pub fn scrape(&self, accept: Option<&str>) -> Response {
+        let headers: Vec<(&str, &str)> = accept.map(|accept| ("Accept", accept)).into_iter().collect();
+        request(self.metrics, "GET", "/metrics", &headers, "").expect("scrape")
+    }
+
+    /// Every line the demo wrote to stdout so far.
+    #[must_use]
+    pub fn stdout_lines(&self) -> Vec<String> {
+        self.process.stdout_lines()
+    }
+
+    /// Sends SIGTERM, asserts the demo exits successfully within `deadline`, and returns every
+    /// stdout line it wrote, parsed as JSON.
+    ///
+    /// # Panics
+    /// When it does not exit in time, exits unsuccessfully, or wrote a line that is not JSON.
+    #[allow(clippy::must_use_candidate)] // stopping is the point; the lines are there when wanted
+    pub fn stop(mut self, deadline: Duration) -> Vec<Value> {
+        let status = self.process.terminate(deadline).expect("the demo exits after SIGTERM");
+        assert!(status.success(), "demo exit status {status}\nstderr: {:?}", self.process.stderr_lines());
+        self.process.stdout_lines().iter().map(|line| json(line)).collect()
     }
 
     /// Sends one request to the app (a JSON body when `body` is not empty).
