@@ -21,6 +21,15 @@ use std::fmt::Write as _;
 
 pub(crate) const FILE_NAME: &str = "alertmanager.yml";
 
+/// How notifications are grouped and repeated; the Grafana-alerting policy tree uses the same, so
+/// both alternatives notify alike.
+pub(crate) const GROUP_BY: [&str; 3] = ["alertname", "service", "http_route"];
+pub(crate) const GROUP_WAIT: &str = "30s";
+pub(crate) const GROUP_INTERVAL: &str = "5m";
+pub(crate) const REPEAT_INTERVAL: &str = "4h";
+/// An unresolved page is repeated sooner than anything else.
+pub(crate) const PAGE_REPEAT_INTERVAL: &str = "1h";
+
 /// The template file, inside `alertmanager/`.
 pub(crate) fn template_file_name(model: &Model) -> String {
     format!("templates/{}.tmpl", model.service())
@@ -31,7 +40,7 @@ fn template_name(model: &Model, what: &str) -> String {
 }
 
 /// `{{ template "obs.svc.what" . }}`.
-fn use_template(model: &Model, what: &str) -> String {
+pub(crate) fn use_template(model: &Model, what: &str) -> String {
     format!("{{{{ template \"{}\" . }}}}", template_name(model, what))
 }
 
@@ -67,7 +76,7 @@ pub(crate) fn render(model: &Model) -> String {
             ("receiver", receiver_name(model, "pagerduty").into()),
             ("matchers", strings([matcher("severity", "page")])),
             ("continue", true.into()),
-            ("repeat_interval", "1h".into()),
+            ("repeat_interval", PAGE_REPEAT_INTERVAL.into()),
         ]),
         map([("receiver", receiver_name(model, "email").into()), ("matchers", strings([matcher("severity", "page")]))]),
         map([
@@ -77,10 +86,10 @@ pub(crate) fn render(model: &Model) -> String {
     ];
     let route = map([
         ("receiver", receiver_name(model, "email").into()),
-        ("group_by", strings(["alertname", "service", "http_route"])),
-        ("group_wait", "30s".into()),
-        ("group_interval", "5m".into()),
-        ("repeat_interval", "4h".into()),
+        ("group_by", strings(GROUP_BY)),
+        ("group_wait", GROUP_WAIT.into()),
+        ("group_interval", GROUP_INTERVAL.into()),
+        ("repeat_interval", REPEAT_INTERVAL.into()),
         (
             "routes",
             Node::Seq(vec![map([

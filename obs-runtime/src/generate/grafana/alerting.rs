@@ -5,7 +5,9 @@
 //! Email goes through the SMTP server of `grafana.ini` (`[smtp]`, whose password can also be
 //! `$__file{...}`). Provisioning a policy tree replaces the organization's whole tree.
 
-use crate::generate::alertmanager::receiver_name;
+use crate::generate::alertmanager::{
+    self, GROUP_BY, GROUP_INTERVAL, GROUP_WAIT, PAGE_REPEAT_INTERVAL, REPEAT_INTERVAL, receiver_name,
+};
 use crate::generate::model::Model;
 use crate::generate::text::grafana_provisioning_literal as literal;
 use crate::generate::tree::{Node, map, strings};
@@ -23,7 +25,7 @@ fn template_name(model: &Model) -> String {
 }
 
 fn use_template(model: &Model, what: &str) -> Node {
-    Node::Str(format!("{{{{ template \"obs.{}.{what}\" . }}}}", model.service()))
+    Node::Str(alertmanager::use_template(model, what))
 }
 
 fn contact_point(model: &Model, kind: &str, plugin: &str, settings: Node) -> Node {
@@ -83,7 +85,7 @@ pub(crate) fn render_contact_points(model: &Model) -> String {
         ]),
     );
     // The same Go templates as Alertmanager's; Grafana's notification data has the same shape.
-    let templates = crate::generate::alertmanager::render_templates(model);
+    let templates = alertmanager::render_templates(model);
     let body: String =
         templates.lines().filter(|line| !line.starts_with("{{/*")).fold(String::new(), |out, line| out + line + "\n");
     map([
@@ -116,7 +118,7 @@ pub(crate) fn render_policies(model: &Model) -> String {
             ("receiver", receiver_name(model, "pagerduty").into()),
             ("object_matchers", Node::Seq(vec![matcher("severity", "page")])),
             ("continue", true.into()),
-            ("repeat_interval", "1h".into()),
+            ("repeat_interval", PAGE_REPEAT_INTERVAL.into()),
         ]),
         map([
             ("receiver", receiver_name(model, "email").into()),
@@ -134,10 +136,10 @@ pub(crate) fn render_policies(model: &Model) -> String {
             Node::Seq(vec![map([
                 ("orgId", Node::Int(1)),
                 ("receiver", receiver_name(model, "email").into()),
-                ("group_by", strings(["alertname", "service", "http_route"])),
-                ("group_wait", "30s".into()),
-                ("group_interval", "5m".into()),
-                ("repeat_interval", "4h".into()),
+                ("group_by", strings(GROUP_BY)),
+                ("group_wait", GROUP_WAIT.into()),
+                ("group_interval", GROUP_INTERVAL.into()),
+                ("repeat_interval", REPEAT_INTERVAL.into()),
                 (
                     "routes",
                     Node::Seq(vec![map([
