@@ -125,9 +125,8 @@ enum Message<T> {
 pub struct ExportQueue<T> {
     sender: SyncSender<Message<T>>,
     signal: Signal,
+    /// `None` once shutdown has begun: a second shutdown has nothing left to do.
     worker: Mutex<Option<JoinHandle<()>>>,
-    // Remembered so a flush or shutdown can wait no longer than what is left of the deadline.
-    shutdown_sent: Mutex<bool>,
 }
 
 impl<T> std::fmt::Debug for Message<T> {
@@ -150,7 +149,7 @@ impl<T: Send + 'static> ExportQueue<T> {
         let worker = std::thread::Builder::new()
             .name(format!("obs-export-{}", signal.as_str()))
             .spawn(move || run_worker(signal, exporter, &receiver))?;
-        Ok(ExportQueue { sender, signal, worker: Mutex::new(Some(worker)), shutdown_sent: Mutex::new(false) })
+        Ok(ExportQueue { sender, signal, worker: Mutex::new(Some(worker)) })
     }
 
     /// Queues `item` without ever blocking; counts it as dropped when the queue is full.
@@ -176,24 +175,19 @@ impl<T: Send + 'static> ExportQueue<T> {
     /// Exports what is queued and stops the worker, waiting at most `timeout`: a dead collector
     /// cannot hold the process longer. Returns `false` when the deadline passed.
     pub fn shutdown(&self, timeout: Duration) -> bool {
-        let mut sent = self.shutdown_sent.lock().unwrap_or_else(PoisonError::into_inner);
-        if *sent {
+        let Some(worker) = self.worker.lock().unwrap_or_else(PoisonError::into_inner).take() else {
             return true;
-        }
-        *sent = true;
+        };
         let deadline = Instant::now() + timeout;
         let flushed = self.flush(timeout);
         let _ = send_before(&self.sender, Message::Shutdown, deadline);
-        let worker = self.worker.lock().unwrap_or_else(PoisonError::into_inner).take();
-        if let Some(worker) = worker {
-            while !worker.is_finished() && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            if worker.is_finished() {
-                let _ = worker.join();
-            }
-            // Otherwise the worker is left blocked in its export; the process may exit under it.
+        while !worker.is_finished() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
         }
+        if worker.is_finished() {
+            let _ = worker.join();
+        }
+        // Otherwise the worker is left blocked in its export; the process may exit under it.
         flushed
     }
 }
