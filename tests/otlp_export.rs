@@ -212,6 +212,17 @@ fn a_bad_otel_variable_stops_start_up_naming_it() {
         assert!(!output.status.success(), "{name}={bad} must stop start-up");
         assert!(stderr.contains(name) && stderr.contains(bad), "{name}: {stderr}");
     }
+    // A value that is not UTF-8 is named too, whichever variable holds it.
+    let not_utf8 = <std::ffi::OsString as std::os::unix::ffi::OsStringExt>::from_vec(vec![b'x', 0xff]);
+    let output = Command::new(example_binary("demo"))
+        .env("OBS_APP_ADDR", "127.0.0.1:0")
+        .env("OBS_METRICS_ADDR", "127.0.0.1:0")
+        .env("OTEL_SERVICE_NAME", &not_utf8)
+        .output()
+        .expect("run demo");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "a non-UTF-8 OTEL_SERVICE_NAME must stop start-up");
+    assert!(stderr.contains("OTEL_SERVICE_NAME") && stderr.contains("UTF-8"), "{stderr}");
 }
 
 /// A port nobody listens on.

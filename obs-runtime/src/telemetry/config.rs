@@ -28,8 +28,9 @@ impl LogFormat {
     }
 }
 
-/// Reads one environment variable; tests pass their own instead of mutating the process's.
-pub type EnvReader = Box<dyn Fn(&str) -> Result<Option<String>, SetupError> + Send + Sync>;
+/// Reads one environment variable; tests pass their own instead of mutating the process's. Names
+/// are `'static` so an error can carry the name of whichever variable was bad.
+pub type EnvReader = Box<dyn Fn(&'static str) -> Result<Option<String>, SetupError> + Send + Sync>;
 
 /// Reads the process environment; a value that is not UTF-8 is an error naming the variable.
 pub fn process_env() -> EnvReader {
@@ -37,18 +38,11 @@ pub fn process_env() -> EnvReader {
         Ok(value) => Ok(Some(value)),
         Err(std::env::VarError::NotPresent) => Ok(None),
         Err(std::env::VarError::NotUnicode(value)) => Err(SetupError::InvalidEnv {
-            var: static_name(name),
+            var: name,
             value: value.to_string_lossy().into_owned(),
             expected: "a UTF-8 value",
         }),
     })
-}
-
-/// The variables this module reads, so errors can name them with a `'static` string.
-const KNOWN_VARS: &[&str] = &["OBS_METRICS_ADDR", "OBS_LOG_FORMAT", "RUST_LOG"];
-
-fn static_name(name: &str) -> &'static str {
-    KNOWN_VARS.iter().find(|known| **known == name).copied().unwrap_or("(environment variable)")
 }
 
 /// `OBS_METRICS_ADDR`: `host:port`, or `off` to run no listener.
