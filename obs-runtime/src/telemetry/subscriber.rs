@@ -55,7 +55,6 @@ fn is_plumbing(target: &str) -> bool {
 
 pub fn build(parts: SubscriberParts) -> Result<BuiltSubscriber, SetupError> {
     let log_filter = parse_filter(&parts.log_filter.0, parts.log_filter.1)?;
-    let export_filter = parse_filter(&parts.log_filter.0, parts.log_filter.1)?;
     let trace_filter = parse_filter(&parts.trace_filter.0, parts.trace_filter.1)?;
     let otlp = &parts.otlp;
     let resource = resource::build(&parts.identity, &resource::new_instance_id(), &otlp.resource_attributes);
@@ -110,8 +109,11 @@ pub fn build(parts: SubscriberParts) -> Result<BuiltSubscriber, SetupError> {
     // Without a logs endpoint the layer stays, filtered to nothing: a `None` layer in this stack
     // would enable every span and event at every level, and make each disabled call site pay
     // for building them.
-    let export_filter =
-        if logger_provider.is_some() { export_filter } else { tracing_subscriber::EnvFilter::new("off") };
+    let export_filter = if logger_provider.is_some() {
+        parse_filter(&parts.log_filter.0, parts.log_filter.1)?
+    } else {
+        tracing_subscriber::EnvFilter::new("off")
+    };
     let exported_logs = logger_provider
         .as_ref()
         .map(OpenTelemetryTracingBridge::new)
