@@ -3,11 +3,11 @@
 
 use crate::args::RawArgs;
 use crate::errors::Errors;
+use crate::shape::{self, Shape};
 use crate::validate::{Observed, Target, args_span, check_args, check_item};
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, quote, quote_spanned};
-use syn::visit::Visit;
-use syn::{Attribute, Expr, ExprLit, Item, ItemFn, Lit, Meta, ReturnType, Stmt, Type};
+use syn::{Attribute, Expr, ExprLit, Ident, Item, ItemFn, Lit, Meta, ReturnType, Stmt, Type};
 
 /// Entry point: parse, validate, expand. On any error the user's item is emitted unchanged beside
 /// the `compile_error!`s, so one bad argument does not cascade into unrelated errors.
@@ -55,61 +55,163 @@ fn not_a_function(item: &TokenStream) -> syn::Error {
     }
 }
 
+/// The wrapper's own locals, named with `Span::mixed_site()` so the user's code can neither see
+/// nor shadow them.
+struct Locals {
+    call: Ident,
+    ret: Ident,
+    entered: Ident,
+    future: Ident,
+    span: Ident,
+}
+
+impl Locals {
+    fn new() -> Self {
+        let local = |name: &str| Ident::new(name, Span::mixed_site());
+        Locals {
+            call: local("__obs_call"),
+            ret: local("__obs_ret"),
+            entered: local("__obs_entered"),
+            future: local("__obs_future"),
+            span: local("__obs_span"),
+        }
+    }
+}
+
 fn wrap(function: &ItemFn, observed: &Observed) -> TokenStream {
     let ItemFn { attrs, vis, sig, block } = function;
     let call_site = call_site_statics(function, observed);
     let span_expr = span_expression(function, observed);
-    let return_type = match &sig.output {
-        ReturnType::Default => quote!(()),
-        ReturnType::Type(_, ty) => ty.to_token_stream(),
+    let locals = Locals::new();
+    let Locals { call, ret, entered, future, span } = &locals;
+    let start = quote! {
+        let #call = ::obs_runtime::__private::Call::start(&__OBS_CALL_SITE, #span_expr);
     };
-    let nameable = !matches!(&sig.output, ReturnType::Type(_, ty) if contains_impl_trait(ty));
-    // The never-taken return of a value of the declared type pins the type of the closure or async
-    // block, so `?` and type errors resolve against the user's signature (tracing-attributes' trick).
-    let fake_return = nameable.then(|| {
-        quote_spanned! {return_type_span(sig)=>
-            #[allow(unreachable_code, clippy::diverging_sub_expression, clippy::empty_loop, clippy::needless_return)]
-            if false {
-                let __obs_fake_return: #return_type = loop {};
-                return __obs_fake_return;
+    let finish = quote! {
+        ::obs_runtime::__private::Call::finish(#call, ::obs_runtime::__private::classify!(&#ret));
+    };
+    let declared = match &sig.output {
+        ReturnType::Default => None,
+        ReturnType::Type(_, ty) => Some(&**ty),
+    };
+    let body = match Shape::of(function) {
+        Shape::Async => {
+            let annotation = annotation(declared);
+            let run = instrumented(&body_with_fake_return(block, declared, return_type_span(sig)), &locals);
+            quote! {
+                #start
+                #[allow(clippy::let_unit_value)]
+                let #ret #annotation = #run;
+                #finish
+                #ret
             }
         }
-    });
-    let annotation = nameable.then(|| quote!(: #return_type));
-    // The user's items go before the fake return, so `clippy::items_after_statements` does not
-    // fire on code the user wrote with its items first.
-    let (items, statements): (Vec<&Stmt>, Vec<&Stmt>) =
-        block.stmts.iter().partition(|statement| matches!(statement, Stmt::Item(_)));
-    let body = quote_spanned! {block.brace_token.span.join()=>
-        {
-            #(#items)*
-            #fake_return
-            #(#statements)*
+        Shape::BoxedAsyncBlock { prefix, block: async_block, output } => {
+            let user = body_with_fake_return(&async_block.block, Some(output), syn::spanned::Spanned::span(output));
+            let run = instrumented(&user, &locals);
+            let output = shape::nameable(output);
+            let attrs = &async_block.attrs;
+            quote! {
+                #(#prefix)*
+                ::std::boxed::Box::pin(#(#attrs)* async move {
+                    #start
+                    #[allow(clippy::let_unit_value)]
+                    let #ret: #output = #run;
+                    #finish
+                    #ret
+                })
+            }
         }
-    };
-    let run = if sig.asyncness.is_some() {
-        quote! {
-            ::obs_runtime::__private::Instrument::instrument(
-                async move #body,
-                ::obs_runtime::__private::Call::span(&__obs_call).clone(),
-            ).await
+        Shape::ReturnsFuture { boxed } => {
+            let annotation = annotation(declared);
+            let user = body_with_fake_return(block, declared, return_type_span(sig));
+            let wrapper = quote! {
+                async move {
+                    let #ret = ::obs_runtime::__private::Instrument::instrument(#future, #span).await;
+                    #finish
+                    #ret
+                }
+            };
+            let wrapper = if boxed { quote!(::std::boxed::Box::pin(#wrapper)) } else { wrapper };
+            quote! {
+                #start
+                let #future #annotation = {
+                    let #entered = ::obs_runtime::__private::Call::span(&#call).enter();
+                    ::obs_runtime::__private::run_once(move || #user)
+                };
+                let #span = ::obs_runtime::__private::Call::span(&#call).clone();
+                #wrapper
+            }
         }
-    } else {
-        quote! {{
-            let __obs_entered = ::obs_runtime::__private::Call::span(&__obs_call).enter();
-            #[allow(clippy::redundant_closure_call)]
-            (move || #body)()
-        }}
+        Shape::Never => quote! {
+            #start
+            let #entered = ::obs_runtime::__private::Call::span(&#call).enter();
+            #block
+        },
+        Shape::Sync => {
+            let annotation = annotation(declared);
+            let user = body_with_fake_return(block, declared, return_type_span(sig));
+            quote! {
+                #start
+                #[allow(clippy::let_unit_value)]
+                let #ret #annotation = {
+                    let #entered = ::obs_runtime::__private::Call::span(&#call).enter();
+                    ::obs_runtime::__private::run_once(move || #user)
+                };
+                #finish
+                #ret
+            }
+        }
     };
     quote! {
         #(#attrs)*
         #vis #sig {
             #call_site
-            let __obs_call = ::obs_runtime::__private::Call::start(&__OBS_CALL_SITE, #span_expr);
-            #[allow(clippy::let_unit_value)]
-            let __obs_ret #annotation = #run;
-            ::obs_runtime::__private::Call::finish(__obs_call, ::obs_runtime::__private::classify!(&__obs_ret));
-            __obs_ret
+            #body
+        }
+    }
+}
+
+/// `: T` for a `let` of the declared return type, `impl Trait` parts inferred.
+fn annotation(declared: Option<&Type>) -> Option<TokenStream> {
+    declared.map(|ty| {
+        let ty = shape::nameable(ty);
+        quote!(: #ty)
+    })
+}
+
+/// `async move { user body }` run under the call's span on every poll, to the output.
+fn instrumented(user: &TokenStream, locals: &Locals) -> TokenStream {
+    let call = &locals.call;
+    quote! {
+        ::obs_runtime::__private::Instrument::instrument(
+            async move #user,
+            ::obs_runtime::__private::Call::span(&#call).clone(),
+        ).await
+    }
+}
+
+/// The user's block with a never-taken `return` of a value of the declared type first: it pins
+/// the type of the closure or async block, so `?` and type errors resolve against the user's
+/// signature (tracing-attributes' trick). `impl Trait` parts are left to inference.
+fn body_with_fake_return(block: &syn::Block, declared: Option<&Type>, span: Span) -> TokenStream {
+    let return_type = declared.map_or_else(|| quote!(()), |ty| shape::nameable(ty).to_token_stream());
+    let fake_return = quote_spanned! {span=>
+        #[allow(unreachable_code, clippy::diverging_sub_expression, clippy::empty_loop, clippy::needless_return)]
+        if false {
+            let __obs_fake_return: #return_type = loop {};
+            return __obs_fake_return;
+        }
+    };
+    // The user's items go before the fake return, so `clippy::items_after_statements` does not
+    // fire on code the user wrote with its items first.
+    let (items, statements): (Vec<&Stmt>, Vec<&Stmt>) =
+        block.stmts.iter().partition(|statement| matches!(statement, Stmt::Item(_)));
+    quote_spanned! {block.brace_token.span.join()=>
+        {
+            #(#items)*
+            #fake_return
+            #(#statements)*
         }
     }
 }
@@ -241,16 +343,4 @@ fn doc_text(attrs: &[Attribute]) -> String {
         .map(|line| line.strip_prefix(' ').map(str::to_owned).unwrap_or(line))
         .collect();
     lines.join("\n").trim().to_owned()
-}
-
-fn contains_impl_trait(ty: &Type) -> bool {
-    struct Finder(bool);
-    impl<'ast> Visit<'ast> for Finder {
-        fn visit_type_impl_trait(&mut self, _: &'ast syn::TypeImplTrait) {
-            self.0 = true;
-        }
-    }
-    let mut finder = Finder(false);
-    finder.visit_type(ty);
-    finder.0
 }

@@ -12,6 +12,7 @@ mod errors;
 mod expand;
 mod objective;
 mod route;
+mod shape;
 mod validate;
 
 use proc_macro::TokenStream;

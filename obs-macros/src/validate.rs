@@ -167,6 +167,14 @@ pub fn check_item(item: &ItemFn, errors: &Errors) {
             "#[observed] cannot instrument a `const fn`: timing and logging happen at run time; remove `const` or the attribute",
         );
     }
+    if let Some(track_caller) = item.attrs.iter().find(|attr| attr.path().is_ident("track_caller")) {
+        errors.spanned(
+            track_caller,
+            "#[observed] cannot keep `#[track_caller]`: the body runs inside the wrapper's closure or future, so \
+             `Location::caller()` and panics would report a line inside this function, not its caller; \
+             remove `#[track_caller]`, or move the code that needs it into a helper without #[observed]",
+        );
+    }
     if let Some(variadic) = &item.sig.variadic {
         errors.spanned(variadic, "#[observed] cannot instrument a variadic function: remove the attribute");
     }

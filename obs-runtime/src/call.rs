@@ -17,6 +17,15 @@ pub const REQUEST_LOG_TARGET: &str = "obs::request";
 /// `RUST_LOG=info,obs::operation=debug`.
 pub const OPERATION_LOG_TARGET: &str = "obs::operation";
 
+/// Runs a sync function's body. The bound is `FnOnce`, so a body returning a borrow of a `&mut`
+/// argument (`&mut self.items`, `map.entry(k).or_default()`) compiles: the borrow checker sees
+/// the closure consumed by its one call, not an `FnMut` whose captures must outlive it.
+#[doc(hidden)]
+#[inline]
+pub fn run_once<R>(body: impl FnOnce() -> R) -> R {
+    body()
+}
+
 /// An observed call in progress.
 #[doc(hidden)]
 #[derive(Debug)]

@@ -70,7 +70,7 @@ pub use telemetry::{LogFormat, ObsGuard};
 #[doc(hidden)]
 pub mod __private {
     pub use crate::__obs_classify as classify;
-    pub use crate::call::Call;
+    pub use crate::call::{Call, run_once};
     pub use crate::call_site::OperationInfo;
     pub use crate::call_site::{CALL_SITES, CallSite, EndpointInfo};
     pub use crate::outcome::probe;
