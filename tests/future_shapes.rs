@@ -197,6 +197,13 @@ fn the_call_covers_the_future_until_it_completes() {
             assert_eq!((request["level"].as_str(), request["outcome"].as_str()), (Some("INFO"), Some("success")));
         }
     }
+    let functions: std::collections::BTreeSet<&str> =
+        requests.iter().filter_map(|line| line["code.function"].as_str()).collect();
+    assert_eq!(
+        functions,
+        ["AsyncTraitService::greet", "HandWrittenService::load", "boxed", "impl_future"].into(),
+        "methods are named with their impl's type"
+    );
     let traces: std::collections::BTreeSet<&str> =
         requests.iter().filter_map(|line| line["trace_id"].as_str()).collect();
     assert_eq!(traces.len(), 8, "every call is a trace of its own");

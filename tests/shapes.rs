@@ -265,7 +265,7 @@ fn operations_are_in_the_catalog_but_not_among_the_endpoints() {
         obs_runtime::catalog().iter().find(|site| site.operation() == Some("shapes.store.first")).expect("registered");
     assert_eq!(site.kind(), obs_runtime::CallSiteKind::Operation);
     assert_eq!((site.route(), site.method()), ("", ""), "an operation has no route and no method");
-    assert_eq!(site.function(), "first");
+    assert_eq!(site.function(), "Store::first", "a method is named with its impl's type");
     assert_eq!(site.doc(), "Operation: `&self`, returning a borrow of `self`.");
     assert_eq!(site.span_name(), "shapes.store.first");
     assert_eq!(site.module_path(), "shapes");

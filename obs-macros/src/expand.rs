@@ -81,7 +81,7 @@ impl Locals {
 fn wrap(function: &ItemFn, observed: &Observed) -> TokenStream {
     let ItemFn { attrs, vis, sig, block } = function;
     let call_site = call_site_statics(function, observed);
-    let span_expr = span_expression(function, observed);
+    let span_expr = span_expression(observed);
     let locals = Locals::new();
     let Locals { call, ret, entered, future, span } = &locals;
     let start = quote! {
@@ -122,12 +122,13 @@ fn wrap(function: &ItemFn, observed: &Observed) -> TokenStream {
                 })
             }
         }
-        Shape::ReturnsFuture { boxed } => {
+        Shape::ReturnsFuture { boxed, output } => {
+            let output_annotation = annotation(output);
             let annotation = annotation(declared);
             let user = body_with_fake_return(block, declared, return_type_span(sig));
             let wrapper = quote! {
                 async move {
-                    let #ret = ::obs_runtime::__private::Instrument::instrument(#future, #span).await;
+                    let #ret #output_annotation = ::obs_runtime::__private::Instrument::instrument(#future, #span).await;
                     #finish
                     #ret
                 }
@@ -243,6 +244,7 @@ fn call_site_statics(function: &ItemFn, observed: &Observed) -> TokenStream {
                         method: #method,
                         route: #route,
                         function: #function_name,
+                        function_path: __obs_function_path,
                         module_path: ::core::module_path!(),
                         file: ::core::file!(),
                         line: #line,
@@ -259,6 +261,7 @@ fn call_site_statics(function: &ItemFn, observed: &Observed) -> TokenStream {
                 ::obs_runtime::__private::OperationInfo {
                     operation: #name,
                     function: #function_name,
+                    function_path: __obs_function_path,
                     module_path: ::core::module_path!(),
                     file: ::core::file!(),
                     line: #line,
@@ -269,6 +272,9 @@ fn call_site_statics(function: &ItemFn, observed: &Observed) -> TokenStream {
         },
     };
     quote! {
+        fn __obs_function_path() -> &'static str {
+            ::core::any::type_name_of_val(&__obs_function_path)
+        }
         static __OBS_CALL_SITE: ::obs_runtime::__private::CallSite = #call_site;
         #[::obs_runtime::__private::linkme::distributed_slice(::obs_runtime::__private::CALL_SITES)]
         #[linkme(crate = ::obs_runtime::__private::linkme)]
@@ -284,8 +290,7 @@ fn optional(value: Option<TokenStream>) -> TokenStream {
 /// `tracing::span!` with the semantic-convention fields; its name is a literal so the callsite is
 /// static. An endpoint's span is a server span; an operation's an internal one, a child of the
 /// span current when it is called (the request's).
-fn span_expression(function: &ItemFn, observed: &Observed) -> TokenStream {
-    let function_name = function.sig.ident.to_string();
+fn span_expression(observed: &Observed) -> TokenStream {
     let (route, method, method_span) = match &observed.target {
         Target::Endpoint { route, method, method_span, .. } => (route, method, *method_span),
         Target::Operation { name } => {
@@ -296,7 +301,7 @@ fn span_expression(function: &ItemFn, observed: &Observed) -> TokenStream {
                     otel.kind = "internal",
                     error.r#type = ::obs_runtime::__private::tracing::field::Empty,
                     otel.status_code = ::obs_runtime::__private::tracing::field::Empty,
-                    code.function = #function_name,
+                    code.function = ::obs_runtime::__private::CallSite::function(&__OBS_CALL_SITE),
                     code.namespace = ::core::module_path!(),
                 )
             };
@@ -315,7 +320,7 @@ fn span_expression(function: &ItemFn, observed: &Observed) -> TokenStream {
             http.response.status_code = ::obs_runtime::__private::tracing::field::Empty,
             error.r#type = ::obs_runtime::__private::tracing::field::Empty,
             otel.status_code = ::obs_runtime::__private::tracing::field::Empty,
-            code.function = #function_name,
+            code.function = ::obs_runtime::__private::CallSite::function(&__OBS_CALL_SITE),
             code.namespace = ::core::module_path!(),
         )
     }

@@ -1,9 +1,25 @@
 //! Route templates: `/users/{id}`, the same syntax axum 0.8 and `OpenAPI` use.
 
+/// A route is a label value on every series of the endpoint and the span name: short and plain.
+pub const MAX_ROUTE_LENGTH: usize = 128;
+
 /// Checks a route template and returns a message saying what to write instead when it is not one.
 pub fn check_route(route: &str) -> Result<(), String> {
     if route.is_empty() {
         return Err("`endpoint` is empty: write the route template, e.g. `endpoint = \"/users/{id}\"`".into());
+    }
+    // Before any message quotes the route: a raw line break would split the error message.
+    if let Some(control) = route.chars().find(|c| c.is_control()) {
+        return Err(format!(
+            "`endpoint` contains the control character {control:?}: a route template is one line, e.g. `endpoint = \"/users/{{id}}\"`"
+        ));
+    }
+    let length = route.chars().count();
+    if length > MAX_ROUTE_LENGTH {
+        return Err(format!(
+            "`endpoint` is {length} characters long; at most {MAX_ROUTE_LENGTH} are allowed, since the route is a label value \
+             on every series of the endpoint and the span name: shorten it, or use a `{{param}}` segment for the variable part"
+        ));
     }
     if !route.starts_with('/') {
         return Err(format!("`endpoint` must start with `/`: write `endpoint = \"/{route}\"`"));
@@ -90,6 +106,9 @@ mod tests {
             ("/a/{id}/{id}", "appears twice"),
             ("/files/{*path}/x", "last segment"),
             ("/users/ id", "contains ` `"),
+            ("/users\n/{id}", "control character '\\n'"),
+            ("users\r", "control character '\\r'"),
+            (&format!("/{}", "a".repeat(128)), "129 characters long; at most 128"),
         ] {
             let message = check_route(route).expect_err(route);
             assert!(message.contains(needle), "{route}: {message}");

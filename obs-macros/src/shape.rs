@@ -28,6 +28,9 @@ pub enum Shape<'a> {
         /// Whether the wrapper must be boxed: for `Pin<Box<dyn Future>>`, `BoxFuture` and an
         /// `impl Future + Unpin` (an `async` block is not `Unpin`).
         boxed: bool,
+        /// `T` in `Future<Output = T>`, when written: it types the output before it is
+        /// classified, so an `Ok(..)` whose error type only the signature names still resolves.
+        output: Option<&'a Type>,
     },
     /// `-> !`: a loop that never returns; in flight while it runs, a panic ends it.
     Never,
@@ -55,7 +58,7 @@ impl<'a> Shape<'a> {
         {
             return Shape::BoxedAsyncBlock { prefix, block, output };
         }
-        Shape::ReturnsFuture { boxed: future.needs_box() }
+        Shape::ReturnsFuture { boxed: future.needs_box(), output: future.output() }
     }
 }
 
@@ -64,23 +67,30 @@ enum FutureType<'a> {
     /// `Pin<Box<dyn Future<Output = T> ..>>` or `BoxFuture<'a, T>`.
     Boxed { output: Option<&'a Type> },
     /// `impl Future<Output = T> ..`, `Unpin` or not.
-    Opaque { unpin: bool },
+    Opaque { unpin: bool, output: Option<&'a Type> },
 }
 
-impl FutureType<'_> {
+impl<'a> FutureType<'a> {
+    fn output(&self) -> Option<&'a Type> {
+        match self {
+            FutureType::Boxed { output } | FutureType::Opaque { output, .. } => *output,
+        }
+    }
+
     fn needs_box(&self) -> bool {
         match self {
             FutureType::Boxed { .. } => true,
-            FutureType::Opaque { unpin } => *unpin,
+            FutureType::Opaque { unpin, .. } => *unpin,
         }
     }
 }
 
 fn future_type(returned: &Type) -> Option<FutureType<'_>> {
     match returned {
-        Type::ImplTrait(opaque) => {
-            has_future_bound(&opaque.bounds).then(|| FutureType::Opaque { unpin: has_bound(&opaque.bounds, "Unpin") })
-        }
+        Type::ImplTrait(opaque) => has_future_bound(&opaque.bounds).then(|| FutureType::Opaque {
+            unpin: has_bound(&opaque.bounds, "Unpin"),
+            output: future_output(&opaque.bounds),
+        }),
         Type::Path(path) => boxed_future(path),
         Type::Group(group) => future_type(&group.elem),
         Type::Paren(paren) => future_type(&paren.elem),
@@ -203,8 +213,8 @@ mod tests {
         match Shape::of(function) {
             Shape::Async => "async",
             Shape::BoxedAsyncBlock { .. } => "boxed async block",
-            Shape::ReturnsFuture { boxed: true } => "boxed future",
-            Shape::ReturnsFuture { boxed: false } => "future",
+            Shape::ReturnsFuture { boxed: true, .. } => "boxed future",
+            Shape::ReturnsFuture { boxed: false, .. } => "future",
             Shape::Never => "never",
             Shape::Sync => "sync",
         }

@@ -13,6 +13,9 @@ pub struct EndpointInfo {
     pub method: &'static str,
     pub route: &'static str,
     pub function: &'static str,
+    /// `core::any::type_name` of an item nested in the function: its full path, which names
+    /// the impl's type for a method (something the attribute itself cannot see).
+    pub function_path: fn() -> &'static str,
     pub module_path: &'static str,
     pub file: &'static str,
     pub line: u32,
@@ -30,6 +33,9 @@ pub struct EndpointInfo {
 pub struct OperationInfo {
     pub operation: &'static str,
     pub function: &'static str,
+    /// `core::any::type_name` of an item nested in the function: its full path, which names
+    /// the impl's type for a method (something the attribute itself cannot see).
+    pub function_path: fn() -> &'static str,
     pub module_path: &'static str,
     pub file: &'static str,
     pub line: u32,
@@ -69,6 +75,7 @@ pub(crate) enum SiteMetrics {
 pub struct CallSite {
     details: Details,
     metrics: OnceLock<SiteMetrics>,
+    function_name: OnceLock<String>,
 }
 
 /// The default duration buckets in seconds: the OpenTelemetry HTTP semantic conventions' advice.
@@ -78,13 +85,13 @@ impl CallSite {
     #[doc(hidden)]
     #[must_use]
     pub const fn endpoint(info: EndpointInfo) -> Self {
-        CallSite { details: Details::Endpoint(info), metrics: OnceLock::new() }
+        CallSite { details: Details::Endpoint(info), metrics: OnceLock::new(), function_name: OnceLock::new() }
     }
 
     #[doc(hidden)]
     #[must_use]
     pub const fn for_operation(info: OperationInfo) -> Self {
-        CallSite { details: Details::Operation(info), metrics: OnceLock::new() }
+        CallSite { details: Details::Operation(info), metrics: OnceLock::new(), function_name: OnceLock::new() }
     }
 
     /// Whether this is an endpoint or an internal operation.
@@ -125,13 +132,18 @@ impl CallSite {
         }
     }
 
-    /// The function's name.
+    /// The function's name within its module, the `code.function` attribute: `get_user` for a
+    /// free function, `Users::get` for a method of `Users` (trait impls included), without
+    /// generic arguments.
     #[must_use]
-    pub fn function(&self) -> &'static str {
-        match &self.details {
-            Details::Endpoint(info) => info.function,
-            Details::Operation(info) => info.function,
-        }
+    pub fn function(&self) -> &str {
+        self.function_name.get_or_init(|| {
+            let (ident, path) = match &self.details {
+                Details::Endpoint(info) => (info.function, (info.function_path)()),
+                Details::Operation(info) => (info.function, (info.function_path)()),
+            };
+            function_name(path, self.module_path()).unwrap_or_else(|| ident.to_owned())
+        })
     }
 
     /// The module the function is defined in.
@@ -211,6 +223,63 @@ impl CallSite {
     }
 }
 
+/// The marker item `#[observed]` nests in every function.
+const FUNCTION_PATH_MARKER: &str = "::__obs_function_path";
+
+/// `Users::get` from the type name of the marker nested in `get`: the module prefix and every
+/// generic argument dropped, a trait impl's `<Users<T> as Trait>` shortened to its type.
+/// `None` when the path is not of that form (type names are not a stable format).
+fn function_name(marker_path: &str, module_path: &str) -> Option<String> {
+    // An `async fn`'s body, where the marker is nested, is a closure in the path.
+    let path = marker_path.strip_suffix(FUNCTION_PATH_MARKER)?.replace("::{{closure}}", "");
+    let path = path.as_str();
+    let path = if let Some(qualified) = path.strip_prefix('<') {
+        // `<crate::m::Users<u8> as crate::m::Trait>::get`: the self type, then the rest.
+        let mut depth = 0_usize;
+        let close = qualified.char_indices().find_map(|(at, c)| match c {
+            '<' => {
+                depth += 1;
+                None
+            }
+            '>' if depth == 0 => Some(at),
+            '>' => {
+                depth -= 1;
+                None
+            }
+            _ => None,
+        })?;
+        let inner = &qualified[..close];
+        let self_type = inner.split(" as ").next().unwrap_or(inner);
+        let self_type = without_generics(self_type);
+        let short = self_type.rsplit("::").next().unwrap_or(&self_type);
+        format!("{short}{}", &qualified[close + 1..])
+    } else {
+        let path = without_generics(path);
+        match path.strip_prefix(module_path).and_then(|rest| rest.strip_prefix("::")) {
+            Some(rest) => rest.to_owned(),
+            None => path,
+        }
+    };
+    (!path.is_empty()).then_some(path)
+}
+
+fn without_generics(path: &str) -> String {
+    let mut depth = 0_usize;
+    path.chars()
+        .filter(|c| match c {
+            '<' => {
+                depth += 1;
+                false
+            }
+            '>' => {
+                depth = depth.saturating_sub(1);
+                false
+            }
+            _ => depth == 0,
+        })
+        .collect()
+}
+
 #[doc(hidden)]
 #[linkme::distributed_slice]
 pub static CALL_SITES: [&'static CallSite];
@@ -244,26 +313,54 @@ pub fn operations() -> impl Iterator<Item = &'static CallSite> {
     catalog().iter().copied().filter(|site| site.kind() == CallSiteKind::Operation)
 }
 
-/// Two functions claiming the same endpoint (method and route) or the same operation name,
-/// which would merge their series.
-#[derive(Debug)]
-pub(crate) struct Duplicate {
-    pub first: &'static CallSite,
-    pub second: &'static CallSite,
-}
-
 /// Registers every call site of the catalog so its series exist from start-up with zero counts.
-pub(crate) fn register_catalog() -> Result<(), Duplicate> {
+///
+/// # Errors
+/// Every group of call sites that claim one endpoint (method and route) or one operation name,
+/// which would merge their series; nothing is registered then.
+pub(crate) fn register_catalog() -> Result<(), Vec<Vec<&'static CallSite>>> {
     let mut sites: Vec<&'static CallSite> = catalog().to_vec();
     let identity = |site: &CallSite| (site.kind(), site.operation().unwrap_or_default(), site.route(), site.method());
     sites.sort_by_key(|site| (identity(site), site.file(), site.line()));
-    for pair in sites.windows(2) {
-        if identity(pair[0]) == identity(pair[1]) {
-            return Err(Duplicate { first: pair[0], second: pair[1] });
-        }
+    let duplicates: Vec<Vec<&'static CallSite>> = sites
+        .chunk_by(|left, right| identity(left) == identity(right))
+        .filter(|group| group.len() > 1)
+        .map(<[&CallSite]>::to_vec)
+        .collect();
+    if !duplicates.is_empty() {
+        return Err(duplicates);
     }
     for site in sites {
         site.metrics();
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::function_name;
+
+    #[test]
+    fn function_names_name_the_impl_type() {
+        for (path, module, expected) in [
+            ("demo::get_user::__obs_function_path", "demo", "get_user"),
+            ("demo::users::Users<_>::get::__obs_function_path", "demo::users", "Users::get"),
+            (
+                "<demo::users::Users<u8> as demo::users::Lookup<u8>>::find::__obs_function_path",
+                "demo::users",
+                "Users::find",
+            ),
+            (
+                "<my_api::Greeter as my_api::proto::greeter_server::Greeter>::say_hello::__obs_function_path",
+                "my_api",
+                "Greeter::say_hello",
+            ),
+            ("demo::main::inner::__obs_function_path", "demo", "main::inner"),
+            ("demo::get_user::{{closure}}::__obs_function_path", "demo", "get_user"),
+            ("demo::Users::get::{{closure}}::__obs_function_path", "demo", "Users::get"),
+        ] {
+            assert_eq!(function_name(path, module).as_deref(), Some(expected), "{path}");
+        }
+        assert_eq!(function_name("something else", "demo"), None);
+    }
 }

@@ -33,25 +33,11 @@ pub enum SetupError {
         /// The bind error.
         source: std::io::Error,
     },
-    /// Two `#[observed]` functions claim the same method and route, so their series would merge.
-    DuplicateEndpoint {
-        /// The HTTP method.
-        method: &'static str,
-        /// The route template.
-        route: &'static str,
-        /// `file:line` of one function.
-        first: String,
-        /// `file:line` of the other.
-        second: String,
-    },
-    /// Two `#[observed]` functions claim the same operation name, so their series would merge.
-    DuplicateOperation {
-        /// The operation name.
-        operation: &'static str,
-        /// `file:line` of one function.
-        first: String,
-        /// `file:line` of the other.
-        second: String,
+    /// Several `#[observed]` functions claim the same endpoint (method and route) or the same
+    /// operation name, so their series would merge. Every such claim is listed, not only the first.
+    DuplicateCallSites {
+        /// Each endpoint or operation claimed more than once.
+        duplicates: Vec<DuplicateClaim>,
     },
     /// A global tracing subscriber or the toolkit itself was already set up in this process.
     AlreadyInitialized,
@@ -62,6 +48,21 @@ pub enum SetupError {
         /// What failed.
         reason: String,
     },
+}
+
+/// One endpoint or operation claimed by more than one `#[observed]` function.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DuplicateClaim {
+    /// What is claimed: `GET /users/{id}`, or `operation "db.load_user"`.
+    pub claimed: String,
+    /// `file:line` of every function claiming it, sorted.
+    pub locations: Vec<String>,
+}
+
+impl fmt::Display for DuplicateClaim {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} is annotated {} times, at {}", self.claimed, self.locations.len(), self.locations.join(" and "))
+    }
 }
 
 impl fmt::Display for SetupError {
@@ -77,14 +78,15 @@ impl fmt::Display for SetupError {
                 f,
                 "cannot serve metrics on {addr}: {source}; set OBS_METRICS_ADDR to a free address, or `off`"
             ),
-            SetupError::DuplicateEndpoint { method, route, first, second } => write!(
-                f,
-                "{method} {route} is annotated twice, at {first} and at {second}: give each function its own endpoint"
-            ),
-            SetupError::DuplicateOperation { operation, first, second } => write!(
-                f,
-                "operation {operation:?} is annotated twice, at {first} and at {second}: give each function its own operation name"
-            ),
+            SetupError::DuplicateCallSites { duplicates } => {
+                for (index, duplicate) in duplicates.iter().enumerate() {
+                    if index > 0 {
+                        f.write_str("; ")?;
+                    }
+                    write!(f, "{duplicate}")?;
+                }
+                f.write_str(": give each function its own endpoint (method and route) or operation name")
+            }
             SetupError::ExportSetup { signal, reason } => {
                 write!(f, "cannot set up OTLP export of {signal}: {reason}")
             }

@@ -58,7 +58,7 @@ pub use call::OPERATION_LOG_TARGET;
 pub use call::REQUEST_LOG_TARGET;
 pub use call_site::{CallSite, DEFAULT_BUCKETS, catalog};
 pub use call_site::{CallSiteKind, endpoints, operations};
-pub use error::SetupError;
+pub use error::{DuplicateClaim, SetupError};
 pub use objectives::{DEFAULT_LATENCY_TARGET, DEFAULT_LATENCY_THRESHOLD_SECONDS, DEFAULT_SUCCESS_TARGET, Objectives};
 pub use obs_macros::observed;
 pub use outcome::{Classification, ErrorType, Outcome};

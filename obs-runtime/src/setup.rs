@@ -1,6 +1,7 @@
 //! The one call at the start of `main`: [`builder`] → [`ObsBuilder::init`] → [`ObsGuard`].
 
-use crate::call_site::{CallSiteKind, Duplicate, endpoints, operations, register_catalog};
+use crate::call_site::{endpoints, operations, register_catalog};
+use crate::error::DuplicateClaim;
 use crate::error::SetupError;
 use crate::metrics::MetricsServer;
 use crate::telemetry::config::{self, EnvReader, LogFormat};
@@ -10,6 +11,7 @@ use crate::telemetry::otlp_config::{self, OtlpOverrides, OtlpProtocol, OtlpSetti
 use crate::telemetry::providers::Providers;
 use crate::telemetry::subscriber::{self, SubscriberParts};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use tracing::Dispatch;
 use tracing_subscriber::fmt::MakeWriter;
@@ -198,18 +200,25 @@ impl ObsBuilder {
     /// # Errors
     /// A [`SetupError`] naming what to fix; nothing is installed when it fails.
     pub fn init(self) -> Result<ObsGuard, SetupError> {
-        register_catalog().map_err(|duplicate| duplicate_error(&duplicate))?;
+        register_catalog().map_err(|groups| duplicates_error(&groups))?;
         let metrics_addr = match self.metrics_listener {
             MetricsListener::At(addr) => Some(addr),
             MetricsListener::Off => None,
             MetricsListener::FromEnv => config::metrics_addr(&self.env)?,
         };
         let built = self.build()?;
+        // Before binding anything: a second init() in the same process (a test suite calling it
+        // per test) is told exactly that, not that its own port is taken.
+        // (`tracing::dispatcher::has_been_set` cannot tell: a scoped default sets it too.)
+        if INITIALIZED.load(Ordering::Acquire) {
+            return Err(SetupError::AlreadyInitialized);
+        }
         let metrics_server = metrics_addr
             .map(|addr| MetricsServer::start(addr).map_err(|source| SetupError::MetricsBind { addr, source }))
             .transpose()?;
         let Built { identity, subscriber, log_format, log_filter, otlp, shutdown_timeout } = built;
         tracing::dispatcher::set_global_default(subscriber.dispatch).map_err(|_| SetupError::AlreadyInitialized)?;
+        INITIALIZED.store(true, Ordering::Release);
         let _ = ServiceIdentity::set(identity.clone());
         let guard = ObsGuard {
             metrics_server,
@@ -277,6 +286,9 @@ impl ObsBuilder {
     }
 }
 
+/// Whether `init()` has installed the toolkit in this process; it can only once.
+static INITIALIZED: AtomicBool = AtomicBool::new(false);
+
 /// Everything `build` decided.
 struct Built {
     identity: ServiceIdentity,
@@ -287,18 +299,18 @@ struct Built {
     shutdown_timeout: Duration,
 }
 
-fn duplicate_error(duplicate: &Duplicate) -> SetupError {
-    let location = |site: &crate::CallSite| format!("{}:{}", site.file(), site.line());
-    let (first, second) = (location(duplicate.first), location(duplicate.second));
-    match (duplicate.first.kind(), duplicate.first.operation()) {
-        (CallSiteKind::Operation, Some(operation)) => SetupError::DuplicateOperation { operation, first, second },
-        _ => SetupError::DuplicateEndpoint {
-            method: duplicate.first.method(),
-            route: duplicate.first.route(),
-            first,
-            second,
-        },
-    }
+fn duplicates_error(groups: &[Vec<&'static crate::CallSite>]) -> SetupError {
+    let duplicates = groups
+        .iter()
+        .map(|group| DuplicateClaim {
+            claimed: match group[0].operation() {
+                Some(operation) => format!("operation {operation:?}"),
+                None => format!("{} {}", group[0].method(), group[0].route()),
+            },
+            locations: group.iter().map(|site| format!("{}:{}", site.file(), site.line())).collect(),
+        })
+        .collect();
+    SetupError::DuplicateCallSites { duplicates }
 }
 
 fn log_startup(

@@ -1,0 +1,7 @@
+use obs_runtime::observed;
+
+#[observed(endpoint = "/users
+/{id}")]
+fn handler() {}
+
+fn main() {}
