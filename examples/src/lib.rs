@@ -3,6 +3,8 @@
 //! What the examples share: serving an axum router until SIGINT or SIGTERM, with the toolkit set
 //! up first and shut down (telemetry flushed) last.
 
+pub mod grpc;
+
 use std::net::SocketAddr;
 use std::process::ExitCode;
 

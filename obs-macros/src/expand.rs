@@ -318,6 +318,7 @@ fn span_expression(observed: &Observed) -> TokenStream {
             http.request.method = #method,
             http.route = #route,
             http.response.status_code = ::obs_runtime::__private::tracing::field::Empty,
+            rpc.grpc.status_code = ::obs_runtime::__private::tracing::field::Empty,
             error.r#type = ::obs_runtime::__private::tracing::field::Empty,
             otel.status_code = ::obs_runtime::__private::tracing::field::Empty,
             code.function = ::obs_runtime::__private::CallSite::function(&__OBS_CALL_SITE),

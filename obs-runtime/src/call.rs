@@ -3,7 +3,7 @@
 
 use crate::call_site::{CallSite, SiteMetrics};
 use crate::metrics::exemplar::SpanSource;
-use crate::outcome::{Classification, ErrorType};
+use crate::outcome::{Classification, ErrorType, GrpcCode};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 use tracing::{Level, Span};
@@ -104,6 +104,9 @@ fn record_on_span(span: &Span, outcome: Classification, with_status: bool) {
         // As an integer, as the semantic conventions type it (u64 fields arrive as strings).
         span.record("http.response.status_code", i64::from(code));
     }
+    if let Some(code) = outcome.grpc_status_code().filter(|_| with_status) {
+        span.record("rpc.grpc.status_code", i64::from(code.value()));
+    }
     if let Some(error) = outcome.error_type() {
         span.record("error.type", tracing::field::display(error));
         span.record("otel.status_code", "error");
@@ -120,6 +123,7 @@ fn log_request(site: &CallSite, outcome: Classification, elapsed: Duration) {
                 "http.request.method" = site.method(),
                 "http.route" = site.route(),
                 "http.response.status_code" = outcome.status_code(),
+                "rpc.grpc.status_code" = outcome.grpc_status_code().map(GrpcCode::value),
                 "error.type" = outcome.error_type().map(tracing::field::display),
                 outcome = outcome.outcome_name(),
                 duration_ms = whole_nanoseconds_as_millis(elapsed),
@@ -182,6 +186,9 @@ struct StatusText(Classification);
 
 impl std::fmt::Display for StatusText {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(code) = self.0.grpc_status_code() {
+            return f.write_str(code.name());
+        }
         match (self.0.status_code(), self.0.error_type()) {
             (Some(code), Some(ErrorType::Status(_)) | None) => write!(f, "{code}"),
             (Some(code), Some(error)) => write!(f, "{code} ({error})"),

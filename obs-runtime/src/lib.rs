@@ -61,7 +61,7 @@ pub use call_site::{CallSiteKind, endpoints, operations};
 pub use error::{DuplicateClaim, SetupError};
 pub use objectives::{DEFAULT_LATENCY_TARGET, DEFAULT_LATENCY_THRESHOLD_SECONDS, DEFAULT_SUCCESS_TARGET, Objectives};
 pub use obs_macros::observed;
-pub use outcome::{Classification, ErrorType, Outcome};
+pub use outcome::{Classification, ErrorType, GrpcCode, Outcome};
 pub use setup::{LocalTelemetry, ObsBuilder, builder};
 pub use telemetry::otlp_config::OtlpProtocol;
 pub use telemetry::{LogFormat, ObsGuard};

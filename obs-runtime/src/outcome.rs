@@ -45,14 +45,86 @@ impl fmt::Display for ErrorType {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Classification {
     status_code: Option<u16>,
+    grpc_status_code: Option<GrpcCode>,
     error_type: Option<ErrorType>,
+}
+
+/// A gRPC status code, `0` (OK) to `16` (UNAUTHENTICATED).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct GrpcCode(u8);
+
+/// The gRPC status code names, as the gRPC specification spells them, indexed by code.
+const GRPC_CODE_NAMES: [&str; 17] = [
+    "OK",
+    "CANCELLED",
+    "UNKNOWN",
+    "INVALID_ARGUMENT",
+    "DEADLINE_EXCEEDED",
+    "NOT_FOUND",
+    "ALREADY_EXISTS",
+    "PERMISSION_DENIED",
+    "RESOURCE_EXHAUSTED",
+    "FAILED_PRECONDITION",
+    "ABORTED",
+    "OUT_OF_RANGE",
+    "UNIMPLEMENTED",
+    "INTERNAL",
+    "UNAVAILABLE",
+    "DATA_LOSS",
+    "UNAUTHENTICATED",
+];
+
+/// The codes that are the server's failure, as the OpenTelemetry RPC semantic conventions mark
+/// server spans as errors: `UNKNOWN`, `DEADLINE_EXCEEDED`, `UNIMPLEMENTED`, `INTERNAL`, `UNAVAILABLE`,
+/// `DATA_LOSS`. Every other non-OK code (`NOT_FOUND`, `INVALID_ARGUMENT`, `RESOURCE_EXHAUSTED`, ...) is
+/// the caller's, like an HTTP 4xx (`RESOURCE_EXHAUSTED` is a quota or rate limit, as a 429 is).
+const GRPC_SERVER_FAILURES: [u8; 6] = [2, 4, 12, 13, 14, 15];
+
+impl GrpcCode {
+    /// The code as a number.
+    #[must_use]
+    pub const fn value(self) -> u8 {
+        self.0
+    }
+
+    /// The code's name as the gRPC specification spells it (`UNAVAILABLE`).
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        GRPC_CODE_NAMES[self.0 as usize]
+    }
 }
 
 impl Classification {
     /// A success whose status code is not known.
     #[must_use]
     pub const fn success() -> Self {
-        Classification { status_code: None, error_type: None }
+        Classification { status_code: None, grpc_status_code: None, error_type: None }
+    }
+
+    /// The outcome of a gRPC call that ended with `code`: OK is a success; `UNKNOWN`,
+    /// `DEADLINE_EXCEEDED`, `UNIMPLEMENTED`, `INTERNAL`, `UNAVAILABLE` and `DATA_LOSS` are failures whose
+    /// `error_type` is the code's name; any other code is a client error. Codes outside `0..=16`
+    /// are `UNKNOWN`, as the gRPC specification says.
+    ///
+    /// ```
+    /// use obs_runtime::Classification;
+    ///
+    /// assert_eq!(Classification::grpc(14).error_type().unwrap().to_string(), "UNAVAILABLE");
+    /// assert!(Classification::grpc(5).is_client_error());
+    /// assert_eq!(Classification::grpc(0).outcome_name(), "success");
+    /// ```
+    #[must_use]
+    pub const fn grpc(code: i32) -> Self {
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // checked to be 0..=16 first
+        let code = if code >= 0 && code <= 16 { GrpcCode(code as u8) } else { GrpcCode(2) };
+        let mut failure = false;
+        let mut index = 0;
+        while index < GRPC_SERVER_FAILURES.len() {
+            failure |= GRPC_SERVER_FAILURES[index] == code.0;
+            index += 1;
+        }
+        let error_type = if failure { Some(ErrorType::Named(code.name())) } else { None };
+        Classification { status_code: None, grpc_status_code: Some(code), error_type }
     }
 
     /// The outcome of a response with this status: 5xx is a failure with `error_type` = the code.
@@ -63,13 +135,13 @@ impl Classification {
             return Classification::success();
         }
         let error_type = if code >= 500 && code <= 599 { Some(ErrorType::Status(code)) } else { None };
-        Classification { status_code: Some(code), error_type }
+        Classification { status_code: Some(code), grpc_status_code: None, error_type }
     }
 
     /// A failure of the given class, with no status code.
     #[must_use]
     pub const fn error(name: &'static str) -> Self {
-        Classification { status_code: None, error_type: Some(ErrorType::Named(name)) }
+        Classification { status_code: None, grpc_status_code: None, error_type: Some(ErrorType::Named(name)) }
     }
 
     /// A failure classed by the short type name of `E` (`std::io::Error` gives `Error`).
@@ -78,30 +150,35 @@ impl Classification {
         Classification::error(short_type_name::<E>())
     }
 
-    /// The outcome of an `Err(e)` whose own outcome is `inner`: a 4xx stays a client error, a 5xx
-    /// or a status-less value becomes a failure named after `E`.
+    /// The outcome of an `Err(e)` whose own outcome is `inner`: a client error (4xx, or a gRPC
+    /// code that is the caller's) stays one; a 5xx or a status-less value becomes a failure named
+    /// after `E`, unless `inner` already named it (a gRPC code's name).
     #[must_use]
     pub fn from_err<E: ?Sized>(inner: Classification) -> Self {
-        match inner.status_code {
-            Some(code) if inner.error_type.is_none() && (400..500).contains(&code) => inner,
-            status_code => {
-                let error_type = match inner.error_type {
-                    Some(ErrorType::Named(name)) => ErrorType::Named(name),
-                    _ => ErrorType::Named(short_type_name::<E>()),
-                };
-                Classification { status_code, error_type: Some(error_type) }
-            }
+        if inner.is_client_error() {
+            return inner;
         }
+        let error_type = match inner.error_type {
+            Some(ErrorType::Named(name)) => ErrorType::Named(name),
+            _ => ErrorType::Named(short_type_name::<E>()),
+        };
+        Classification { error_type: Some(error_type), ..inner }
     }
 
     pub(crate) const fn interrupted(error_type: ErrorType) -> Self {
-        Classification { status_code: None, error_type: Some(error_type) }
+        Classification { status_code: None, grpc_status_code: None, error_type: Some(error_type) }
     }
 
-    /// The same outcome without its status code: how an operation, labelled by `error_type`
-    /// only, keys its series. A 4xx becomes a success: it is not the operation's failure.
+    /// The same outcome without its status codes: how an operation, labelled by `error_type`
+    /// only, keys its series. A client error becomes a success: it is not the operation's failure.
     pub(crate) const fn without_status_code(self) -> Self {
-        Classification { status_code: None, error_type: self.error_type }
+        Classification { status_code: None, grpc_status_code: None, error_type: self.error_type }
+    }
+
+    /// The gRPC status code, when the return value was a gRPC response or status.
+    #[must_use]
+    pub const fn grpc_status_code(&self) -> Option<GrpcCode> {
+        self.grpc_status_code
     }
 
     /// The HTTP status code, when the return value revealed one.
@@ -122,10 +199,15 @@ impl Classification {
         self.error_type.is_some()
     }
 
-    /// Whether the call ended with a 4xx status (the caller's fault, not a failure).
+    /// Whether the call ended with a 4xx status or a non-OK gRPC code that is the caller's
+    /// fault: not a failure.
     #[must_use]
     pub const fn is_client_error(&self) -> bool {
-        matches!(self.status_code, Some(400..=499)) && self.error_type.is_none()
+        let grpc_rejected = match self.grpc_status_code {
+            Some(code) => code.0 != 0,
+            None => false,
+        };
+        (matches!(self.status_code, Some(400..=499)) || grpc_rejected) && self.error_type.is_none()
     }
 
     /// `success`, `client_error` or `failure`: the `outcome` field of the log event.
@@ -247,6 +329,32 @@ mod axum_impls {
     impl Outcome for axum::response::NoContent {
         fn outcome(&self) -> Classification {
             Classification::status(204)
+        }
+    }
+}
+
+#[cfg(feature = "tonic")]
+mod tonic_impls {
+    use super::{Classification, Outcome};
+
+    /// A status returned by a gRPC method: classified by its code (see [`Classification::grpc`]).
+    impl Outcome for tonic::Status {
+        fn outcome(&self) -> Classification {
+            Classification::grpc(self.code() as i32)
+        }
+    }
+
+    /// A gRPC response: code OK.
+    impl<T> Outcome for tonic::Response<T> {
+        fn outcome(&self) -> Classification {
+            Classification::grpc(0)
+        }
+    }
+
+    /// A gRPC status code on its own.
+    impl Outcome for tonic::Code {
+        fn outcome(&self) -> Classification {
+            Classification::grpc(*self as i32)
         }
     }
 }
@@ -385,6 +493,31 @@ mod tests {
         );
         let generic: Result<Vec<u8>, Box<dyn std::error::Error>> = Err("boom".into());
         assert_eq!(crate::__obs_classify!(&generic).error_type(), Some(ErrorType::Named("Error")));
+    }
+
+    #[test]
+    fn grpc_codes() {
+        let names: Vec<&'static str> =
+            (0..=16).map(|code| Classification::grpc(code).grpc_status_code().unwrap().name()).collect();
+        assert_eq!(names[14], "UNAVAILABLE");
+        for (code, name) in names.iter().enumerate() {
+            let outcome = Classification::grpc(i32::try_from(code).unwrap());
+            let failure = ["UNKNOWN", "DEADLINE_EXCEEDED", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS"]
+                .contains(name);
+            assert_eq!(outcome.is_failure(), failure, "{name}");
+            assert_eq!(outcome.is_client_error(), !failure && code != 0, "{name}");
+            assert_eq!(outcome.status_code(), None, "a gRPC call reveals no HTTP status of its own");
+            if failure {
+                assert_eq!(outcome.error_type(), Some(ErrorType::Named(name)));
+            }
+        }
+        assert_eq!(Classification::grpc(99).grpc_status_code().map(super::GrpcCode::name), Some("UNKNOWN"));
+        // An Err carrying a client code stays a client error; a failure keeps the code's name.
+        assert!(Classification::from_err::<String>(Classification::grpc(5)).is_client_error());
+        assert_eq!(
+            Classification::from_err::<String>(Classification::grpc(14)).error_type(),
+            Some(ErrorType::Named("UNAVAILABLE"))
+        );
     }
 
     #[test]

@@ -65,7 +65,7 @@ pub(crate) const METRICS: [(&str, &str, &str, &str, &str); 13] = [
         "http_server_request_duration_seconds",
         "histogram (`_bucket`, `_count`, `_sum`)",
         "seconds",
-        "`http_request_method`, `http_route`, `http_response_status_code`, `error_type` (`_bucket`: and `le`)",
+        "`http_request_method`, `http_route`, `http_response_status_code`, `rpc_grpc_status_code`, `error_type` (`_bucket`: and `le`)",
         "Duration of each call of an `#[observed(endpoint = ...)]` function; `_count` is the number of calls. Exemplars in OpenMetrics.",
     ),
     ("http_server_active_requests", "gauge", "calls", "`http_request_method`, `http_route`", "Calls in flight."),
@@ -138,8 +138,9 @@ fn label_values(out: &mut String, model: &Model) {
 - `http_request_method`: {methods}.\n\
 - `http_route`: {routes}: route templates, never concrete paths.\n\
 - `http_response_status_code`: the status code (`100` to `999`) when the return value reveals one (`http::StatusCode`, `http::Response`, an axum response, an `Outcome` impl); **absent** when it does not (a plain `Result` or `()`).\n\
+- `rpc_grpc_status_code`: the gRPC status code (`0` to `16`) of a gRPC method (feature `tonic`: `tonic::Status`, `tonic::Response`); **absent** otherwise. UNKNOWN, DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL, UNAVAILABLE and DATA_LOSS are failures with `error_type` the code's name (`UNAVAILABLE`); other non-zero codes are client errors.\n\
 - `operation`: {operations}.\n\
-- `error_type` (both duration histograms): **empty on success** and on 4xx responses (the caller's fault). On failure one of: the 5xx status code (`500` to `599`); the short type name of the `Err` value (`Error` for `std::io::Error`; bounded by the program's own types, or a literal chosen by an `Outcome` impl); `panic`; `cancelled` (the future was dropped). Count failures with `error_type!=\"\"`.\n\
+- `error_type` (both duration histograms): **empty on success** and on 4xx responses and client gRPC codes (the caller's fault). On failure one of: the 5xx status code (`500` to `599`); the short type name of the `Err` value (`Error` for `std::io::Error`; bounded by the program's own types, or a literal chosen by an `Outcome` impl); `panic`; `cancelled` (the future was dropped). Count failures with `error_type!=\"\"`.\n\
 - `le`: {bounds}, written exactly as the exposition writes them.\n\
 - `signal`: {signals}.\n\
 - `reason`: {reasons}.\n\n",

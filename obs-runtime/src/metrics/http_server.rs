@@ -56,12 +56,16 @@ impl Collector for ActiveRequestsCollector {
     }
 }
 
-/// The label set of one duration series; `http_response_status_code` only when it is known.
+/// The label set of one duration series; `http_response_status_code` and `rpc_grpc_status_code`
+/// only when known.
 fn duration_labels(endpoint: &EndpointMetrics, series: &Series) -> Vec<(&'static str, String)> {
     let mut labels =
         vec![("http_request_method", endpoint.method.to_owned()), ("http_route", endpoint.route.to_owned())];
     if let Some(code) = series.outcome.status_code() {
         labels.push(("http_response_status_code", code.to_string()));
+    }
+    if let Some(code) = series.outcome.grpc_status_code() {
+        labels.push(("rpc_grpc_status_code", code.value().to_string()));
     }
     labels.push(("error_type", series.outcome.error_type().map(|error| error.to_string()).unwrap_or_default()));
     labels
