@@ -8,7 +8,7 @@
 #![allow(clippy::float_cmp)]
 
 use obs_examples::grpc::UsersClient;
-use obs_tests::exposition::matching;
+use obs_tests::exposition::sum_matching;
 use obs_tests::http_client::request;
 use obs_tests::otlp::{Mode, OtlpReceiver};
 use obs_tests::process::{Spawned, example_binary};
@@ -28,7 +28,7 @@ fn address(line: &str, field: &str) -> SocketAddr {
 }
 
 fn count(metrics: &str, grpc_code: &str, error_type: &str) -> f64 {
-    matching(
+    sum_matching(
         metrics,
         "http_server_request_duration_seconds_count",
         &[
@@ -38,9 +38,6 @@ fn count(metrics: &str, grpc_code: &str, error_type: &str) -> f64 {
             ("error_type", error_type),
         ],
     )
-    .iter()
-    .map(|sample| sample.value)
-    .sum()
 }
 
 #[test]

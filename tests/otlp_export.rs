@@ -352,9 +352,9 @@ fn operations_are_internal_child_spans_of_the_request_and_exemplars_link_to_the_
             .unwrap_or_else(|| panic!("no server span {name} {status}: {spans:#?}"))
     };
     for (name, status, operation, function) in [
-        ("GET /users/{id}", 200, "db.load_user", "load"),
-        ("GET /users/{id}", 500, "db.load_user", "load"),
-        ("POST /orders", 201, "db.save_order", "save"),
+        ("GET /users/{id}", 200, "db.load_user", "UserRepository::load"),
+        ("GET /users/{id}", 500, "db.load_user", "UserRepository::load"),
+        ("POST /orders", 201, "db.save_order", "OrderRepository::save"),
     ] {
         let parent = server(name, status);
         let children = server_span_and_children(&spans, parent);

@@ -111,6 +111,12 @@ pub fn matching(text: &str, name: &str, labels: &[(&str, &str)]) -> Vec<Sample> 
         .collect()
 }
 
+/// The sum of every sample named `name` whose labels include all of `labels`; 0 when none.
+#[must_use]
+pub fn sum_matching(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+    matching(text, name, labels).iter().map(|sample| sample.value).sum()
+}
+
 #[cfg(test)]
 mod tests {
     use super::{samples, value};
