@@ -4,7 +4,7 @@
 //! notifications — then the errors stop, successes dilute the error ratio, and every receiver is
 //! told the alert resolved.
 //!
-//! The files are generated for this test with `obs_runtime::generate` and options that shorten
+//! The files are generated for this test with `obs_generate` and options that shorten
 //! the `for:` durations and point the receivers at the stand-ins. The catalog is a replica of the
 //! demo's three annotations, and the test first checks that with the demo's options it generates
 //! exactly what `demo generate` writes, so the rules exercised here are the demo's.
@@ -16,7 +16,7 @@
 
 #![allow(clippy::too_many_lines)] // one end-to-end scenario reads best as one function
 
-use obs_runtime::generate::{Artifact, Options, artifacts, write_artifacts};
+use obs_generate::{Artifact, Options, artifacts, write_artifacts};
 use obs_runtime::observed;
 use obs_tests::alertmanager::{Alertmanager, check_config};
 use obs_tests::demo::{Demo, generate};

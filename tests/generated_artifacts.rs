@@ -3,8 +3,8 @@
 //! config`, `amtool check-config`, `amtool config routes test`), and dashboards that hold together
 //! (unique panel ids, provisioned datasource uids, defined variables).
 
+use obs_generate::{Options, artifacts, write_artifacts};
 use obs_runtime::__private::{CallSite, EndpointInfo};
-use obs_runtime::generate::{Options, artifacts, write_artifacts};
 use obs_tests::process::{example_binary, require_tool};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};

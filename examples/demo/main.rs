@@ -160,34 +160,17 @@ fn app_addr() -> Result<SocketAddr, String> {
     text.parse().map_err(|_| format!("OBS_APP_ADDR={text:?} is not an address such as 127.0.0.1:3000"))
 }
 
-/// `demo generate <dir>`: writes the files derived from the endpoints into `<dir>`; `None` when
-/// the arguments ask for something else (serving).
-fn generate_command() -> Option<ExitCode> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().map(String::as_str) != Some("generate") {
-        return None;
-    }
-    let [_, dir] = args.as_slice() else {
-        eprintln!("usage: demo generate <dir>");
-        return Some(ExitCode::from(2));
-    };
-    let mut options = obs_runtime::generate::Options::new("demo");
+/// The options of `demo generate <dir>`: the defaults, and the command that regenerates the
+/// committed files.
+fn generate_defaults() -> obs_generate::Options {
+    let mut options = obs_generate::Options::new("demo");
     options.regenerate_command = Some("cargo run --example demo -- generate examples/demo/deploy".to_owned());
-    Some(match obs_runtime::generate::generate(dir, &options) {
-        Ok(written) => {
-            println!("demo: wrote {} files into {dir}", written.len());
-            ExitCode::SUCCESS
-        }
-        Err(error) => {
-            eprintln!("demo: {error}");
-            ExitCode::FAILURE
-        }
-    })
+    options
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    if let Some(code) = generate_command() {
+    if let Some(code) = obs_generate::cli::run(std::env::args().skip(1), generate_defaults()) {
         return code;
     }
     let guard = match obs_runtime::builder("demo", env!("CARGO_PKG_VERSION")).init() {

@@ -4,6 +4,7 @@
 use crate::metrics::endpoint_metrics::{self, EndpointMetrics};
 use crate::metrics::operation_metrics::{self, OperationMetrics};
 use crate::objectives::Objectives;
+use crate::schema::DEFAULT_BUCKETS;
 use std::sync::{Arc, OnceLock};
 
 /// What `#[observed(endpoint = ...)]` knows about an endpoint at compile time.
@@ -77,9 +78,6 @@ pub struct CallSite {
     metrics: OnceLock<SiteMetrics>,
     function_name: OnceLock<String>,
 }
-
-/// The default duration buckets in seconds: the OpenTelemetry HTTP semantic conventions' advice.
-pub const DEFAULT_BUCKETS: &[f64] = &[0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0];
 
 impl CallSite {
     #[doc(hidden)]

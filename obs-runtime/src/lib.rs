@@ -46,22 +46,23 @@
 mod call;
 mod call_site;
 mod error;
-pub mod generate;
 pub mod metrics;
 mod objectives;
 mod outcome;
 pub mod propagation;
+pub mod schema;
 mod setup;
 pub mod telemetry;
 
 pub use call::OPERATION_LOG_TARGET;
 pub use call::REQUEST_LOG_TARGET;
-pub use call_site::{CallSite, DEFAULT_BUCKETS, catalog};
+pub use call_site::{CallSite, catalog};
 pub use call_site::{CallSiteKind, endpoints, operations};
 pub use error::{DuplicateClaim, SetupError};
 pub use objectives::{DEFAULT_LATENCY_TARGET, DEFAULT_LATENCY_THRESHOLD_SECONDS, DEFAULT_SUCCESS_TARGET, Objectives};
 pub use obs_macros::observed;
 pub use outcome::{Classification, ErrorType, GrpcCode, Outcome};
+pub use schema::DEFAULT_BUCKETS;
 pub use setup::{LocalTelemetry, ObsBuilder, builder};
 pub use telemetry::otlp_config::OtlpProtocol;
 pub use telemetry::{LogFormat, ObsGuard};

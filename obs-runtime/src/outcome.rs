@@ -4,6 +4,7 @@
 //! anything else is a success. A failure carries a low-cardinality `error_type`: the short type
 //! name of the `Err` value, the status code for a 5xx, `panic` or `cancelled`.
 
+use crate::schema;
 use std::fmt;
 
 /// The class of a failed call, recorded as the `error_type` label.
@@ -27,8 +28,8 @@ impl fmt::Display for ErrorType {
         match self {
             ErrorType::Status(code) => write!(f, "{code}"),
             ErrorType::Named(name) => f.write_str(name),
-            ErrorType::Panic => f.write_str("panic"),
-            ErrorType::Cancelled => f.write_str("cancelled"),
+            ErrorType::Panic => f.write_str(schema::ERROR_TYPE_PANIC),
+            ErrorType::Cancelled => f.write_str(schema::ERROR_TYPE_CANCELLED),
         }
     }
 }
@@ -213,12 +214,13 @@ impl Classification {
     /// `success`, `client_error` or `failure`: the `outcome` field of the log event.
     #[must_use]
     pub const fn outcome_name(&self) -> &'static str {
+        let [success, client_error, failure] = schema::OUTCOMES;
         if self.is_failure() {
-            "failure"
+            failure
         } else if self.is_client_error() {
-            "client_error"
+            client_error
         } else {
-            "success"
+            success
         }
     }
 }

@@ -1,5 +1,6 @@
 //! `obs_build_info`: the service's name and version as labels of a constant 1, for joins.
 
+use crate::schema;
 use crate::telemetry::identity::ServiceIdentity;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
@@ -15,13 +16,13 @@ impl Collector for BuildInfoCollector {
             return Ok(());
         };
         let info = Info::new(vec![
-            ("service_name", identity.name.clone()),
-            ("service_version", identity.version.clone()),
-            ("obs_version", env!("CARGO_PKG_VERSION").to_owned()),
+            (schema::SERVICE_NAME, identity.name.clone()),
+            (schema::SERVICE_VERSION, identity.version.clone()),
+            (schema::OBS_VERSION, env!("CARGO_PKG_VERSION").to_owned()),
         ]);
         info.encode(encoder.encode_descriptor(
-            "obs_build",
-            "Build and service information of this process.",
+            schema::OBS_BUILD_INFO.stem,
+            schema::OBS_BUILD_INFO.help,
             None,
             info.metric_type(),
         )?)

@@ -17,6 +17,7 @@
 use crate::metrics::exemplar::ExemplarSnapshot;
 use crate::metrics::histogram::HistogramSnapshot;
 use crate::metrics::{http_server, operations};
+use crate::schema::{self, le_value};
 use prometheus_client::registry::Unit;
 use std::fmt::Write as _;
 
@@ -63,7 +64,7 @@ fn write_series(out: &mut String, name: &str, series: &DurationSeries) {
     let mut cumulative = 0;
     for (index, (bound, count)) in snapshot.buckets.iter().enumerate() {
         cumulative += count;
-        let le = format!("le=\"{}\"", le_value(*bound));
+        let le = format!("{}=\"{}\"", schema::LE, le_value(*bound));
         let _ = write!(out, "{name}_bucket{{{}}} {cumulative}", joined(&le, &labels));
         if let Some(exemplar) = snapshot.exemplars.get(index).copied().flatten() {
             write_exemplar(out, exemplar);
@@ -85,7 +86,7 @@ pub fn write_prometheus_text(out: &mut String, families: &[DurationFamily]) {
             let mut cumulative = 0;
             for (bound, count) in &snapshot.buckets {
                 cumulative += count;
-                let le = format!("le=\"{}\"", le_value(*bound));
+                let le = format!("{}=\"{}\"", schema::LE, le_value(*bound));
                 let _ = writeln!(out, "{name}_bucket{{{}}} {cumulative}", joined(&labels, &le));
             }
             let _ = writeln!(out, "{name}_sum{{{labels}}} {}", format_value(snapshot.sum_seconds));
@@ -129,36 +130,6 @@ fn joined(first: &str, second: &str) -> String {
         (true, _) => second.to_owned(),
         (false, true) => first.to_owned(),
     }
-}
-
-/// The `le` label value of a bucket bound, the same in both formats: the OpenMetrics canonical
-/// number, which is what Prometheus 3 normalizes `le` to on ingestion and what Go's client writes
-/// in OpenMetrics. Go's `strconv.FormatFloat(bound, 'g', -1, 64)` (shortest digits, an exponent
-/// below 1e-4 and from 1e6 on: `5e-05`, `1e+06`), with `.0` appended when it has neither a `.`
-/// nor an exponent: `0.25`, `1.0`, `10.0`, `+Inf`.
-#[must_use]
-pub fn le_value(bound: f64) -> String {
-    if bound.is_nan() {
-        return "NaN".to_owned();
-    }
-    if bound.is_infinite() {
-        return if bound > 0.0 { "+Inf" } else { "-Inf" }.to_owned();
-    }
-    let magnitude = bound.abs();
-    let mut text = if magnitude == 0.0 || (1e-4..1e6).contains(&magnitude) {
-        // Rust's `Display` prints the shortest round-trip digits without an exponent.
-        format!("{bound}")
-    } else {
-        // `{:e}` prints the same digits as `1.5e-5`; Go writes the exponent signed, two digits at least.
-        let scientific = format!("{bound:e}");
-        let (mantissa, exponent) = scientific.split_once('e').unwrap_or((&scientific, "0"));
-        let exponent: i32 = exponent.parse().unwrap_or(0);
-        format!("{mantissa}e{exponent:+03}")
-    };
-    if !text.contains(['.', 'e']) {
-        text.push_str(".0");
-    }
-    text
 }
 
 fn write_exemplar(out: &mut String, exemplar: ExemplarSnapshot) {

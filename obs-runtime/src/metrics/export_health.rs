@@ -1,6 +1,7 @@
 //! `obs_telemetry_exported_total` and `obs_telemetry_dropped_total`: what the OTLP export
 //! delivered and what it lost, by signal and reason, so a dead collector shows on a dashboard.
 
+use crate::schema;
 use crate::telemetry::export_queue::{DropReason, counters};
 use crate::telemetry::otlp_config::Signal;
 use prometheus_client::collector::Collector;
@@ -18,24 +19,24 @@ pub struct ExportHealthCollector;
 impl Collector for ExportHealthCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let mut exported = encoder.encode_descriptor(
-            "obs_telemetry_exported",
-            "Spans and log records delivered to the OTLP endpoint.",
+            schema::OBS_TELEMETRY_EXPORTED.stem,
+            schema::OBS_TELEMETRY_EXPORTED.help,
             None,
             MetricType::Counter,
         )?;
         for signal in SIGNALS {
-            let labels = [("signal", signal.as_str())];
+            let labels = [(schema::SIGNAL, signal.as_str())];
             ConstCounter::new(counters(signal).exported()).encode(exported.encode_family(&labels)?)?;
         }
         let mut dropped = encoder.encode_descriptor(
-            "obs_telemetry_dropped",
-            "Spans and log records lost: the export queue was full, the export failed, or shutdown's deadline passed.",
+            schema::OBS_TELEMETRY_DROPPED.stem,
+            schema::OBS_TELEMETRY_DROPPED.help,
             None,
             MetricType::Counter,
         )?;
         for signal in SIGNALS {
             for reason in DropReason::ALL {
-                let labels = [("signal", signal.as_str()), ("reason", reason.as_str())];
+                let labels = [(schema::SIGNAL, signal.as_str()), (schema::REASON, reason.as_str())];
                 ConstCounter::new(counters(signal).dropped(reason)).encode(dropped.encode_family(&labels)?)?;
             }
         }

@@ -4,6 +4,7 @@
 use crate::metrics::durations::{DurationFamily, DurationSeries};
 use crate::metrics::endpoint_metrics::{self, EndpointMetrics};
 use crate::metrics::outcome_series::Series;
+use crate::schema;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::MetricType;
@@ -30,8 +31,8 @@ pub fn request_durations() -> DurationFamily {
         }
     }
     DurationFamily {
-        name: "http_server_request_duration",
-        help: "Duration of HTTP server requests handled by #[observed] functions.",
+        name: schema::HTTP_SERVER_REQUEST_DURATION.stem,
+        help: schema::HTTP_SERVER_REQUEST_DURATION.help,
         series,
     }
 }
@@ -43,13 +44,13 @@ pub struct ActiveRequestsCollector;
 impl Collector for ActiveRequestsCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let mut family = encoder.encode_descriptor(
-            "http_server_active_requests",
-            "Number of HTTP server requests in flight in #[observed] functions.",
+            schema::HTTP_SERVER_ACTIVE_REQUESTS.stem,
+            schema::HTTP_SERVER_ACTIVE_REQUESTS.help,
             None,
             MetricType::Gauge,
         )?;
         for endpoint in sorted_endpoints() {
-            let labels = vec![("http_request_method", endpoint.method), ("http_route", endpoint.route)];
+            let labels = vec![(schema::HTTP_REQUEST_METHOD, endpoint.method), (schema::HTTP_ROUTE, endpoint.route)];
             ConstGauge::new(endpoint.in_flight()).encode(family.encode_family(&labels)?)?;
         }
         Ok(())
@@ -59,14 +60,16 @@ impl Collector for ActiveRequestsCollector {
 /// The label set of one duration series; `http_response_status_code` and `rpc_grpc_status_code`
 /// only when known.
 fn duration_labels(endpoint: &EndpointMetrics, series: &Series) -> Vec<(&'static str, String)> {
-    let mut labels =
-        vec![("http_request_method", endpoint.method.to_owned()), ("http_route", endpoint.route.to_owned())];
+    let mut labels = vec![
+        (schema::HTTP_REQUEST_METHOD, endpoint.method.to_owned()),
+        (schema::HTTP_ROUTE, endpoint.route.to_owned()),
+    ];
     if let Some(code) = series.outcome.status_code() {
-        labels.push(("http_response_status_code", code.to_string()));
+        labels.push((schema::HTTP_RESPONSE_STATUS_CODE, code.to_string()));
     }
     if let Some(code) = series.outcome.grpc_status_code() {
-        labels.push(("rpc_grpc_status_code", code.value().to_string()));
+        labels.push((schema::RPC_GRPC_STATUS_CODE, code.value().to_string()));
     }
-    labels.push(("error_type", series.outcome.error_type().map(|error| error.to_string()).unwrap_or_default()));
+    labels.push((schema::ERROR_TYPE, series.outcome.error_type().map(|error| error.to_string()).unwrap_or_default()));
     labels
 }

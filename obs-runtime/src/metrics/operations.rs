@@ -3,6 +3,7 @@
 
 use crate::metrics::durations::{DurationFamily, DurationSeries};
 use crate::metrics::operation_metrics;
+use crate::schema;
 
 /// The operation duration family, one series per operation and `error_type`.
 pub fn operation_durations() -> DurationFamily {
@@ -15,14 +16,10 @@ pub fn operation_durations() -> DurationFamily {
         for one in &outcomes {
             let error_type = one.outcome.error_type().map(|error| error.to_string()).unwrap_or_default();
             series.push(DurationSeries {
-                labels: vec![("operation", operation.operation.to_owned()), ("error_type", error_type)],
+                labels: vec![(schema::OPERATION, operation.operation.to_owned()), (schema::ERROR_TYPE, error_type)],
                 histogram: one.histogram.snapshot(operation.outcomes.bounds_seconds),
             });
         }
     }
-    DurationFamily {
-        name: "operation_duration",
-        help: "Duration of internal operations run by #[observed(operation = ...)] functions.",
-        series,
-    }
+    DurationFamily { name: schema::OPERATION_DURATION.stem, help: schema::OPERATION_DURATION.help, series }
 }

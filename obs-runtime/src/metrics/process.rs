@@ -1,6 +1,7 @@
 //! The standard `process_*` metrics, read from `/proc` at scrape time (Linux only; on other
 //! systems, or when `/proc` is unreadable, the affected metrics are simply absent).
 
+use crate::schema;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::counter::ConstCounter;
@@ -83,36 +84,22 @@ impl Collector for ProcessCollector {
         if let Some(seconds) = stats.cpu_seconds {
             let counter = ConstCounter::new(seconds);
             counter.encode(encoder.encode_descriptor(
-                "process_cpu",
-                "Total user and system CPU time spent in seconds.",
+                schema::PROCESS_CPU_SECONDS.stem,
+                schema::PROCESS_CPU_SECONDS.help,
                 Some(&Unit::Seconds),
                 counter.metric_type(),
             )?)?;
         }
-        let gauges: [(&str, &str, Option<Unit>, Option<f64>); 6] = [
-            (
-                "process_resident_memory",
-                "Resident memory size in bytes.",
-                Some(Unit::Bytes),
-                as_f64(stats.resident_memory_bytes),
-            ),
-            (
-                "process_virtual_memory",
-                "Virtual memory size in bytes.",
-                Some(Unit::Bytes),
-                as_f64(stats.virtual_memory_bytes),
-            ),
-            ("process_open_fds", "Number of open file descriptors.", None, as_f64(stats.open_fds)),
-            ("process_max_fds", "Maximum number of open file descriptors.", None, as_f64(stats.max_fds)),
-            ("process_threads", "Number of OS threads in the process.", None, as_f64(stats.threads)),
-            (
-                "process_start_time",
-                "Start time of the process since unix epoch in seconds.",
-                Some(Unit::Seconds),
-                stats.start_time_seconds,
-            ),
+        let gauges: [(schema::Metric, Option<Unit>, Option<f64>); 6] = [
+            (schema::PROCESS_RESIDENT_MEMORY, Some(Unit::Bytes), as_f64(stats.resident_memory_bytes)),
+            (schema::PROCESS_VIRTUAL_MEMORY, Some(Unit::Bytes), as_f64(stats.virtual_memory_bytes)),
+            (schema::PROCESS_OPEN_FDS, None, as_f64(stats.open_fds)),
+            (schema::PROCESS_MAX_FDS, None, as_f64(stats.max_fds)),
+            (schema::PROCESS_THREADS, None, as_f64(stats.threads)),
+            (schema::PROCESS_START_TIME, Some(Unit::Seconds), stats.start_time_seconds),
         ];
-        for (name, help, unit, value) in gauges {
+        for (metric, unit, value) in gauges {
+            let (name, help) = (metric.stem, metric.help);
             if let Some(value) = value {
                 let gauge = ConstGauge::new(value);
                 gauge.encode(encoder.encode_descriptor(name, help, unit.as_ref(), gauge.metric_type())?)?;

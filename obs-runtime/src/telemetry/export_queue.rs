@@ -39,10 +39,11 @@ impl DropReason {
     /// The label value.
     #[must_use]
     pub const fn as_str(self) -> &'static str {
+        let [queue_full, export_failed, shutdown] = crate::schema::DROP_REASONS;
         match self {
-            DropReason::QueueFull => "queue_full",
-            DropReason::ExportFailed => "export_failed",
-            DropReason::Shutdown => "shutdown",
+            DropReason::QueueFull => queue_full,
+            DropReason::ExportFailed => export_failed,
+            DropReason::Shutdown => shutdown,
         }
     }
 

@@ -41,8 +41,8 @@ impl Signal {
     #[must_use]
     pub const fn as_str(self) -> &'static str {
         match self {
-            Signal::Traces => "traces",
-            Signal::Logs => "logs",
+            Signal::Traces => crate::schema::SIGNALS[0],
+            Signal::Logs => crate::schema::SIGNALS[1],
         }
     }
 

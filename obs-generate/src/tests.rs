@@ -5,7 +5,7 @@ use super::grafana::dashboards;
 use super::model::Model;
 use super::tree::Node;
 use super::*;
-use crate::call_site::{EndpointInfo, OperationInfo};
+use obs_runtime::__private::{EndpointInfo, OperationInfo};
 use std::collections::BTreeSet;
 
 fn site(method: &'static str, route: &'static str, line: u32) -> CallSite {
@@ -197,7 +197,7 @@ fn a_full_catalog_splits_into_endpoints_and_operations() {
 /// `/metrics` exposes (`obs_build_info` once the service identity is set).
 #[test]
 fn the_metrics_table_lists_every_exposed_family() {
-    let exposition = crate::metrics::render(crate::metrics::ExpositionFormat::PrometheusText);
+    let exposition = obs_runtime::metrics::render(obs_runtime::metrics::ExpositionFormat::PrometheusText);
     let exposed: BTreeSet<&str> =
         exposition.lines().filter_map(|line| line.strip_prefix("# TYPE ")?.split(' ').next()).collect();
     let documented: BTreeSet<&str> = docs::METRICS.iter().map(|row| row.0).collect();

@@ -2,7 +2,7 @@
 //! the rules query the same series the same way. Also the names of the recorded series and the
 //! burn-rate windows of the alerts.
 
-use crate::generate::text::{number, promql_string};
+use crate::text::{number, promql_string};
 use std::fmt::Write as _;
 
 /// The request histogram's count series: the number of calls.

@@ -8,7 +8,7 @@
 //! bounded. Per-process and per-record values (instance id, pid, trace id) stay structured
 //! metadata: searchable, never a stream of their own.
 
-use crate::generate::model::Model;
+use crate::model::Model;
 use std::fmt::Write as _;
 
 /// Resource attributes Loki indexes as labels: few values each, stable over a process's life.

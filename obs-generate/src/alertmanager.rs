@@ -14,9 +14,9 @@
 //! `smtp_auth_password_file`): Alertmanager 0.25 supports all three (checked against the Debian
 //! build by a real delivery to stand-in servers).
 
-use crate::generate::alerts;
-use crate::generate::model::Model;
-use crate::generate::tree::{Node, map, strings};
+use crate::alerts;
+use crate::model::Model;
+use crate::tree::{Node, map, strings};
 use std::fmt::Write as _;
 
 pub(crate) const FILE_NAME: &str = "alertmanager.yml";
@@ -49,7 +49,7 @@ pub(crate) fn receiver_name(model: &Model, kind: &str) -> String {
 }
 
 fn matcher(name: &str, value: &str) -> String {
-    format!("{name}={}", crate::generate::text::promql_string(value))
+    format!("{name}={}", crate::text::promql_string(value))
 }
 
 #[allow(clippy::too_many_lines)] // the configuration reads best top to bottom, as the file does

@@ -10,9 +10,9 @@
 //! | `TargetMissing` | ticket | no | `ticket_for` |
 //! | `TelemetryDropped` | ticket | no (per instance, signal and reason) | `ticket_for` |
 
-use crate::generate::model::{Endpoint, Model};
-use crate::generate::promql::{self, BURN_WINDOWS, BurnWindow, Selector, Severity, recorded};
-use crate::generate::text::{self, go_template_literal, url_component};
+use crate::model::{Endpoint, Model};
+use crate::promql::{self, BURN_WINDOWS, BurnWindow, Selector, Severity, recorded};
+use crate::text::{self, go_template_literal, url_component};
 use std::time::Duration;
 
 pub(crate) const ERROR_BURN: &str = "EndpointErrorBudgetBurn";
@@ -156,7 +156,7 @@ fn grafana<'a>(model: &Model<'a>) -> &'a str {
 
 /// The drill-down dashboard of one endpoint.
 pub(crate) fn endpoint_dashboard_url(model: &Model, endpoint: &Endpoint) -> String {
-    let uid = crate::generate::grafana::dashboard_uid(model, "endpoint");
+    let uid = crate::grafana::dashboard_uid(model, "endpoint");
     format!(
         "{}/d/{uid}/{uid}?var-route={}&var-method={}",
         grafana(model),
@@ -167,13 +167,13 @@ pub(crate) fn endpoint_dashboard_url(model: &Model, endpoint: &Endpoint) -> Stri
 
 /// The overview dashboard of the service.
 pub(crate) fn overview_dashboard_url(model: &Model) -> String {
-    let uid = crate::generate::grafana::dashboard_uid(model, "overview");
+    let uid = crate::grafana::dashboard_uid(model, "overview");
     format!("{}/d/{uid}/{uid}", grafana(model))
 }
 
 /// The process dashboard of the service.
 pub(crate) fn system_dashboard_url(model: &Model) -> String {
-    let uid = crate::generate::grafana::dashboard_uid(model, "system");
+    let uid = crate::grafana::dashboard_uid(model, "system");
     format!("{}/d/{uid}/{uid}", grafana(model))
 }
 

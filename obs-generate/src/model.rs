@@ -1,11 +1,11 @@
 //! What every generator reads: the endpoints and the operations of the catalog, checked, sorted
 //! and deduplicated, and the options, validated.
 
-use crate::call_site::{CallSite, CallSiteKind};
-use crate::generate::error::GenerateError;
-use crate::generate::promql::Selector;
-use crate::generate::{Options, text};
-use crate::objectives::Objectives;
+use crate::error::GenerateError;
+use crate::promql::Selector;
+use crate::{Options, text};
+use obs_runtime::Objectives;
+use obs_runtime::{CallSite, CallSiteKind};
 use std::time::Duration;
 
 /// One endpoint of the catalog, as the generators need it.
@@ -129,7 +129,7 @@ pub(crate) struct Model<'a> {
 
 impl<'a> Model<'a> {
     /// The model of `catalog`, which may hold endpoints and operations alike
-    /// ([`catalog()`](crate::catalog)).
+    /// ([`catalog()`](obs_runtime::catalog)).
     pub fn new(catalog: &[&CallSite], options: &'a Options) -> Result<Self, GenerateError> {
         validate(options)?;
         let of_kind = |kind: CallSiteKind| catalog.iter().copied().filter(move |site| site.kind() == kind);

@@ -9,11 +9,11 @@
 //! cases: steady drops of one signal (a ticket for that signal and reason only) and one burst of
 //! drops (none).
 
-use crate::generate::alerts::{self, AlertRule, Slo};
-use crate::generate::model::{Endpoint, Model};
-use crate::generate::promql::{BUCKET, COUNT, Selector, TELEMETRY_DROPPED};
-use crate::generate::text::{self, minutes_ceil};
-use crate::generate::tree::{Node, map, strings};
+use crate::alerts::{self, AlertRule, Slo};
+use crate::model::{Endpoint, Model};
+use crate::promql::{BUCKET, COUNT, Selector, TELEMETRY_DROPPED};
+use crate::text::{self, minutes_ceil};
+use crate::tree::{Node, map, strings};
 
 /// Minutes of steady traffic before the no-traffic case stops it: more than the 6h the alert
 /// looks back at.
@@ -48,7 +48,7 @@ pub(crate) fn render(model: &Model) -> String {
         tests.push(cases.telemetry_dropped_once());
     }
     map([
-        ("rule_files", strings([crate::generate::rules::file_name(model)])),
+        ("rule_files", strings([crate::rules::file_name(model)])),
         ("evaluation_interval", "1m".into()),
         ("tests", Node::Seq(tests)),
     ])
@@ -232,8 +232,7 @@ impl Cases<'_> {
     /// An error ratio halfway between the ticket's burn rate and the slower page's.
     fn slow_error_burn(&self, index: usize, endpoint: &Endpoint) -> Node {
         let period = alerts::period_hours(self.model);
-        let factors: Vec<f64> =
-            crate::generate::promql::BURN_WINDOWS.iter().map(|window| window.factor(period)).collect();
+        let factors: Vec<f64> = crate::promql::BURN_WINDOWS.iter().map(|window| window.factor(period)).collect();
         let slowest_page = factors[..2].iter().copied().fold(f64::INFINITY, f64::min);
         let midway = f64::midpoint(factors[2], slowest_page);
         let ratio = (midway * endpoint.objectives.error_budget()).min(1.0);

@@ -1,8 +1,8 @@
 //! `README.md` of the output directory: what each file is and how to check and use it.
 
-use crate::generate::grafana::{alerting, dashboard_file, provisioning};
-use crate::generate::model::Model;
-use crate::generate::{alertmanager, docs, prometheus_config, rules, rules_test, runbook};
+use crate::grafana::{alerting, dashboard_file, provisioning};
+use crate::model::Model;
+use crate::{alertmanager, docs, prometheus_config, rules, rules_test, runbook};
 use std::fmt::Write as _;
 
 pub(crate) const FILE_NAME: &str = "README.md";

@@ -1,9 +1,9 @@
 //! `RUNBOOK.md`: what each alert means and what to do, one section per alert name; the alerts'
 //! `runbook_url` annotations point at these sections (`#<alertname in lower case>`).
 
-use crate::generate::alerts::{self, AlertRule, Slo};
-use crate::generate::model::{Endpoint, Model};
-use crate::generate::text::{self, markdown_code};
+use crate::alerts::{self, AlertRule, Slo};
+use crate::model::{Endpoint, Model};
+use crate::text::{self, markdown_code};
 use std::fmt::Write as _;
 
 pub(crate) const FILE_NAME: &str = "RUNBOOK.md";
@@ -68,7 +68,7 @@ pub(crate) fn render(model: &Model) -> String {
         "# `{service}` runbook\n\n{}One section per alert of `prometheus/{}`. Labels and annotations are the same for every \
 instance of an alert; `dashboard_url` opens the right dashboard.\n\n",
         model.markdown_note(),
-        crate::generate::rules::file_name(model)
+        crate::rules::file_name(model)
     );
     for name in alerts::ALERT_NAMES {
         let instances: Vec<&AlertRule> = rules.iter().filter(|rule| rule.name == name).collect();

@@ -7,10 +7,10 @@
 //!
 //! Grafana expands `$VAR` in provisioning files, so every literal `$` is written `$$`.
 
-use crate::generate::grafana::Datasource;
-use crate::generate::model::Model;
-use crate::generate::text::grafana_provisioning_literal as literal;
-use crate::generate::tree::{Node, map};
+use crate::grafana::Datasource;
+use crate::model::Model;
+use crate::text::grafana_provisioning_literal as literal;
+use crate::tree::{Node, map};
 
 /// The datasources file, inside `grafana/provisioning/datasources/`: the same for every service
 /// with the same URLs, so several services can share it.
@@ -44,7 +44,7 @@ pub(crate) fn render_datasources(model: &Model) -> String {
         true,
         map([
             ("httpMethod", "POST".into()),
-            ("timeInterval", crate::generate::text::duration(options.scrape_interval).into()),
+            ("timeInterval", crate::text::duration(options.scrape_interval).into()),
             (
                 "exemplarTraceIdDestinations",
                 Node::Seq(vec![map([

@@ -1,9 +1,9 @@
 //! `prometheus/prometheus.yml`: an example scrape configuration for the service, with the rule
 //! file and the Alertmanager to send alerts to.
 
-use crate::generate::model::Model;
-use crate::generate::text;
-use crate::generate::tree::{Node, map, strings};
+use crate::model::Model;
+use crate::text;
+use crate::tree::{Node, map, strings};
 
 pub(crate) const FILE_NAME: &str = "prometheus.yml";
 
@@ -23,7 +23,7 @@ pub(crate) fn render(model: &Model) -> String {
                 ("evaluation_interval", text::duration(options.evaluation_interval).into()),
             ]),
         ),
-        ("rule_files", strings([crate::generate::rules::file_name(model)])),
+        ("rule_files", strings([crate::rules::file_name(model)])),
         (
             "alerting",
             map([(

@@ -5,12 +5,12 @@
 //! Email goes through the SMTP server of `grafana.ini` (`[smtp]`, whose password can also be
 //! `$__file{...}`). Provisioning a policy tree replaces the organization's whole tree.
 
-use crate::generate::alertmanager::{
+use crate::alertmanager::{
     self, GROUP_BY, GROUP_INTERVAL, GROUP_WAIT, PAGE_REPEAT_INTERVAL, REPEAT_INTERVAL, receiver_name,
 };
-use crate::generate::model::Model;
-use crate::generate::text::grafana_provisioning_literal as literal;
-use crate::generate::tree::{Node, map, strings};
+use crate::model::Model;
+use crate::text::grafana_provisioning_literal as literal;
+use crate::tree::{Node, map, strings};
 
 pub(crate) const CONTACT_POINTS_FILE: &str = "contact-points.yaml";
 pub(crate) const POLICIES_FILE: &str = "notification-policies.yaml";

@@ -4,13 +4,11 @@
 //! documentation, source, buckets and PromQL, and the health of the telemetry export (one
 //! expression per ```` ```promql ```` block).
 
-use crate::generate::alerts::{self, ALERT_NAMES};
-use crate::generate::model::{Endpoint, Model, Operation};
-use crate::generate::promql::{self, BURN_WINDOWS, OPERATIONS, WINDOWS, recorded};
-use crate::generate::text::{self, markdown_code};
-use crate::metrics::export_health::SIGNALS;
-use crate::telemetry::export_queue::DropReason;
-use crate::telemetry::otlp_config::Signal;
+use crate::alerts::{self, ALERT_NAMES};
+use crate::model::{Endpoint, Model, Operation};
+use crate::promql::{self, BURN_WINDOWS, OPERATIONS, WINDOWS, recorded};
+use crate::text::{self, markdown_code};
+use obs_runtime::schema;
 use std::fmt::Write as _;
 
 pub(crate) const FILE_NAME: &str = "METRICS.md";
@@ -152,10 +150,10 @@ fn label_values(out: &mut String, model: &Model) {
             format!("{}: the operation names of the annotations", codes(model.operation_names()))
         },
         bounds = codes(bounds.iter().map(String::as_str)),
-        signals = codes(SIGNALS.map(Signal::as_str)),
-        reasons = DropReason::ALL
+        signals = codes(schema::SIGNALS.into_iter()),
+        reasons = schema::DROP_REASONS
             .iter()
-            .map(|reason| format!("{} ({})", markdown_code(reason.as_str()), drop_reason_meaning(*reason)))
+            .map(|reason| format!("{} ({})", markdown_code(reason), drop_reason_meaning(reason)))
             .collect::<Vec<_>>()
             .join(", "),
     );
@@ -226,12 +224,14 @@ fn endpoint_section(out: &mut String, model: &Model, endpoint: &Endpoint) {
     promql_block(out, "Calls in flight", &promql::in_flight(&selector, &[]));
 }
 
-fn drop_reason_meaning(reason: DropReason) -> &'static str {
-    match reason {
-        DropReason::QueueFull => "the export queue was full: the collector does not keep up",
-        DropReason::ExportFailed => "the export request failed or timed out",
-        DropReason::Shutdown => "still queued when shutdown's deadline passed",
-    }
+/// What a `reason` label value means, in the order of [`schema::DROP_REASONS`].
+fn drop_reason_meaning(reason: &str) -> &'static str {
+    const MEANINGS: [&str; 3] = [
+        "the export queue was full: the collector does not keep up",
+        "the export request failed or timed out",
+        "still queued when shutdown's deadline passed",
+    ];
+    schema::DROP_REASONS.iter().position(|known| *known == reason).map_or("", |index| MEANINGS[index])
 }
 
 fn operations_section(out: &mut String, model: &Model) {
@@ -264,7 +264,7 @@ They have no route, method or objectives: the endpoint that calls them owns the 
 }
 
 fn buckets_kind(buckets: &[f64]) -> &'static str {
-    if buckets == crate::DEFAULT_BUCKETS { "the defaults" } else { "declared" }
+    if buckets == obs_runtime::schema::DEFAULT_BUCKETS { "the defaults" } else { "declared" }
 }
 
 fn doc_quote(out: &mut String, doc: &str) {

@@ -7,12 +7,12 @@
 //!   objectives read from the recorded constant series;
 //! - `<service>-system`: the process: CPU, memory, file descriptors, threads, uptime, build.
 
-use crate::generate::grafana::panels::{Layout, Query, Style, logs, stat, table, timeseries};
-use crate::generate::grafana::{Datasource, dashboard_uid, datasource_ref};
-use crate::generate::model::{Endpoint, Model};
-use crate::generate::promql::{self, COUNT, OPERATIONS, Selector, recorded};
-use crate::generate::text::{self, promql_string, url_component};
-use crate::generate::tree::{Node, map, strings};
+use crate::grafana::panels::{Layout, Query, Style, logs, stat, table, timeseries};
+use crate::grafana::{Datasource, dashboard_uid, datasource_ref};
+use crate::model::{Endpoint, Model};
+use crate::promql::{self, COUNT, OPERATIONS, Selector, recorded};
+use crate::text::{self, promql_string, url_component};
+use crate::tree::{Node, map, strings};
 
 /// The range every per-panel rate uses: Grafana picks it from the scrape interval.
 const RATE: &str = "$__rate_interval";

@@ -1,8 +1,8 @@
 //! Grafana panel JSON (schema 39): time series, stat, table and logs panels, their query targets,
 //! and the grid layout that gives every panel a unique id and a position.
 
-use crate::generate::grafana::{Datasource, datasource_ref};
-use crate::generate::tree::{Node, map, strings};
+use crate::grafana::{Datasource, datasource_ref};
+use crate::tree::{Node, map, strings};
 
 /// The grid is 24 columns wide.
 const GRID_WIDTH: i64 = 24;

@@ -8,7 +8,7 @@
 //! Give the service a `generate <dir>` command and run it whenever the annotations change:
 //!
 //! ```
-//! use obs_runtime::generate::{Options, artifacts, write_artifacts};
+//! use obs_generate::{Options, artifacts, write_artifacts};
 //! use obs_runtime::observed;
 //!
 //! /// Lists the orders.
@@ -30,7 +30,7 @@
 //! assert_eq!(written.len(), files.len());
 //! std::fs::remove_dir_all(&dir).ok();
 //! # let _ = list_orders();
-//! # Ok::<(), obs_runtime::generate::GenerateError>(())
+//! # Ok::<(), obs_generate::GenerateError>(())
 //! ```
 //!
 //! The files (paths relative to the output directory; `<service>` is [`Options::service`]):
@@ -53,6 +53,7 @@
 
 mod alertmanager;
 mod alerts;
+pub mod cli;
 mod collector;
 mod docs;
 mod error;
@@ -69,7 +70,7 @@ mod tree;
 
 pub use error::GenerateError;
 
-use crate::call_site::CallSite;
+use obs_runtime::CallSite;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -122,7 +123,7 @@ pub struct Receivers {
 /// defaults; set fields to change them.
 ///
 /// ```
-/// use obs_runtime::generate::Options;
+/// use obs_generate::Options;
 /// use std::time::Duration;
 ///
 /// let mut options = Options::new("checkout");
@@ -227,9 +228,30 @@ impl Options {
     }
 }
 
+impl Options {
+    /// After `service` changed from `original`'s: every field derived from the name that still
+    /// holds `original`'s default is derived from the new name instead.
+    pub(crate) fn follow_service_rename(&mut self, original: &Options) {
+        if self.service == original.service {
+            return;
+        }
+        let renamed = Options::new(self.service.clone());
+        let follow = |field: &mut String, before: &String, after: &String| {
+            if field == before {
+                field.clone_from(after);
+            }
+        };
+        follow(&mut self.runbook_url, &original.runbook_url, &renamed.runbook_url);
+        follow(&mut self.grafana_dashboards_path, &original.grafana_dashboards_path, &renamed.grafana_dashboards_path);
+        follow(&mut self.loki_selector, &original.loki_selector, &renamed.loki_selector);
+        follow(&mut self.receivers.slack_channel, &original.receivers.slack_channel, &renamed.receivers.slack_channel);
+        follow(&mut self.receivers.email_to, &original.receivers.email_to, &renamed.receivers.email_to);
+    }
+}
+
 /// Every file for the endpoints and operations of `catalog`, sorted by path.
 ///
-/// Pass [`catalog()`](crate::catalog) for the program's own endpoints and operations; the order
+/// Pass [`catalog()`](obs_runtime::catalog) for the program's own endpoints and operations; the order
 /// of `catalog` does not matter.
 ///
 /// # Errors
@@ -306,13 +328,13 @@ pub fn write_artifacts(dir: impl AsRef<Path>, artifacts: &[Artifact]) -> Result<
     Ok(written)
 }
 
-/// [`artifacts`] of this program's [`catalog()`](crate::catalog) (its endpoints and operations),
+/// [`artifacts`] of this program's [`catalog()`](obs_runtime::catalog) (its endpoints and operations),
 /// written under `dir`: what a service's `generate <dir>` command calls.
 ///
 /// # Errors
 /// As [`artifacts`] and [`write_artifacts`].
 pub fn generate(dir: impl AsRef<Path>, options: &Options) -> Result<Vec<PathBuf>, GenerateError> {
-    write_artifacts(dir, &artifacts(crate::catalog(), options)?)
+    write_artifacts(dir, &artifacts(obs_runtime::catalog(), options)?)
 }
 
 #[cfg(test)]

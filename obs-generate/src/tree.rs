@@ -3,7 +3,7 @@
 //! Maps keep their insertion order, so the output reads in the order the generator builds it and
 //! is identical on every run; no feature flag of a serialization crate can reorder it.
 
-use crate::generate::text;
+use crate::text;
 use std::fmt::Write as _;
 
 /// One value of a document.

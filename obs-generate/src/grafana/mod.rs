@@ -13,8 +13,8 @@ pub(crate) mod dashboards;
 pub(crate) mod panels;
 pub(crate) mod provisioning;
 
-use crate::generate::model::Model;
-use crate::generate::tree::{Node, map};
+use crate::model::Model;
+use crate::tree::{Node, map};
 
 /// The datasources the dashboards and provisioning files refer to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -3,11 +3,11 @@
 //! constant series, and the alerting rules of [`alerts`](super::alerts): burn rates, availability,
 //! and the toolkit's own telemetry drops.
 
-use crate::generate::alerts::{self, AlertRule};
-use crate::generate::model::{Endpoint, Model};
-use crate::generate::promql::{self, ENDPOINT_LABELS, WINDOWS, recorded};
-use crate::generate::text;
-use crate::generate::tree::{Node, map};
+use crate::alerts::{self, AlertRule};
+use crate::model::{Endpoint, Model};
+use crate::promql::{self, ENDPOINT_LABELS, WINDOWS, recorded};
+use crate::text;
+use crate::tree::{Node, map};
 
 /// The file name of the rules, inside `prometheus/`.
 pub(crate) fn file_name(model: &Model) -> String {
