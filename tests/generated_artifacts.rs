@@ -443,3 +443,57 @@ fn escaping_and_declared_objectives_survive_the_real_tools() {
         "the route is escaped once, for PromQL, inside the JSON: {exprs:#?}"
     );
 }
+
+/// `{{ template "NAME" . }}` references in a file.
+fn template_references(text: &str) -> BTreeSet<String> {
+    text.split("{{ template \"")
+        .skip(1)
+        .filter_map(|rest| rest.split_once('"').map(|(name, _)| name.to_owned()))
+        .collect()
+}
+
+/// `generate DIR --service CONTEXT --slo-period 7d` through the demo's command line: a service
+/// name containing `TEXT` keeps every referenced template defined (amtool renders each), the
+/// dashboards quote the 7-day burn factors the rules use, and the rules pass promtool.
+#[test]
+fn another_service_name_and_period_stay_consistent_in_the_real_tools() {
+    require_tool("promtool", PROMTOOL_HINT);
+    require_tool("amtool", AMTOOL_HINT);
+    let dir = TempDir::new("context-7d");
+    let output = Command::new(example_binary("demo"))
+        .args(["generate"])
+        .arg(&dir.0)
+        .args(["--service", "CONTEXT", "--slo-period", "7d"])
+        .output()
+        .expect("run demo generate");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+
+    let alertmanager = dir.0.join("alertmanager");
+    let (ok, output) = run("amtool", &["check-config", "alertmanager.yml"], &alertmanager);
+    assert!(ok && output.contains("SUCCESS"), "amtool check-config:\n{output}");
+    let config = std::fs::read_to_string(alertmanager.join("alertmanager.yml")).expect("alertmanager.yml");
+    let references = template_references(&config);
+    assert_eq!(references, ["obs.CONTEXT.text", "obs.CONTEXT.title"].map(str::to_owned).into());
+    for name in &references {
+        let text = format!("{{{{ template \"{name}\" . }}}}");
+        let (ok, output) = run(
+            "amtool",
+            &["template", "render", "--template.glob=templates/CONTEXT.tmpl", &format!("--template.text={text}")],
+            &alertmanager,
+        );
+        assert!(ok, "amtool cannot render {name}, which alertmanager.yml references:\n{output}");
+    }
+
+    let prometheus = dir.0.join("prometheus");
+    for args in [["check", "rules", "CONTEXT.rules.yml"], ["test", "rules", "CONTEXT.rules.test.yml"]] {
+        let (ok, output) = run("promtool", &args, &prometheus);
+        assert!(ok && output.contains("SUCCESS"), "promtool {args:?}:\n{output}");
+    }
+    let rules = std::fs::read_to_string(prometheus.join("CONTEXT.rules.yml")).expect("rules");
+    assert!(rules.contains("> (3.36 * ") && rules.contains("> (1.4 * "), "7-day page factors in the rules");
+    for dashboard in ["CONTEXT-overview.json", "CONTEXT-endpoint.json"] {
+        let text = std::fs::read_to_string(dir.0.join("grafana/dashboards").join(dashboard)).expect("dashboard");
+        assert!(text.contains("3.36x (1h) and 1.4x (6h)"), "{dashboard} quotes the rules' page factors");
+        assert!(!text.contains("14.4"), "{dashboard} quotes no 30-day factor");
+    }
+}

@@ -183,15 +183,23 @@ pub(crate) fn render_templates(model: &Model) -> String {
         let _ = writeln!(out, "{{{{/* {line} */}}}}");
         out
     });
-    let body = r#"{{ define "TITLE" -}}
-[{{ .Status | toUpper }}{{ if eq .Status "firing" }}:{{ .Alerts.Firing | len }}{{ end }}] {{ .CommonLabels.alertname }} {{ .CommonLabels.service }}
+    // The names go in by position, never by text replacement: a service named `CONTEXT` must
+    // not have its own name rewritten inside the template names.
+    let define = |what: &str, body: &str| {
+        format!("{{{{ define \"{}\" -}}}}\n{body}{{{{- end }}}}\n", template_name(model, what))
+    };
+    header + &define("title", TITLE_TEMPLATE) + "\n" + &define("text", TEXT_TEMPLATE)
+}
+
+/// The body of the notification title template.
+const TITLE_TEMPLATE: &str = r#"[{{ .Status | toUpper }}{{ if eq .Status "firing" }}:{{ .Alerts.Firing | len }}{{ end }}] {{ .CommonLabels.alertname }} {{ .CommonLabels.service }}
 {{- with .CommonLabels.http_request_method }} {{ . }}{{ end }}
 {{- with .CommonLabels.http_route }} {{ . }}{{ end }}
 {{- with .CommonAnnotations.summary }}: {{ . }}{{ end }}
-{{- end }}
+"#;
 
-{{ define "TEXT" -}}
-{{ range .Alerts -}}
+/// The body of the notification text template: one paragraph per alert.
+const TEXT_TEMPLATE: &str = r#"{{ range .Alerts -}}
 [{{ .Status }} {{ .Labels.severity }}] {{ .Labels.alertname }} {{ .Labels.service }}
 {{- with .Labels.http_request_method }} {{ . }}{{ end }}
 {{- with .Labels.http_route }} {{ . }}{{ end }}
@@ -202,7 +210,4 @@ Runbook: {{ .Annotations.runbook_url }}
 Dashboard: {{ .Annotations.dashboard_url }}
 
 {{ end -}}
-{{- end }}
 "#;
-    header + &body.replace("TITLE", &template_name(model, "title")).replace("TEXT", &template_name(model, "text"))
-}

@@ -219,6 +219,23 @@ impl BurnWindow {
     }
 }
 
+/// The factors of `severity`'s windows for a period of `period_hours`, fastest first, as the
+/// rules write them: `14.4x (1h) and 6x (6h)` for the pages of a 30-day period. Dashboards and
+/// prose quote this, so they cannot contradict the alerts.
+pub(crate) fn factors_text(period_hours: f64, severity: Severity) -> String {
+    BURN_WINDOWS
+        .iter()
+        .filter(|window| window.severity == severity)
+        .map(|window| format!("{}x ({})", number(window.factor(period_hours)), window.long))
+        .collect::<Vec<_>>()
+        .join(" and ")
+}
+
+/// The factor of the window whose long window is `long`, for a period of `period_hours`.
+pub(crate) fn factor_of(long: &str, period_hours: f64) -> f64 {
+    BURN_WINDOWS.iter().find(|window| window.long == long).map_or(f64::NAN, |window| window.factor(period_hours))
+}
+
 /// Page on 2% of the budget in 1h or 5% in 6h; ticket on 10% in 3d.
 pub(crate) const BURN_WINDOWS: [BurnWindow; 3] = [
     BurnWindow { severity: Severity::Page, long: "1h", long_hours: 1.0, short: "5m", budget_share: 0.02 },
@@ -275,5 +292,8 @@ mod tests {
     fn burn_factors_follow_the_workbook() {
         let factors: Vec<String> = BURN_WINDOWS.iter().map(|window| number(window.factor(30.0 * 24.0))).collect();
         assert_eq!(factors, ["14.4", "6", "1"]);
+        assert_eq!(factors_text(30.0 * 24.0, Severity::Page), "14.4x (1h) and 6x (6h)");
+        assert_eq!(factors_text(7.0 * 24.0, Severity::Page), "3.36x (1h) and 1.4x (6h)");
+        assert_eq!(factors_text(28.0 * 24.0, Severity::Ticket), "0.9333333333x (3d)");
     }
 }

@@ -5,7 +5,7 @@
 
 use crate::alerts::{self, AlertRule};
 use crate::model::{Endpoint, Model};
-use crate::promql::{self, ENDPOINT_LABELS, WINDOWS, recorded};
+use crate::promql::{self, ENDPOINT_LABELS, Severity, WINDOWS, recorded};
 use crate::text;
 use crate::tree::{Node, map};
 
@@ -29,10 +29,13 @@ pub(crate) fn render(model: &Model) -> String {
             recorded::LATENCY_BUDGET,
             recorded::LATENCY_THRESHOLD
         ),
-        "Alerts: multi-window multi-burn-rate (Google SRE workbook): page when 1h and 5m burn faster than 14.4x"
-            .to_owned(),
-        "or 6h and 30m faster than 6x; ticket when 3d and 6h burn faster than 1x (factors for a 30-day period)."
-            .to_owned(),
+        "Alerts: multi-window multi-burn-rate (Google SRE workbook), factors for the objectives' period of".to_owned(),
+        format!(
+            "{}: page above {}, ticket above {} (long window; the short one must agree).",
+            text::duration(model.options.slo_period),
+            promql::factors_text(crate::alerts::period_hours(model), Severity::Page),
+            promql::factors_text(crate::alerts::period_hours(model), Severity::Ticket)
+        ),
         "Also: no traffic, instance down, target missing, and telemetry dropped on its way to the collector."
             .to_owned(),
     ]);

@@ -532,3 +532,64 @@ fn the_collector_sends_logs_to_loki_and_indexes_only_bounded_attributes() {
         assert!(!indexed.contains(high_cardinality) && metadata.contains(high_cardinality), "{high_cardinality}");
     }
 }
+
+/// Every number `> (F * ` multiplies a budget by in the rules: the burn factors the alerts use.
+fn rule_factors(rules: &str) -> BTreeSet<String> {
+    rules.split("> (").skip(1).filter_map(|rest| rest.split_once(" * ").map(|(factor, _)| factor.to_owned())).collect()
+}
+
+/// The thresholds and the factors quoted in the description of each burn-rate panel.
+fn dashboard_factors(dashboard: &str) -> Vec<(String, BTreeSet<String>, BTreeSet<String>)> {
+    let json: serde_json::Value = serde_json::from_str(dashboard).expect("dashboard JSON");
+    let mut found = Vec::new();
+    for panel in json["panels"].as_array().into_iter().flatten() {
+        let title = panel["title"].as_str().unwrap_or_default();
+        if !title.starts_with("SLO burn rate") {
+            continue;
+        }
+        let thresholds = panel["fieldConfig"]["defaults"]["thresholds"]["steps"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|step| step["value"].as_f64())
+            .map(text::number)
+            .collect();
+        let description = panel["description"].as_str().unwrap_or_default();
+        // `14.4x (1h)`: a number with an `x`, then the window in parentheses.
+        let words: Vec<&str> = description.split_whitespace().collect();
+        let quoted = words
+            .windows(2)
+            .filter(|pair| pair[1].starts_with('('))
+            .filter_map(|pair| pair[0].strip_suffix('x'))
+            .filter(|number| number.parse::<f64>().is_ok())
+            .map(str::to_owned)
+            .collect();
+        found.push((title.to_owned(), thresholds, quoted));
+    }
+    found
+}
+
+#[test]
+fn dashboards_quote_the_burn_factors_the_alerts_use_for_any_period() {
+    let site = declared_site();
+    for (days, pages) in [(7, ["3.36", "1.4"]), (28, ["13.44", "5.6"]), (30, ["14.4", "6"])] {
+        let mut options = Options::new("shop");
+        options.slo_period = std::time::Duration::from_secs(days * 86_400);
+        let files = artifacts(&[&site], &options).expect("artifacts");
+        let in_rules = rule_factors(file(&files, "prometheus/shop.rules.yml"));
+        for page in pages {
+            assert!(in_rules.contains(page), "{days}d: the rules page at {page}x: {in_rules:?}");
+        }
+        let mut panels = 0;
+        for dashboard in ["grafana/dashboards/shop-overview.json", "grafana/dashboards/shop-endpoint.json"] {
+            for (title, thresholds, quoted) in dashboard_factors(file(&files, dashboard)) {
+                panels += 1;
+                assert!(!thresholds.is_empty() && !quoted.is_empty(), "{days}d {dashboard} {title}");
+                assert!(thresholds.is_subset(&in_rules), "{days}d {dashboard} {title}: {thresholds:?} vs {in_rules:?}");
+                assert!(quoted.is_subset(&in_rules), "{days}d {dashboard} {title}: {quoted:?} vs {in_rules:?}");
+                assert!(pages.iter().all(|page| quoted.contains(*page)), "{days}d {dashboard} {title}: {quoted:?}");
+            }
+        }
+        assert!(panels >= 2, "{days}d: burn-rate panels on both dashboards");
+    }
+}

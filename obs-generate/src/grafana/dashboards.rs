@@ -10,7 +10,7 @@
 use crate::grafana::panels::{Layout, Query, Style, logs, stat, table, timeseries};
 use crate::grafana::{Datasource, dashboard_uid, datasource_ref};
 use crate::model::{Endpoint, Model};
-use crate::promql::{self, COUNT, OPERATIONS, Selector, recorded};
+use crate::promql::{self, COUNT, OPERATIONS, Selector, Severity, recorded};
 use crate::text::{self, promql_string, url_component};
 use crate::tree::{Node, map, strings};
 
@@ -390,12 +390,14 @@ fn endpoint_row(model: &Model, layout: &mut Layout, endpoint: &Endpoint) {
     let burn = |series: fn(&str) -> String, window: &str, budget: f64, legend: &str| {
         Query::range(format!("{} / {}", selector.on(&series(window)), text::number(budget)), legend)
     };
+    let period_hours = crate::alerts::period_hours(model);
+    let pages = promql::factors_text(period_hours, Severity::Page);
     layout.add(
         12,
         8,
         timeseries(
             "SLO burn rate",
-            "How many times faster than sustainable the budgets burn (1 spends exactly the budget over the period). Alerts page above 14.4x (1h) and 6x (6h). Needs the recording rules.",
+            &format!("How many times faster than sustainable the budgets burn (1 spends exactly the budget over the period). Alerts page above {pages}. Needs the recording rules."),
             "suffix:x",
             &[
                 burn(recorded::errors, "1h", objectives.error_budget(), "errors 1h"),
@@ -403,7 +405,10 @@ fn endpoint_row(model: &Model, layout: &mut Layout, endpoint: &Endpoint) {
                 burn(recorded::slow, "1h", objectives.latency_budget(), "latency 1h"),
                 burn(recorded::slow, "6h", objectives.latency_budget(), "latency 6h"),
             ],
-            &style(vec![(6.0, "orange"), (14.4, "red")]),
+            &style(vec![
+                (promql::factor_of("6h", period_hours), "orange"),
+                (promql::factor_of("1h", period_hours), "red"),
+            ]),
         ),
     );
     let period = text::duration(model.options.slo_period);
@@ -570,12 +575,15 @@ pub(crate) fn endpoint_dashboard(model: &Model) -> Node {
     let burn = |series: fn(&str) -> String, window: &str, budget: &str, legend: &str| {
         Query::range(format!("{} / {on_endpoint} {}", selector.on(&series(window)), selector.on(budget)), legend)
     };
+    let period_hours = crate::alerts::period_hours(model);
+    let (pages, tickets) =
+        (promql::factors_text(period_hours, Severity::Page), promql::factors_text(period_hours, Severity::Ticket));
     layout.add(
         24,
         8,
         timeseries(
             "SLO burn rates",
-            "Ratio over the window / budget: 1 spends exactly the budget over the objective's period. Pages above 14.4x (1h) and 6x (6h), tickets above 1x (3d).",
+            &format!("Ratio over the window / budget: 1 spends exactly the budget over the objective's period. Pages above {pages}, tickets above {tickets}."),
             "suffix:x",
             &[
                 burn(recorded::errors, "1h", recorded::ERROR_BUDGET, "errors 1h"),
@@ -585,7 +593,11 @@ pub(crate) fn endpoint_dashboard(model: &Model) -> Node {
                 burn(recorded::slow, "6h", recorded::LATENCY_BUDGET, "latency 6h"),
                 burn(recorded::slow, "3d", recorded::LATENCY_BUDGET, "latency 3d"),
             ],
-            &style(vec![(1.0, "yellow"), (6.0, "orange"), (14.4, "red")]),
+            &style(vec![
+                (promql::factor_of("3d", period_hours), "yellow"),
+                (promql::factor_of("6h", period_hours), "orange"),
+                (promql::factor_of("1h", period_hours), "red"),
+            ]),
         ),
     );
     layout.add(
