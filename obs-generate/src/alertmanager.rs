@@ -199,7 +199,7 @@ const TITLE_TEMPLATE: &str = r#"[{{ .Status | toUpper }}{{ if eq .Status "firing
 "#;
 
 /// The body of the notification text template: one paragraph per alert.
-const TEXT_TEMPLATE: &str = r#"{{ range .Alerts -}}
+const TEXT_TEMPLATE: &str = r"{{ range .Alerts -}}
 [{{ .Status }} {{ .Labels.severity }}] {{ .Labels.alertname }} {{ .Labels.service }}
 {{- with .Labels.http_request_method }} {{ . }}{{ end }}
 {{- with .Labels.http_route }} {{ . }}{{ end }}
@@ -210,4 +210,4 @@ Runbook: {{ .Annotations.runbook_url }}
 Dashboard: {{ .Annotations.dashboard_url }}
 
 {{ end -}}
-"#;
+";
