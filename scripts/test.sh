@@ -9,7 +9,7 @@ cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 # What crates.io would receive: the published crates' sources and licences, nothing from tests/
 # or the generated deploy files.
-for crate in obs-macros obs-runtime obs-generate; do
+for crate in obs-schema obs-macros obs-runtime obs-generate; do
     listed=$(cargo package --list --allow-dirty --locked -p "$crate" 2>/dev/null)
     if grep -qE '^(tests|examples|benches)/|deploy/' <<<"$listed" || ! grep -qx 'LICENSE-MIT' <<<"$listed"; then
         echo "cargo package --list -p $crate is not clean:"; echo "$listed"; exit 1

@@ -23,9 +23,7 @@ const KNOWN_OBJECTIVES: &[&str] = &["success", "latency"];
 /// The HTTP methods of RFC 9110 plus PATCH (RFC 5789), in canonical upper case.
 const HTTP_METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"];
 
-/// `obs_runtime::DEFAULT_BUCKETS`, which this crate cannot name; `tests/shapes.rs` declares a
-/// latency objective at every one of these bounds, so the two lists cannot drift apart unnoticed.
-const DEFAULT_BUCKETS: &[f64] = &[0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0];
+use obs_schema::DEFAULT_BUCKETS;
 
 /// More buckets than this multiply the series count without sharpening any percentile.
 const MAX_BUCKETS: usize = 40;

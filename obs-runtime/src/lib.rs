@@ -50,7 +50,8 @@ pub mod metrics;
 mod objectives;
 mod outcome;
 pub mod propagation;
-pub mod schema;
+/// Every metric, label and label-value name users query: see [`obs_schema`].
+pub use obs_schema as schema;
 mod setup;
 pub mod telemetry;
 

@@ -1,10 +1,12 @@
 //! Every name a user queries, in one place: metric names, label names, the closed sets of label
 //! values, the `le` spelling and the default buckets. The runtime writes these, the generator
 //! (`obs-generate`) reads them, so a dashboard or an alert cannot name a series the code does not
-//! produce. Renaming anything here is a breaking change for every user's queries.
+//! produce; the macro reads the default buckets. Renaming anything here is a breaking change for every user's queries.
+//!
+//! Use it as `obs_runtime::schema` (or `obs_schema` directly, as the macro and the generator do):
 //!
 //! ```
-//! use obs_runtime::schema;
+//! use obs_schema as schema;
 //!
 //! let query = format!("sum(rate({}[5m]))", schema::HTTP_SERVER_REQUEST_DURATION.count());
 //! assert_eq!(query, "sum(rate(http_server_request_duration_seconds_count[5m]))");
