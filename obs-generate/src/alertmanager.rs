@@ -17,13 +17,14 @@
 use crate::alerts;
 use crate::model::Model;
 use crate::tree::{Node, map, strings};
+use obs_runtime::schema;
 use std::fmt::Write as _;
 
 pub(crate) const FILE_NAME: &str = "alertmanager.yml";
 
 /// How notifications are grouped and repeated; the Grafana-alerting policy tree uses the same, so
 /// both alternatives notify alike.
-pub(crate) const GROUP_BY: [&str; 3] = ["alertname", "service", "http_route"];
+pub(crate) const GROUP_BY: [&str; 3] = ["alertname", "service", schema::HTTP_ROUTE];
 pub(crate) const GROUP_WAIT: &str = "30s";
 pub(crate) const GROUP_INTERVAL: &str = "5m";
 pub(crate) const REPEAT_INTERVAL: &str = "4h";
@@ -102,7 +103,7 @@ pub(crate) fn render(model: &Model) -> String {
         map([
             ("source_matchers", strings([matcher("severity", "page")])),
             ("target_matchers", strings([matcher("severity", "ticket")])),
-            ("equal", strings(["alertname", "service", "http_route", "http_request_method"])),
+            ("equal", strings(["alertname", "service", schema::HTTP_ROUTE, schema::HTTP_REQUEST_METHOD])),
         ]),
         map([
             ("source_matchers", strings([matcher("alertname", alerts::INSTANCE_DOWN)])),
@@ -128,7 +129,12 @@ pub(crate) fn render(model: &Model) -> String {
                         map([
                             (
                                 "endpoint",
-                                "{{ .CommonLabels.http_request_method }} {{ .CommonLabels.http_route }}".into(),
+                                format!(
+                                    "{{{{ .CommonLabels.{} }}}} {{{{ .CommonLabels.{} }}}}",
+                                    schema::HTTP_REQUEST_METHOD,
+                                    schema::HTTP_ROUTE
+                                )
+                                .into(),
                             ),
                             ("summary", "{{ .CommonAnnotations.summary }}".into()),
                             ("alerts", text.as_str().into()),
@@ -188,26 +194,40 @@ pub(crate) fn render_templates(model: &Model) -> String {
     let define = |what: &str, body: &str| {
         format!("{{{{ define \"{}\" -}}}}\n{body}{{{{- end }}}}\n", template_name(model, what))
     };
-    header + &define("title", TITLE_TEMPLATE) + "\n" + &define("text", TEXT_TEMPLATE)
+    header + &define("title", &title_template()) + "\n" + &define("text", &text_template())
+}
+
+/// `{{- with .<scope>.<label> }} {{ . }}{{ end }}`: the label's value after a space, if set.
+fn with_label(scope: &str, label: &str) -> String {
+    format!("{{{{- with .{scope}.{label} }}}} {{{{ . }}}}{{{{ end }}}}\n")
 }
 
 /// The body of the notification title template.
-const TITLE_TEMPLATE: &str = r#"[{{ .Status | toUpper }}{{ if eq .Status "firing" }}:{{ .Alerts.Firing | len }}{{ end }}] {{ .CommonLabels.alertname }} {{ .CommonLabels.service }}
-{{- with .CommonLabels.http_request_method }} {{ . }}{{ end }}
-{{- with .CommonLabels.http_route }} {{ . }}{{ end }}
-{{- with .CommonAnnotations.summary }}: {{ . }}{{ end }}
-"#;
+fn title_template() -> String {
+    [
+        r#"[{{ .Status | toUpper }}{{ if eq .Status "firing" }}:{{ .Alerts.Firing | len }}{{ end }}] {{ .CommonLabels.alertname }} {{ .CommonLabels.service }}
+"#,
+        &with_label("CommonLabels", schema::HTTP_REQUEST_METHOD),
+        &with_label("CommonLabels", schema::HTTP_ROUTE),
+        "{{- with .CommonAnnotations.summary }}: {{ . }}{{ end }}\n",
+    ]
+    .concat()
+}
 
 /// The body of the notification text template: one paragraph per alert.
-const TEXT_TEMPLATE: &str = r"{{ range .Alerts -}}
-[{{ .Status }} {{ .Labels.severity }}] {{ .Labels.alertname }} {{ .Labels.service }}
-{{- with .Labels.http_request_method }} {{ . }}{{ end }}
-{{- with .Labels.http_route }} {{ . }}{{ end }}
-{{- if .Labels.long_window }} ({{ .Labels.long_window }} and {{ .Labels.short_window }} windows){{ end }}
+fn text_template() -> String {
+    [
+        "{{ range .Alerts -}}\n[{{ .Status }} {{ .Labels.severity }}] {{ .Labels.alertname }} {{ .Labels.service }}\n",
+        &with_label("Labels", schema::HTTP_REQUEST_METHOD),
+        &with_label("Labels", schema::HTTP_ROUTE),
+        r"{{- if .Labels.long_window }} ({{ .Labels.long_window }} and {{ .Labels.short_window }} windows){{ end }}
 {{ .Annotations.summary }}
 {{ .Annotations.description }}
 Runbook: {{ .Annotations.runbook_url }}
 Dashboard: {{ .Annotations.dashboard_url }}
 
 {{ end -}}
-";
+",
+    ]
+    .concat()
+}

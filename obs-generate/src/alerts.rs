@@ -13,6 +13,7 @@
 use crate::model::{Endpoint, Model};
 use crate::promql::{self, BURN_WINDOWS, BurnWindow, Selector, Severity, recorded};
 use crate::text::{self, go_template_literal, url_component};
+use obs_runtime::schema;
 use std::time::Duration;
 
 pub(crate) const ERROR_BURN: &str = "EndpointErrorBudgetBurn";
@@ -30,7 +31,7 @@ pub(crate) const ALERT_NAMES: [&str; 6] =
 /// lost something, so a single burst (a collector restart) does not open a ticket.
 pub(crate) const TELEMETRY_DROP_WINDOW: Duration = Duration::from_secs(5 * 60);
 /// The labels of a telemetry-drop alert's series.
-pub(crate) const TELEMETRY_DROP_LABELS: [&str; 4] = ["job", "instance", "signal", "reason"];
+pub(crate) const TELEMETRY_DROP_LABELS: [&str; 4] = ["job", "instance", schema::SIGNAL, schema::REASON];
 
 /// The quiet window of the no-traffic alert, and the window before it that must have had traffic.
 pub(crate) const NO_TRAFFIC_QUIET: &str = "30m";
@@ -331,8 +332,8 @@ fn burn_rule(model: &Model, index: usize, endpoint: &Endpoint, slo: Slo, window:
         labels: vec![
             ("severity", window.severity.label().to_owned()),
             ("service", service.to_owned()),
-            ("http_request_method", endpoint.method.clone()),
-            ("http_route", endpoint.route.clone()),
+            (schema::HTTP_REQUEST_METHOD, endpoint.method.clone()),
+            (schema::HTTP_ROUTE, endpoint.route.clone()),
             ("long_window", window.long.to_owned()),
             ("short_window", window.short.to_owned()),
         ],
@@ -362,8 +363,8 @@ fn no_traffic_rule(model: &Model, index: usize, endpoint: &Endpoint, min_per_min
         labels: vec![
             ("severity", "ticket".to_owned()),
             ("service", service.to_owned()),
-            ("http_request_method", endpoint.method.clone()),
-            ("http_route", endpoint.route.clone()),
+            (schema::HTTP_REQUEST_METHOD, endpoint.method.clone()),
+            (schema::HTTP_ROUTE, endpoint.route.clone()),
         ],
         summary: Template::literal(format!("{service} {title} receives no traffic")),
         description: Template::literal(format!(

@@ -32,7 +32,7 @@ pub(crate) fn render(model: &Model) -> String {
         "# `{service}` metrics reference\n\n{note}Every series here is produced by the `#[observed]` functions of `{service}` ({endpoints}, {operations}) and the obs runtime. \
 Prometheus scrapes them as job `{service}` and adds the labels `job` and `instance` to each.\n\n",
         endpoints = counted(model.endpoints.len(), "endpoint"),
-        operations = counted(model.operations.len(), "operation"),
+        operations = counted(model.operations.len(), "operation"), // not a label: the English noun
         note = model.markdown_note(),
     );
     metrics_table(&mut out);
@@ -57,67 +57,112 @@ fn counted(count: usize, noun: &str) -> String {
     format!("{count} {noun}{}", if count == 1 { "" } else { "s" })
 }
 
-/// Every metric family the process exposes: (name, type, unit, labels, meaning).
-pub(crate) const METRICS: [(&str, &str, &str, &str, &str); 13] = [
-    (
-        "http_server_request_duration_seconds",
-        "histogram (`_bucket`, `_count`, `_sum`)",
-        "seconds",
-        "`http_request_method`, `http_route`, `http_response_status_code`, `rpc_grpc_status_code`, `error_type` (`_bucket`: and `le`)",
-        "Duration of each call of an `#[observed(endpoint = ...)]` function; `_count` is the number of calls. Exemplars in OpenMetrics.",
-    ),
-    ("http_server_active_requests", "gauge", "calls", "`http_request_method`, `http_route`", "Calls in flight."),
-    (
-        "operation_duration_seconds",
-        "histogram (`_bucket`, `_count`, `_sum`)",
-        "seconds",
-        "`operation`, `error_type` (`_bucket`: and `le`)",
-        "Duration of each call of an `#[observed(operation = ...)]` function; `_count` is the number of calls. Exemplars in OpenMetrics.",
-    ),
-    (
-        "obs_telemetry_exported_total",
-        "counter",
-        "spans or log records",
-        "`signal`",
-        "Spans and log records delivered to the OTLP endpoint.",
-    ),
-    (
-        "obs_telemetry_dropped_total",
-        "counter",
-        "spans or log records",
-        "`signal`, `reason`",
-        "Spans and log records lost on the way to the OTLP endpoint: the export queue was full, the export failed, or shutdown's deadline passed.",
-    ),
-    ("process_cpu_seconds_total", "counter", "seconds", "", "User and system CPU time."),
-    ("process_resident_memory_bytes", "gauge", "bytes", "", "Resident memory (RSS)."),
-    ("process_virtual_memory_bytes", "gauge", "bytes", "", "Virtual memory size."),
-    ("process_open_fds", "gauge", "descriptors", "", "Open file descriptors."),
-    ("process_max_fds", "gauge", "descriptors", "", "The open-file limit."),
-    ("process_threads", "gauge", "threads", "", "OS threads of the process."),
-    ("process_start_time_seconds", "gauge", "seconds since the epoch", "", "When the process started."),
-    (
-        "obs_build_info",
-        "info (a gauge, always 1)",
-        "",
-        "`service_name`, `service_version`, `obs_version`",
-        "The service's name and version, for joins.",
-    ),
-];
+/// One row of the metrics table.
+pub(crate) struct MetricRow {
+    pub name: &'static str,
+    kind: &'static str,
+    unit: &'static str,
+    labels: Vec<&'static str>,
+    /// Labels only some series carry, and a histogram's `le`, after the list.
+    note: &'static str,
+    meaning: &'static str,
+}
+
+const HISTOGRAM: &str = "histogram (`_bucket`, `_count`, `_sum`)";
+
+/// Every metric family the process exposes, named and labelled by the schema.
+pub(crate) fn metric_rows() -> Vec<MetricRow> {
+    let row = |metric: schema::Metric, kind, unit, labels: Vec<&'static str>, note, meaning| MetricRow {
+        name: metric.name,
+        kind,
+        unit,
+        labels,
+        note,
+        meaning,
+    };
+    let plain = |metric: schema::Metric, kind, unit, meaning| row(metric, kind, unit, vec![], "", meaning);
+    vec![
+        row(
+            schema::HTTP_SERVER_REQUEST_DURATION.metric,
+            HISTOGRAM,
+            "seconds",
+            vec![
+                schema::HTTP_REQUEST_METHOD,
+                schema::HTTP_ROUTE,
+                schema::HTTP_RESPONSE_STATUS_CODE,
+                schema::RPC_GRPC_STATUS_CODE,
+                schema::ERROR_TYPE,
+            ],
+            " (`_bucket`: and `le`)",
+            "Duration of each call of an `#[observed(endpoint = ...)]` function; `_count` is the number of calls. Exemplars in OpenMetrics.",
+        ),
+        row(
+            schema::HTTP_SERVER_ACTIVE_REQUESTS,
+            "gauge",
+            "calls",
+            vec![schema::HTTP_REQUEST_METHOD, schema::HTTP_ROUTE],
+            "",
+            "Calls in flight.",
+        ),
+        row(
+            schema::OPERATION_DURATION.metric,
+            HISTOGRAM,
+            "seconds",
+            vec![schema::OPERATION, schema::ERROR_TYPE],
+            " (`_bucket`: and `le`)",
+            "Duration of each call of an `#[observed(operation = ...)]` function; `_count` is the number of calls. Exemplars in OpenMetrics.",
+        ),
+        row(
+            schema::OBS_TELEMETRY_EXPORTED,
+            "counter",
+            "spans or log records",
+            vec![schema::SIGNAL],
+            "",
+            "Spans and log records delivered to the OTLP endpoint.",
+        ),
+        row(
+            schema::OBS_TELEMETRY_DROPPED,
+            "counter",
+            "spans or log records",
+            vec![schema::SIGNAL, schema::REASON],
+            "",
+            "Spans and log records lost on the way to the OTLP endpoint: the export queue was full, the export failed, or shutdown's deadline passed.",
+        ),
+        plain(schema::PROCESS_CPU_SECONDS, "counter", "seconds", "User and system CPU time."),
+        plain(schema::PROCESS_RESIDENT_MEMORY, "gauge", "bytes", "Resident memory (RSS)."),
+        plain(schema::PROCESS_VIRTUAL_MEMORY, "gauge", "bytes", "Virtual memory size."),
+        plain(schema::PROCESS_OPEN_FDS, "gauge", "descriptors", "Open file descriptors."),
+        plain(schema::PROCESS_MAX_FDS, "gauge", "descriptors", "The open-file limit."),
+        plain(schema::PROCESS_THREADS, "gauge", "threads", "OS threads of the process."),
+        plain(schema::PROCESS_START_TIME, "gauge", "seconds since the epoch", "When the process started."),
+        row(
+            schema::OBS_BUILD_INFO,
+            "info (a gauge, always 1)",
+            "",
+            vec![schema::SERVICE_NAME, schema::SERVICE_VERSION, schema::OBS_VERSION],
+            "",
+            "The service's name and version, for joins.",
+        ),
+    ]
+}
 
 fn metrics_table(out: &mut String) {
     out.push_str("## Metrics\n\n| metric | type | unit | labels | meaning |\n|---|---|---|---|---|\n");
-    for (name, kind, unit, labels, meaning) in METRICS {
-        let labels = if labels.is_empty() { "(none)" } else { labels };
+    for MetricRow { name, kind, unit, labels, note, meaning } in metric_rows() {
+        let labels = if labels.is_empty() { "(none)".to_owned() } else { format!("{}{note}", codes(labels)) };
         let unit = if unit.is_empty() { "(none)" } else { unit };
         let _ = writeln!(out, "| `{name}` | {kind} | {unit} | {labels} | {meaning} |");
     }
-    out.push_str(
-        "\nThe `process_*` metrics are read from `/proc` at scrape time (Linux); `obs_build_info` appears once the service called `obs_runtime::builder(..).init()`; \
+    let _ = write!(
+        out,
+        "\nThe `process_*` metrics are read from `/proc` at scrape time (Linux); `{build_info}` appears once the service called `obs_runtime::builder(..).init()`; \
 the `obs_telemetry_*` counters stay at 0 while no OTLP export is configured.\n\n\
 **Exemplars.** In the OpenMetrics exposition (what Prometheus asks for) each `_bucket` line of the two duration histograms carries an exemplar: \
 the `trace_id` and `span_id` of a recent sampled call that landed in that bucket, with its duration and time, so a point on a latency graph opens its trace. \
 Prometheus keeps them with `--enable-feature=exemplar-storage`; the Prometheus text format 0.0.4 has none. \
-Both formats write the same `le` values (`1.0`, never `1`), the form Prometheus 3 normalizes them to.\n\n",
+Both formats write the same `{le}` values (`1.0`, never `1`), the form Prometheus 3 normalizes them to.\n\n",
+        build_info = schema::OBS_BUILD_INFO.name,
+        le = schema::LE,
     );
 }
 
@@ -133,15 +178,26 @@ fn label_values(out: &mut String, model: &Model) {
     let _ = write!(
         out,
         "### Label values\n\nEvery label has a closed set of values, so the number of series is bounded by the code.\n\n\
-- `http_request_method`: {methods}.\n\
-- `http_route`: {routes}: route templates, never concrete paths.\n\
-- `http_response_status_code`: the status code (`100` to `999`) when the return value reveals one (`http::StatusCode`, `http::Response`, an axum response, an `Outcome` impl); **absent** when it does not (a plain `Result` or `()`).\n\
-- `rpc_grpc_status_code`: the gRPC status code (`0` to `16`) of a gRPC method (feature `tonic`: `tonic::Status`, `tonic::Response`); **absent** otherwise. UNKNOWN, DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL, UNAVAILABLE and DATA_LOSS are failures with `error_type` the code's name (`UNAVAILABLE`); other non-zero codes are client errors.\n\
-- `operation`: {operations}.\n\
-- `error_type` (both duration histograms): **empty on success** and on 4xx responses and client gRPC codes (the caller's fault). On failure one of: the 5xx status code (`500` to `599`); the short type name of the `Err` value (`Error` for `std::io::Error`; bounded by the program's own types, or a literal chosen by an `Outcome` impl); `panic`; `cancelled` (the future was dropped). Count failures with `error_type!=\"\"`.\n\
-- `le`: {bounds}, written exactly as the exposition writes them.\n\
-- `signal`: {signals}.\n\
-- `reason`: {reasons}.\n\n",
+- `{method}`: {methods}.\n\
+- `{route}`: {routes}: route templates, never concrete paths.\n\
+- `{status}`: the status code (`100` to `999`) when the return value reveals one (`http::StatusCode`, `http::Response`, an axum response, an `Outcome` impl); **absent** when it does not (a plain `Result` or `()`).\n\
+- `{grpc}`: the gRPC status code (`0` to `16`) of a gRPC method (feature `tonic`: `tonic::Status`, `tonic::Response`); **absent** otherwise. UNKNOWN, DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL, UNAVAILABLE and DATA_LOSS are failures with `{error_type}` the code's name (`UNAVAILABLE`); other non-zero codes are client errors.\n\
+- `{operation}`: {operations}.\n\
+- `{error_type}` (both duration histograms): **empty on success** and on 4xx responses and client gRPC codes (the caller's fault). On failure one of: the 5xx status code (`500` to `599`); the short type name of the `Err` value (`Error` for `std::io::Error`; bounded by the program's own types, or a literal chosen by an `Outcome` impl); `{panic}`; `{cancelled}` (the future was dropped). Count failures with `{error_type}!=\"\"`.\n\
+- `{le}`: {bounds}, written exactly as the exposition writes them.\n\
+- `{signal}`: {signals}.\n\
+- `{reason}`: {reasons}.\n\n",
+        method = schema::HTTP_REQUEST_METHOD,
+        route = schema::HTTP_ROUTE,
+        status = schema::HTTP_RESPONSE_STATUS_CODE,
+        grpc = schema::RPC_GRPC_STATUS_CODE,
+        operation = schema::OPERATION,
+        error_type = schema::ERROR_TYPE,
+        panic = schema::ERROR_TYPE_PANIC,
+        cancelled = schema::ERROR_TYPE_CANCELLED,
+        le = schema::LE,
+        signal = schema::SIGNAL,
+        reason = schema::REASON,
         methods = codes(model.methods()),
         routes = codes(model.routes()),
         operations = if model.operations.is_empty() {
@@ -237,15 +293,20 @@ fn drop_reason_meaning(reason: &str) -> &'static str {
 fn operations_section(out: &mut String, model: &Model) {
     out.push_str("## Operations\n\n");
     if model.operations.is_empty() {
-        out.push_str(
-            "None: annotate an internal step with `#[observed(operation = \"db.load_user\")]` to time it as `operation_duration_seconds` under a child span.\n\n",
+        let _ = write!(
+            out,
+            "None: annotate an internal step with `#[observed(operation = \"db.load_user\")]` to time it as `{}` under a child span.\n\n",
+            schema::OPERATION_DURATION.metric.name
         );
         return;
     }
-    out.push_str(
-        "Internal steps the endpoints call, each timed as `operation_duration_seconds{operation=...}` under a child span of the request's. \
+    let _ = write!(
+        out,
+        "Internal steps the endpoints call, each timed as `{}{{{}=...}}` under a child span of the request's. \
 They have no route, method or objectives: the endpoint that calls them owns the objectives.\n\n\
 | operation | function | source | buckets |\n|---|---|---|---|\n",
+        schema::OPERATION_DURATION.metric.name,
+        schema::OPERATION
     );
     for operation in &model.operations {
         let _ = writeln!(
@@ -314,19 +375,19 @@ when the collector is down or slow the queue fills and further items are dropped
     promql_block(
         out,
         "Dropped telemetry (items per second, by signal and reason; 0 when nothing is lost)",
-        &promql::telemetry_dropped_rate(&job, WINDOW, &["signal", "reason"]),
+        &promql::telemetry_dropped_rate(&job, WINDOW, &[schema::SIGNAL, schema::REASON]),
     );
     promql_block(
         out,
         "Exported telemetry (items per second, by signal)",
-        &promql::telemetry_exported_rate(&job, WINDOW, &["signal"]),
+        &promql::telemetry_exported_rate(&job, WINDOW, &[schema::SIGNAL]),
     );
 }
 
 fn recorded_section(out: &mut String) {
     let _ = write!(
         out,
-        "## Recorded series\n\nThe rule file records these per `job`, `http_request_method` and `http_route`; `<w>` is one of {}.\n\n\
+        "## Recorded series\n\nThe rule file records these per `job`, `{}` and `{}`; `<w>` is one of {}.\n\n\
 | series | meaning |\n|---|---|\n\
 | `{}` | calls per second over `<w>` |\n\
 | `{}` | share of failed calls over `<w>` |\n\
@@ -334,6 +395,8 @@ fn recorded_section(out: &mut String) {
 | `{}` | the error budget (1 - success objective), a constant |\n\
 | `{}` | the latency budget (1 - latency objective), a constant |\n\
 | `{}` | the latency threshold in seconds, a constant |\n\n",
+        schema::HTTP_REQUEST_METHOD,
+        schema::HTTP_ROUTE,
         codes(WINDOWS),
         recorded::requests("<w>"),
         recorded::errors("<w>"),
@@ -365,8 +428,12 @@ fn alerts_section(out: &mut String, model: &Model) {
     }
     let _ = write!(
         out,
-        "\nEach alert's labels name the `service`, `severity` and, per endpoint, `http_route` and `http_request_method` (per instance, `signal` and `reason` for telemetry drops); \
+        "\nEach alert's labels name the `service`, `severity` and, per endpoint, `{}` and `{}` (per instance, `{}` and `{}` for telemetry drops); \
 its annotations give a summary, a description, a `runbook_url` and a `dashboard_url`. What to do for each: {}.\n\n",
+        schema::HTTP_ROUTE,
+        schema::HTTP_REQUEST_METHOD,
+        schema::SIGNAL,
+        schema::REASON,
         ALERT_NAMES
             .iter()
             .map(|name| format!("[`{name}`]({})", alerts::runbook_url(model, name)))

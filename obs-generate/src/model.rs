@@ -5,6 +5,7 @@ use crate::error::GenerateError;
 use crate::promql::Selector;
 use crate::{Options, text};
 use obs_runtime::Objectives;
+use obs_runtime::schema;
 use obs_runtime::{CallSite, CallSiteKind};
 use std::time::Duration;
 
@@ -48,7 +49,7 @@ impl Endpoint {
 
     /// `{job="svc", http_request_method="GET", http_route="/users/{id}"}`.
     pub fn selector(&self, service: &str) -> Selector {
-        Selector::job(service).eq("http_request_method", &self.method).eq("http_route", &self.route)
+        Selector::job(service).eq(schema::HTTP_REQUEST_METHOD, &self.method).eq(schema::HTTP_ROUTE, &self.route)
     }
 
     /// The `le` label value of the latency threshold's bucket.
@@ -113,7 +114,7 @@ impl Operation {
 
     /// `{job="svc", operation="db.load_user"}`.
     pub fn selector(&self, service: &str) -> Selector {
-        Selector::job(service).eq("operation", &self.name)
+        Selector::job(service).eq(schema::OPERATION, &self.name)
     }
 }
 

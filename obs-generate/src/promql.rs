@@ -3,37 +3,27 @@
 //! burn-rate windows of the alerts.
 
 use crate::text::{number, promql_string};
+use obs_runtime::schema::{self, Histogram};
 use std::fmt::Write as _;
 
 /// The request histogram's count series: the number of calls.
-pub(crate) const COUNT: &str = "http_server_request_duration_seconds_count";
+pub(crate) const COUNT: &str = schema::HTTP_SERVER_REQUEST_DURATION.count;
 /// The request histogram's cumulative buckets.
-pub(crate) const BUCKET: &str = "http_server_request_duration_seconds_bucket";
+pub(crate) const BUCKET: &str = schema::HTTP_SERVER_REQUEST_DURATION.bucket;
 /// The in-flight gauge.
-pub(crate) const ACTIVE: &str = "http_server_active_requests";
-/// The operation histogram's count series: the number of operation calls.
-pub(crate) const OPERATION_COUNT: &str = "operation_duration_seconds_count";
-/// The operation histogram's cumulative buckets.
-pub(crate) const OPERATION_BUCKET: &str = "operation_duration_seconds_bucket";
+pub(crate) const ACTIVE: &str = schema::HTTP_SERVER_ACTIVE_REQUESTS.name;
 /// Spans and log records the OTLP export delivered, by `signal`.
-pub(crate) const TELEMETRY_EXPORTED: &str = "obs_telemetry_exported_total";
+pub(crate) const TELEMETRY_EXPORTED: &str = schema::OBS_TELEMETRY_EXPORTED.name;
 /// Spans and log records the OTLP export lost, by `signal` and `reason`.
-pub(crate) const TELEMETRY_DROPPED: &str = "obs_telemetry_dropped_total";
-
-/// A duration histogram: its count and bucket series.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Histogram {
-    pub count: &'static str,
-    pub bucket: &'static str,
-}
+pub(crate) const TELEMETRY_DROPPED: &str = schema::OBS_TELEMETRY_DROPPED.name;
 
 /// `http_server_request_duration_seconds`, the endpoints' calls.
-pub(crate) const REQUESTS: Histogram = Histogram { count: COUNT, bucket: BUCKET };
+pub(crate) const REQUESTS: Histogram = schema::HTTP_SERVER_REQUEST_DURATION;
 /// `operation_duration_seconds`, the operations' calls.
-pub(crate) const OPERATIONS: Histogram = Histogram { count: OPERATION_COUNT, bucket: OPERATION_BUCKET };
+pub(crate) const OPERATIONS: Histogram = schema::OPERATION_DURATION;
 
 /// The labels that identify an endpoint in the recorded series and the alerts.
-pub(crate) const ENDPOINT_LABELS: [&str; 3] = ["job", "http_request_method", "http_route"];
+pub(crate) const ENDPOINT_LABELS: [&str; 3] = ["job", schema::HTTP_REQUEST_METHOD, schema::HTTP_ROUTE];
 
 /// The windows the recording rules compute ratios over: those the alerts read.
 pub(crate) const WINDOWS: [&str; 5] = ["5m", "30m", "1h", "6h", "3d"];
@@ -67,7 +57,7 @@ impl Selector {
     /// Only the failed calls: `error_type` is empty on success, set on every failure.
     #[must_use]
     pub fn failures(self) -> Self {
-        self.ne("error_type", "")
+        self.ne(schema::ERROR_TYPE, "")
     }
 
     /// `metric{matchers}`.
@@ -110,7 +100,7 @@ pub(crate) fn quantile_of(
     window: &str,
     by: &[&str],
 ) -> String {
-    let mut grouping = vec!["le"];
+    let mut grouping = vec![schema::LE];
     grouping.extend_from_slice(by);
     format!(
         "histogram_quantile({}, sum{}(rate({}[{window}])))",
@@ -148,7 +138,7 @@ pub(crate) fn telemetry_exported_rate(selector: &Selector, window: &str, by: &[&
 /// The share of calls slower than the bucket bound `le` (a label value as the exposition writes
 /// it): 1 - calls within the bound / all calls.
 pub(crate) fn slow_ratio(selector: &Selector, le: &str, window: &str, by: &[&str]) -> String {
-    let within = format!("sum{}(rate({}[{window}]))", by_clause(by), selector.clone().eq("le", le).on(BUCKET));
+    let within = format!("sum{}(rate({}[{window}]))", by_clause(by), selector.clone().eq(schema::LE, le).on(BUCKET));
     format!("1 - ({within} / {})", request_rate(selector, window, by))
 }
 

@@ -8,6 +8,7 @@ use crate::model::{Endpoint, Model};
 use crate::promql::{self, ENDPOINT_LABELS, Severity, WINDOWS, recorded};
 use crate::text;
 use crate::tree::{Node, map};
+use obs_runtime::schema;
 
 /// The file name of the rules, inside `prometheus/`.
 pub(crate) fn file_name(model: &Model) -> String {
@@ -18,10 +19,9 @@ pub(crate) fn render(model: &Model) -> String {
     let mut header = model.header("Prometheus recording and alerting rules");
     header.extend([
         String::new(),
-        "Recorded series (labels job, http_request_method, http_route), one per window in 5m, 30m, 1h, 6h, 3d:"
-            .to_owned(),
+        format!("Recorded series (labels {}), one per window in {}:", ENDPOINT_LABELS.join(", "), WINDOWS.join(", ")),
         format!("  {}  calls per second", recorded::requests("<window>")),
-        format!("  {}  share of failed calls (error_type != \"\")", recorded::errors("<window>")),
+        format!("  {}  share of failed calls ({} != \"\")", recorded::errors("<window>"), schema::ERROR_TYPE),
         format!("  {}  share of calls slower than the endpoint's latency threshold", recorded::slow("<window>")),
         format!(
             "and the constants {}, {}, {}.",
@@ -75,8 +75,8 @@ fn record(name: String, expr: String, labels: Option<Node>) -> Node {
 fn endpoint_labels(model: &Model, endpoint: &Endpoint) -> Node {
     map([
         ("job", model.service().into()),
-        ("http_request_method", endpoint.method.as_str().into()),
-        ("http_route", endpoint.route.as_str().into()),
+        (schema::HTTP_REQUEST_METHOD, endpoint.method.as_str().into()),
+        (schema::HTTP_ROUTE, endpoint.route.as_str().into()),
     ])
 }
 

@@ -14,6 +14,7 @@ use crate::model::{Endpoint, Model};
 use crate::promql::{BUCKET, COUNT, Selector, TELEMETRY_DROPPED};
 use crate::text::{self, minutes_ceil};
 use crate::tree::{Node, map, strings};
+use obs_runtime::schema;
 
 /// Minutes of steady traffic before the no-traffic case stops it: more than the 6h the alert
 /// looks back at.
@@ -133,9 +134,9 @@ impl Cases<'_> {
     /// (minutes, calls per minute).
     fn endpoint_series(&self, endpoint: &Endpoint, traffic: Traffic, phases: &[(u64, f64)]) -> Vec<Node> {
         let base = endpoint.selector(self.service()).eq("instance", self.instance());
-        let ok = base.clone().eq("http_response_status_code", "200");
+        let ok = base.clone().eq(schema::HTTP_RESPONSE_STATUS_CODE, "200");
         // A failure without a status code, as a plain `Result` records it: only error_type says it failed.
-        let failed = base.eq("error_type", "Error");
+        let failed = base.eq(schema::ERROR_TYPE, "Error");
         let scaled = |share: f64| -> Vec<(u64, f64)> {
             phases.iter().map(|(minutes, per_minute)| (*minutes, per_minute * share)).collect()
         };
@@ -144,8 +145,8 @@ impl Cases<'_> {
         let mut out = Vec::new();
         for (selector, share) in [(ok, 1.0 - traffic.error_ratio), (failed, traffic.error_ratio)] {
             out.push(series(selector.on(COUNT), counter(&scaled(share))));
-            out.push(series(selector.clone().eq("le", &threshold).on(BUCKET), counter(&scaled(share * within))));
-            out.push(series(selector.eq("le", "+Inf").on(BUCKET), counter(&scaled(share))));
+            out.push(series(selector.clone().eq(schema::LE, &threshold).on(BUCKET), counter(&scaled(share * within))));
+            out.push(series(selector.eq(schema::LE, "+Inf").on(BUCKET), counter(&scaled(share))));
         }
         out
     }
@@ -153,8 +154,8 @@ impl Cases<'_> {
     fn endpoint_labels(&self, endpoint: &Endpoint) -> Vec<(&'static str, String)> {
         vec![
             ("job", self.service().to_owned()),
-            ("http_request_method", endpoint.method.clone()),
-            ("http_route", endpoint.route.clone()),
+            (schema::HTTP_REQUEST_METHOD, endpoint.method.clone()),
+            (schema::HTTP_ROUTE, endpoint.route.clone()),
         ]
     }
 
@@ -286,8 +287,10 @@ impl Cases<'_> {
     }
 
     fn dropped(&self, signal: &str, reason: &str, values: String) -> Node {
-        let selector =
-            Selector::job(self.service()).eq("instance", self.instance()).eq("signal", signal).eq("reason", reason);
+        let selector = Selector::job(self.service())
+            .eq("instance", self.instance())
+            .eq(schema::SIGNAL, signal)
+            .eq(schema::REASON, reason);
         series(selector.on(TELEMETRY_DROPPED), values)
     }
 
@@ -295,18 +298,20 @@ impl Cases<'_> {
     fn telemetry_dropped_steadily(&self) -> Node {
         let settled = self.settled();
         let length = settled + 5;
+        let [traces, logs] = schema::SIGNALS;
+        let [queue_full, export_failed, _] = schema::DROP_REASONS;
         let input = vec![
             self.up(format!("1+0x{length}")),
-            self.dropped("traces", "queue_full", format!("0+30x{length}")),
-            self.dropped("logs", "queue_full", format!("0+0x{length}")),
-            self.dropped("traces", "export_failed", format!("0+0x{length}")),
+            self.dropped(traces, queue_full, format!("0+30x{length}")),
+            self.dropped(logs, queue_full, format!("0+0x{length}")),
+            self.dropped(traces, export_failed, format!("0+0x{length}")),
         ];
         let rule = self.rules.iter().find(|rule| rule.name == alerts::TELEMETRY_DROPPED);
         let labels = vec![
             ("job", self.service().to_owned()),
             ("instance", self.instance().to_owned()),
-            ("signal", "traces".to_owned()),
-            ("reason", "queue_full".to_owned()),
+            (schema::SIGNAL, traces.to_owned()),
+            (schema::REASON, queue_full.to_owned()),
         ];
         let expected = rule.map(|rule| self.expected_alert(rule, &labels, 0.5));
         let mut checks = Vec::new();

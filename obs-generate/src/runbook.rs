@@ -4,6 +4,7 @@
 use crate::alerts::{self, AlertRule, Slo};
 use crate::model::{Endpoint, Model};
 use crate::text::{self, markdown_code};
+use obs_runtime::schema;
 use std::fmt::Write as _;
 
 pub(crate) const FILE_NAME: &str = "RUNBOOK.md";
@@ -13,7 +14,7 @@ fn advice(name: &str) -> &'static str {
         alerts::ERROR_BURN => {
             "Calls of the endpoint fail faster than its success objective allows. A page means the budget \
 goes within days at this rate; a ticket means it will be missed over the period.\n\n\
-1. Open the `dashboard_url`: which `error_type` dominates (a 5xx code, an `Err` type name, `panic`, `cancelled`)?\n\
+1. Open the `dashboard_url`: which `ERROR_TYPE` dominates (a 5xx code, an `Err` type name, `panic`, `cancelled`)?\n\
 2. Read the endpoint's ERROR logs (the dashboard's logs panel); follow a `trace_id` to the failing span.\n\
 3. Correlate with deploys, dependency incidents and traffic changes; roll back or shed load first, investigate after.\n\
 4. `cancelled` rising alone usually means clients time out: check the latency panels too."
@@ -73,7 +74,8 @@ instance of an alert; `dashboard_url` opens the right dashboard.\n\n",
     for name in alerts::ALERT_NAMES {
         let instances: Vec<&AlertRule> = rules.iter().filter(|rule| rule.name == name).collect();
         let Some(first) = instances.first() else { continue };
-        let _ = write!(out, "## {name}\n\n{}\n\n", advice(name));
+        // The advice is prose; the label it names comes from the schema.
+        let _ = write!(out, "## {name}\n\n{}\n\n", advice(name).replace("ERROR_TYPE", schema::ERROR_TYPE));
         let mut severities: Vec<(String, String)> =
             instances.iter().map(|rule| (rule.severity().to_owned(), text::duration(rule.hold))).collect();
         severities.sort();

@@ -8,7 +8,7 @@
 //! ```
 //! use obs_schema as schema;
 //!
-//! let query = format!("sum(rate({}[5m]))", schema::HTTP_SERVER_REQUEST_DURATION.count());
+//! let query = format!("sum(rate({}[5m]))", schema::HTTP_SERVER_REQUEST_DURATION.count);
 //! assert_eq!(query, "sum(rate(http_server_request_duration_seconds_count[5m]))");
 //! assert_eq!(schema::le_value(1.0), "1.0");
 //! ```
@@ -17,7 +17,8 @@
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Metric {
     /// The name as exposed and queried (`http_server_request_duration_seconds`), without the
-    /// `_bucket`/`_count`/`_sum` of a histogram's series; a counter's includes `_total`.
+    /// `_bucket`/`_count`/`_sum` of a histogram's series (see [`Histogram`]); a counter's
+    /// includes `_total`.
     pub name: &'static str,
     /// The name before its unit and `_total`, as prometheus-client registers it.
     pub stem: &'static str,
@@ -27,35 +28,39 @@ pub struct Metric {
     pub help: &'static str,
 }
 
-impl Metric {
-    /// A histogram's `_count` series.
-    #[must_use]
-    pub fn count(&self) -> String {
-        format!("{}_count", self.name)
-    }
+/// A histogram family: its [`Metric`] and the names of its three series.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Histogram {
+    /// The family.
+    pub metric: Metric,
+    /// `<name>_count`: the number of calls.
+    pub count: &'static str,
+    /// `<name>_bucket`: the cumulative buckets, by [`LE`].
+    pub bucket: &'static str,
+    /// `<name>_sum`: the total seconds.
+    pub sum: &'static str,
+}
 
-    /// A histogram's `_bucket` series.
-    #[must_use]
-    pub fn bucket(&self) -> String {
-        format!("{}_bucket", self.name)
-    }
-
-    /// A histogram's `_sum` series.
-    #[must_use]
-    pub fn sum(&self) -> String {
-        format!("{}_sum", self.name)
-    }
+/// A duration histogram in seconds, its series names derived from its one name literal.
+macro_rules! seconds_histogram {
+    ($name:literal, stem: $stem:literal, help: $help:literal) => {
+        Histogram {
+            metric: Metric { name: $name, stem: $stem, unit: Some("seconds"), help: $help },
+            count: concat!($name, "_count"),
+            bucket: concat!($name, "_bucket"),
+            sum: concat!($name, "_sum"),
+        }
+    };
 }
 
 /// Duration of each call of an `#[observed(endpoint = ...)]` function; labels
 /// [`HTTP_REQUEST_METHOD`], [`HTTP_ROUTE`], [`HTTP_RESPONSE_STATUS_CODE`] (when known),
 /// [`RPC_GRPC_STATUS_CODE`] (gRPC methods), [`ERROR_TYPE`].
-pub const HTTP_SERVER_REQUEST_DURATION: Metric = Metric {
-    name: "http_server_request_duration_seconds",
+pub const HTTP_SERVER_REQUEST_DURATION: Histogram = seconds_histogram!(
+    "http_server_request_duration_seconds",
     stem: "http_server_request_duration",
-    unit: Some("seconds"),
-    help: "Duration of HTTP server requests handled by #[observed] functions.",
-};
+    help: "Duration of HTTP server requests handled by #[observed] functions."
+);
 
 /// Calls in flight; labels [`HTTP_REQUEST_METHOD`], [`HTTP_ROUTE`].
 pub const HTTP_SERVER_ACTIVE_REQUESTS: Metric = Metric {
@@ -67,12 +72,11 @@ pub const HTTP_SERVER_ACTIVE_REQUESTS: Metric = Metric {
 
 /// Duration of each call of an `#[observed(operation = ...)]` function; labels [`OPERATION`],
 /// [`ERROR_TYPE`].
-pub const OPERATION_DURATION: Metric = Metric {
-    name: "operation_duration_seconds",
+pub const OPERATION_DURATION: Histogram = seconds_histogram!(
+    "operation_duration_seconds",
     stem: "operation_duration",
-    unit: Some("seconds"),
-    help: "Duration of internal operations run by #[observed(operation = ...)] functions.",
-};
+    help: "Duration of internal operations run by #[observed(operation = ...)] functions."
+);
 
 /// The service's name and version; labels [`SERVICE_NAME`], [`SERVICE_VERSION`], [`OBS_VERSION`].
 pub const OBS_BUILD_INFO: Metric = Metric {

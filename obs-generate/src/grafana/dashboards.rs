@@ -13,14 +13,32 @@ use crate::model::{Endpoint, Model};
 use crate::promql::{self, COUNT, OPERATIONS, Selector, Severity, recorded};
 use crate::text::{self, promql_string, url_component};
 use crate::tree::{Node, map, strings};
+use obs_runtime::schema;
 
 /// The range every per-panel rate uses: Grafana picks it from the scrape interval.
 const RATE: &str = "$__rate_interval";
 
-const BY_ENDPOINT: [&str; 2] = ["http_request_method", "http_route"];
-const ENDPOINT_LEGEND: &str = "{{http_request_method}} {{http_route}}";
-const BY_OPERATION: [&str; 1] = ["operation"];
-const OPERATION_LEGEND: &str = "{{operation}}";
+const BY_ENDPOINT: [&str; 2] = [schema::HTTP_REQUEST_METHOD, schema::HTTP_ROUTE];
+const BY_OPERATION: [&str; 1] = [schema::OPERATION];
+const BY_SIGNAL: [&str; 1] = [schema::SIGNAL];
+const BY_SIGNAL_AND_REASON: [&str; 2] = [schema::SIGNAL, schema::REASON];
+/// How the status and error type of a series are grouped and shown.
+const BY_OUTCOME: [&str; 2] = [schema::HTTP_RESPONSE_STATUS_CODE, schema::ERROR_TYPE];
+
+/// A Grafana legend showing each label's value: `{{a}} {{b}}`.
+fn legend(labels: &[&str]) -> String {
+    labels.iter().map(|label| format!("{{{{{label}}}}}")).collect::<Vec<_>>().join(" ")
+}
+
+/// The legend of a series by status and error type: `status={{..}} error={{..}}`.
+fn outcome_legend() -> String {
+    format!("status={{{{{}}}}} error={{{{{}}}}}", schema::HTTP_RESPONSE_STATUS_CODE, schema::ERROR_TYPE)
+}
+
+/// The endpoint dashboard's selection: its `$method` and `$route` variables.
+fn selected_endpoint(job: &Selector) -> Selector {
+    job.clone().eq(schema::HTTP_REQUEST_METHOD, "$method").eq(schema::HTTP_ROUTE, "$route")
+}
 
 /// The log levels the `log_level` variable offers, most selective first.
 const LOG_LEVELS: [&str; 4] = ["ERROR", "WARN|ERROR", "INFO|WARN|ERROR", "TRACE|DEBUG|INFO|WARN|ERROR"];
@@ -120,6 +138,12 @@ fn log_level_variable() -> Node {
 /// The service's log records as the generated collector delivers them to Loki's OTLP endpoint:
 /// `level` is an index label (the record's severity), record attributes such as `http.route` are
 /// structured metadata (`http_route`), so neither needs parsing.
+/// A log record attribute (`http.route`, as the JSON lines and OTLP records carry it) as a Loki
+/// field: Loki's OTLP ingestion writes structured metadata with `_` for `.`.
+fn loki_field(attribute: &str) -> String {
+    attribute.replace('.', "_")
+}
+
 fn log_query(model: &Model, filters: &str) -> String {
     format!("{}{filters} | level=~\"$log_level\"", model.options.loki_selector)
 }
@@ -153,7 +177,7 @@ pub(crate) fn overview(model: &Model) -> Node {
         4,
         stat(
             "Error ratio",
-            "Share of calls that failed (error_type is set), all endpoints.",
+            &format!("Share of calls that failed ({} is set), all endpoints.", schema::ERROR_TYPE),
             "percentunit",
             Query::instant(promql::error_ratio(&job, RATE, &[]), ""),
             &Style::default(),
@@ -188,7 +212,7 @@ pub(crate) fn overview(model: &Model) -> Node {
             "Request rate by endpoint",
             "Calls per second.",
             "reqps",
-            &[Query::range(promql::request_rate(&job, RATE, &BY_ENDPOINT), ENDPOINT_LEGEND)],
+            &[Query::range(promql::request_rate(&job, RATE, &BY_ENDPOINT), legend(&BY_ENDPOINT))],
             &style(vec![]),
         ),
     );
@@ -199,7 +223,7 @@ pub(crate) fn overview(model: &Model) -> Node {
             "Error ratio by endpoint",
             "Share of calls that failed.",
             "percentunit",
-            &[Query::range(promql::error_ratio(&job, RATE, &BY_ENDPOINT), ENDPOINT_LEGEND)],
+            &[Query::range(promql::error_ratio(&job, RATE, &BY_ENDPOINT), legend(&BY_ENDPOINT))],
             &style(vec![]),
         ),
     );
@@ -210,7 +234,8 @@ pub(crate) fn overview(model: &Model) -> Node {
             "p99 latency by endpoint",
             "99th percentile of call duration; exemplars link to traces.",
             "s",
-            &[Query::range(promql::latency_quantile(0.99, &job, RATE, &BY_ENDPOINT), ENDPOINT_LEGEND).with_exemplars()],
+            &[Query::range(promql::latency_quantile(0.99, &job, RATE, &BY_ENDPOINT), legend(&BY_ENDPOINT))
+                .with_exemplars()],
             &style(vec![]),
         ),
     );
@@ -221,7 +246,7 @@ pub(crate) fn overview(model: &Model) -> Node {
             "In-flight calls by endpoint",
             "Calls being handled.",
             "short",
-            &[Query::range(promql::in_flight(&job, &BY_ENDPOINT), ENDPOINT_LEGEND)],
+            &[Query::range(promql::in_flight(&job, &BY_ENDPOINT), legend(&BY_ENDPOINT))],
             &style(vec![]),
         ),
     );
@@ -257,7 +282,7 @@ fn operations_row(model: &Model, layout: &mut Layout) {
             "Operation call rate",
             &format!("Calls per second of each #[observed(operation = ...)] function: {names}."),
             "ops",
-            &[Query::range(promql::call_rate(OPERATIONS, &job, RATE, &BY_OPERATION), OPERATION_LEGEND)],
+            &[Query::range(promql::call_rate(OPERATIONS, &job, RATE, &BY_OPERATION), legend(&BY_OPERATION))],
             &style(vec![]),
         ),
     );
@@ -266,9 +291,9 @@ fn operations_row(model: &Model, layout: &mut Layout) {
         8,
         timeseries(
             "Operation error ratio",
-            "Share of each operation's calls that failed (error_type is set).",
+            &format!("Share of each operation's calls that failed ({} is set).", schema::ERROR_TYPE),
             "percentunit",
-            &[Query::range(promql::failure_ratio(OPERATIONS, &job, RATE, &BY_OPERATION), OPERATION_LEGEND)],
+            &[Query::range(promql::failure_ratio(OPERATIONS, &job, RATE, &BY_OPERATION), legend(&BY_OPERATION))],
             &style(vec![]),
         ),
     );
@@ -279,7 +304,7 @@ fn operations_row(model: &Model, layout: &mut Layout) {
             "Operation p99 duration",
             "99th percentile of each operation's call duration; exemplars link to traces.",
             "s",
-            &[Query::range(promql::quantile_of(OPERATIONS, 0.99, &job, RATE, &BY_OPERATION), OPERATION_LEGEND)
+            &[Query::range(promql::quantile_of(OPERATIONS, 0.99, &job, RATE, &BY_OPERATION), legend(&BY_OPERATION))
                 .with_exemplars()],
             &style(vec![]),
         ),
@@ -295,11 +320,14 @@ fn telemetry_row(model: &Model, layout: &mut Layout) {
         8,
         timeseries(
             "Telemetry dropped",
-            "Spans and log records lost per second on the way to the OTLP collector, by signal and reason (queue_full: it does not keep up; export_failed: unreachable or refusing; shutdown: left at exit). Anything above 0 is a gap in traces or logs.",
+            &{
+                let [queue_full, export_failed, shutdown] = schema::DROP_REASONS;
+                format!("Spans and log records lost per second on the way to the OTLP collector, by signal and reason ({queue_full}: it does not keep up; {export_failed}: unreachable or refusing; {shutdown}: left at exit). Anything above 0 is a gap in traces or logs.")
+            },
             "cps",
             &[Query::range(
-                promql::telemetry_dropped_rate(&job, RATE, &["signal", "reason"]),
-                "{{signal}} {{reason}}",
+                promql::telemetry_dropped_rate(&job, RATE, &BY_SIGNAL_AND_REASON),
+                legend(&BY_SIGNAL_AND_REASON),
             )],
             &style(vec![]),
         ),
@@ -311,7 +339,7 @@ fn telemetry_row(model: &Model, layout: &mut Layout) {
             "Telemetry exported",
             "Spans and log records delivered per second to the OTLP collector, by signal; 0 while no OTLP export is configured.",
             "cps",
-            &[Query::range(promql::telemetry_exported_rate(&job, RATE, &["signal"]), "{{signal}}")],
+            &[Query::range(promql::telemetry_exported_rate(&job, RATE, &BY_SIGNAL), legend(&BY_SIGNAL))],
             &style(vec![]),
         ),
     );
@@ -342,8 +370,8 @@ fn endpoint_row(model: &Model, layout: &mut Layout, endpoint: &Endpoint) {
         &about,
         "reqps",
         &[Query::range(
-            format!("sum by (http_response_status_code, error_type) (rate({}[{RATE}]))", selector.on(COUNT)),
-            "status={{http_response_status_code}} error={{error_type}}",
+            format!("sum by ({}) (rate({}[{RATE}]))", BY_OUTCOME.join(", "), selector.on(COUNT)),
+            outcome_legend(),
         )],
         &style(vec![]),
     );
@@ -460,7 +488,7 @@ fn endpoint_row(model: &Model, layout: &mut Layout, endpoint: &Endpoint) {
 #[allow(clippy::too_many_lines)] // one dashboard reads best as one list of panels
 pub(crate) fn endpoint_dashboard(model: &Model) -> Node {
     let job = model.job();
-    let selector = job.clone().eq("http_request_method", "$method").eq("http_route", "$route");
+    let selector = selected_endpoint(&job);
     let mut layout = Layout::default();
     layout.row("$method $route");
     layout.add(
@@ -512,11 +540,11 @@ pub(crate) fn endpoint_dashboard(model: &Model) -> Node {
         8,
         timeseries(
             "Calls by outcome",
-            "Calls per second by status code and error type (error_type is empty on success).",
+            &format!("Calls per second by status code and error type ({} is empty on success).", schema::ERROR_TYPE),
             "reqps",
             &[Query::range(
-                format!("sum by (http_response_status_code, error_type) (rate({}[{RATE}]))", selector.on(COUNT)),
-                "status={{http_response_status_code}} error={{error_type}}",
+                format!("sum by ({}) (rate({}[{RATE}]))", BY_OUTCOME.join(", "), selector.on(COUNT)),
+                outcome_legend(),
             )],
             &style(vec![]),
         ),
@@ -571,7 +599,7 @@ pub(crate) fn endpoint_dashboard(model: &Model) -> Node {
             &style(vec![]),
         ),
     );
-    let on_endpoint = "on (job, http_request_method, http_route)";
+    let on_endpoint = format!("on ({})", promql::ENDPOINT_LABELS.join(", "));
     let burn = |series: fn(&str) -> String, window: &str, budget: &str, legend: &str| {
         Query::range(format!("{} / {on_endpoint} {}", selector.on(&series(window)), selector.on(budget)), legend)
     };
@@ -627,10 +655,20 @@ pub(crate) fn endpoint_dashboard(model: &Model) -> Node {
         8,
         table(
             "Failures in range by class",
-            "Failed calls over the dashboard's time range by error_type (a 5xx status, an Err type name, panic or cancelled).",
+            &format!(
+                "Failed calls over the dashboard's time range by {} (a 5xx status, an Err type name, {} or {}).",
+                schema::ERROR_TYPE,
+                schema::ERROR_TYPE_PANIC,
+                schema::ERROR_TYPE_CANCELLED
+            ),
             "short",
             Query::instant(
-                format!("sum by (error_type, http_response_status_code) (increase({}[$__range]))", selector.clone().failures().on(COUNT)),
+                format!(
+                    "sum by ({}, {}) (increase({}[$__range]))",
+                    schema::ERROR_TYPE,
+                    schema::HTTP_RESPONSE_STATUS_CODE,
+                    selector.clone().failures().on(COUNT)
+                ),
                 "",
             ),
         ),
@@ -642,17 +680,17 @@ pub(crate) fn endpoint_dashboard(model: &Model) -> Node {
         logs(
             "Logs of $method $route",
             "Log lines of this endpoint at the chosen levels; trace ids link to traces.",
-            &log_query(model, &format!(" | http_route={}", promql_string("$route"))),
+            &log_query(model, &format!(" | {}={}", loki_field("http.route"), promql_string("$route"))),
         ),
     );
     let first = model.endpoints.first();
     let variables = vec![
-        label_variable("route", "http_route", "Route", &job, first.map(|endpoint| endpoint.route.as_str())),
+        label_variable("route", schema::HTTP_ROUTE, "Route", &job, first.map(|endpoint| endpoint.route.as_str())),
         label_variable(
             "method",
-            "http_request_method",
+            schema::HTTP_REQUEST_METHOD,
             "Method",
-            &job.clone().eq("http_route", "$route"),
+            &job.clone().eq(schema::HTTP_ROUTE, "$route"),
             first.map(|endpoint| endpoint.method.as_str()),
         ),
         log_level_variable(),
@@ -670,9 +708,9 @@ pub(crate) fn system(model: &Model) -> Node {
         4,
         stat(
             "Uptime",
-            "Time since the newest instance started (process_start_time_seconds).",
+            &format!("Time since the newest instance started ({}).", schema::PROCESS_START_TIME.name),
             "s",
-            Query::instant(format!("time() - max({})", job.on("process_start_time_seconds")), ""),
+            Query::instant(format!("time() - max({})", job.on(schema::PROCESS_START_TIME.name)), ""),
             &Style::default(),
         ),
     );
@@ -694,7 +732,10 @@ pub(crate) fn system(model: &Model) -> Node {
             "File descriptors used",
             "Highest share of the open-file limit in use across instances.",
             "percentunit",
-            Query::instant(format!("max({} / {})", job.on("process_open_fds"), job.on("process_max_fds")), ""),
+            Query::instant(
+                format!("max({} / {})", job.on(schema::PROCESS_OPEN_FDS.name), job.on(schema::PROCESS_MAX_FDS.name)),
+                "",
+            ),
             &Style { thresholds: vec![(0.8, "orange"), (0.9, "red")], ..Style::default() },
         ),
     );
@@ -705,7 +746,7 @@ pub(crate) fn system(model: &Model) -> Node {
             "Threads",
             "OS threads across instances.",
             "short",
-            Query::instant(format!("sum({})", job.on("process_threads")), ""),
+            Query::instant(format!("sum({})", job.on(schema::PROCESS_THREADS.name)), ""),
             &Style::default(),
         ),
     );
@@ -716,7 +757,7 @@ pub(crate) fn system(model: &Model) -> Node {
             "CPU",
             "CPU time per second (1 = one core busy).",
             "percentunit",
-            &[Query::range(format!("rate({}[{RATE}])", job.on("process_cpu_seconds_total")), "{{instance}}")],
+            &[Query::range(format!("rate({}[{RATE}])", job.on(schema::PROCESS_CPU_SECONDS.name)), "{{instance}}")],
             &style(vec![]),
         ),
     );
@@ -728,8 +769,8 @@ pub(crate) fn system(model: &Model) -> Node {
             "Resident and virtual memory.",
             "bytes",
             &[
-                Query::range(job.on("process_resident_memory_bytes"), "resident {{instance}}"),
-                Query::range(job.on("process_virtual_memory_bytes"), "virtual {{instance}}"),
+                Query::range(job.on(schema::PROCESS_RESIDENT_MEMORY.name), "resident {{instance}}"),
+                Query::range(job.on(schema::PROCESS_VIRTUAL_MEMORY.name), "virtual {{instance}}"),
             ],
             &style(vec![]),
         ),
@@ -742,8 +783,8 @@ pub(crate) fn system(model: &Model) -> Node {
             "Open file descriptors and the limit.",
             "short",
             &[
-                Query::range(job.on("process_open_fds"), "open {{instance}}"),
-                Query::range(job.on("process_max_fds"), "max {{instance}}"),
+                Query::range(job.on(schema::PROCESS_OPEN_FDS.name), "open {{instance}}"),
+                Query::range(job.on(schema::PROCESS_MAX_FDS.name), "max {{instance}}"),
             ],
             &style(vec![]),
         ),
@@ -755,7 +796,7 @@ pub(crate) fn system(model: &Model) -> Node {
             "Threads",
             "OS threads.",
             "short",
-            &[Query::range(job.on("process_threads"), "{{instance}}")],
+            &[Query::range(job.on(schema::PROCESS_THREADS.name), "{{instance}}")],
             &style(vec![]),
         ),
     );
@@ -764,9 +805,9 @@ pub(crate) fn system(model: &Model) -> Node {
         6,
         table(
             "Build",
-            "Service name and version of each instance (obs_build_info).",
+            &format!("Service name and version of each instance ({}).", schema::OBS_BUILD_INFO.name),
             "short",
-            Query::instant(job.on("obs_build_info"), ""),
+            Query::instant(job.on(schema::OBS_BUILD_INFO.name), ""),
         ),
     );
     dashboard(model, "system", "system", layout.finish(), vec![])

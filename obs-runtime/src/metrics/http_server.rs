@@ -31,8 +31,8 @@ pub fn request_durations() -> DurationFamily {
         }
     }
     DurationFamily {
-        name: schema::HTTP_SERVER_REQUEST_DURATION.stem,
-        help: schema::HTTP_SERVER_REQUEST_DURATION.help,
+        name: schema::HTTP_SERVER_REQUEST_DURATION.metric.stem,
+        help: schema::HTTP_SERVER_REQUEST_DURATION.metric.help,
         series,
     }
 }

@@ -21,5 +21,9 @@ pub fn operation_durations() -> DurationFamily {
             });
         }
     }
-    DurationFamily { name: schema::OPERATION_DURATION.stem, help: schema::OPERATION_DURATION.help, series }
+    DurationFamily {
+        name: schema::OPERATION_DURATION.metric.stem,
+        help: schema::OPERATION_DURATION.metric.help,
+        series,
+    }
 }

@@ -295,9 +295,10 @@ impl WarningLimiter {
             dropped_since_last_warning = dropped - self.reported_dropped,
             dropped_total = dropped,
             error = self.last_error.as_deref(),
-            "OTLP export is losing {}: {} dropped since the last warning (see obs_telemetry_dropped_total)",
+            "OTLP export is losing {}: {} dropped since the last warning (see {})",
             self.signal.as_str(),
             dropped - self.reported_dropped,
+            crate::schema::OBS_TELEMETRY_DROPPED.name,
         );
         self.reported_dropped = dropped;
         self.last_warning = Some(Instant::now());
