@@ -80,15 +80,16 @@ impl Locals {
 
 fn wrap(function: &ItemFn, observed: &Observed) -> TokenStream {
     let ItemFn { attrs, vis, sig, block } = function;
+    let rt = &observed.runtime;
     let call_site = call_site_statics(function, observed);
     let span_expr = span_expression(observed);
     let locals = Locals::new();
     let Locals { call, ret, entered, future, span } = &locals;
     let start = quote! {
-        let #call = ::obs_runtime::__private::Call::start(&__OBS_CALL_SITE, #span_expr);
+        let #call = #rt::__private::Call::start(&__OBS_CALL_SITE, #span_expr);
     };
     let finish = quote! {
-        ::obs_runtime::__private::Call::finish(#call, ::obs_runtime::__private::classify!(&#ret));
+        #rt::__private::Call::finish(#call, #rt::__private::classify!(&#ret));
     };
     let declared = match &sig.output {
         ReturnType::Default => None,
@@ -97,7 +98,7 @@ fn wrap(function: &ItemFn, observed: &Observed) -> TokenStream {
     let body = match Shape::of(function) {
         Shape::Async => {
             let annotation = annotation(declared);
-            let run = instrumented(&body_with_fake_return(block, declared, return_type_span(sig)), &locals);
+            let run = instrumented(&body_with_fake_return(block, declared, return_type_span(sig)), &locals, rt);
             quote! {
                 #start
                 #[allow(clippy::let_unit_value)]
@@ -108,7 +109,7 @@ fn wrap(function: &ItemFn, observed: &Observed) -> TokenStream {
         }
         Shape::BoxedAsyncBlock { prefix, block: async_block, output } => {
             let user = body_with_fake_return(&async_block.block, Some(output), syn::spanned::Spanned::span(output));
-            let run = instrumented(&user, &locals);
+            let run = instrumented(&user, &locals, rt);
             let output = shape::nameable(output);
             let attrs = &async_block.attrs;
             quote! {
@@ -128,7 +129,7 @@ fn wrap(function: &ItemFn, observed: &Observed) -> TokenStream {
             let user = body_with_fake_return(block, declared, return_type_span(sig));
             let wrapper = quote! {
                 async move {
-                    let #ret #output_annotation = ::obs_runtime::__private::Instrument::instrument(#future, #span).await;
+                    let #ret #output_annotation = #rt::__private::Instrument::instrument(#future, #span).await;
                     #finish
                     #ret
                 }
@@ -137,16 +138,16 @@ fn wrap(function: &ItemFn, observed: &Observed) -> TokenStream {
             quote! {
                 #start
                 let #future #annotation = {
-                    let #entered = ::obs_runtime::__private::Call::span(&#call).enter();
-                    ::obs_runtime::__private::run_once(move || #user)
+                    let #entered = #rt::__private::Call::span(&#call).enter();
+                    #rt::__private::run_once(move || #user)
                 };
-                let #span = ::obs_runtime::__private::Call::span(&#call).clone();
+                let #span = #rt::__private::Call::span(&#call).clone();
                 #wrapper
             }
         }
         Shape::Never => quote! {
             #start
-            let #entered = ::obs_runtime::__private::Call::span(&#call).enter();
+            let #entered = #rt::__private::Call::span(&#call).enter();
             #block
         },
         Shape::Sync => {
@@ -156,8 +157,8 @@ fn wrap(function: &ItemFn, observed: &Observed) -> TokenStream {
                 #start
                 #[allow(clippy::let_unit_value)]
                 let #ret #annotation = {
-                    let #entered = ::obs_runtime::__private::Call::span(&#call).enter();
-                    ::obs_runtime::__private::run_once(move || #user)
+                    let #entered = #rt::__private::Call::span(&#call).enter();
+                    #rt::__private::run_once(move || #user)
                 };
                 #finish
                 #ret
@@ -182,12 +183,12 @@ fn annotation(declared: Option<&Type>) -> Option<TokenStream> {
 }
 
 /// `async move { user body }` run under the call's span on every poll, to the output.
-fn instrumented(user: &TokenStream, locals: &Locals) -> TokenStream {
+fn instrumented(user: &TokenStream, locals: &Locals, rt: &syn::Path) -> TokenStream {
     let call = &locals.call;
     quote! {
-        ::obs_runtime::__private::Instrument::instrument(
+        #rt::__private::Instrument::instrument(
             async move #user,
-            ::obs_runtime::__private::Call::span(&#call).clone(),
+            #rt::__private::Call::span(&#call).clone(),
         ).await
     }
 }
@@ -219,6 +220,7 @@ fn body_with_fake_return(block: &syn::Block, declared: Option<&Type>, span: Span
 
 /// The `static` describing this function, and its entry in the link-time catalog.
 fn call_site_statics(function: &ItemFn, observed: &Observed) -> TokenStream {
+    let rt = &observed.runtime;
     let ident = &function.sig.ident;
     let function_name = ident.to_string();
     let doc = doc_text(&function.attrs);
@@ -239,8 +241,8 @@ fn call_site_statics(function: &ItemFn, observed: &Observed) -> TokenStream {
                 quote!((#threshold, #target))
             }));
             quote! {
-                ::obs_runtime::__private::CallSite::endpoint(
-                    ::obs_runtime::__private::EndpointInfo {
+                #rt::__private::CallSite::endpoint(
+                    #rt::__private::EndpointInfo {
                         method: #method,
                         route: #route,
                         function: #function_name,
@@ -257,8 +259,8 @@ fn call_site_statics(function: &ItemFn, observed: &Observed) -> TokenStream {
             }
         }
         Target::Operation { name } => quote! {
-            ::obs_runtime::__private::CallSite::for_operation(
-                ::obs_runtime::__private::OperationInfo {
+            #rt::__private::CallSite::for_operation(
+                #rt::__private::OperationInfo {
                     operation: #name,
                     function: #function_name,
                     function_path: __obs_function_path,
@@ -275,10 +277,10 @@ fn call_site_statics(function: &ItemFn, observed: &Observed) -> TokenStream {
         fn __obs_function_path() -> &'static str {
             ::core::any::type_name_of_val(&__obs_function_path)
         }
-        static __OBS_CALL_SITE: ::obs_runtime::__private::CallSite = #call_site;
-        #[::obs_runtime::__private::linkme::distributed_slice(::obs_runtime::__private::CALL_SITES)]
-        #[linkme(crate = ::obs_runtime::__private::linkme)]
-        static __OBS_CALL_SITE_ENTRY: &::obs_runtime::__private::CallSite = &__OBS_CALL_SITE;
+        static __OBS_CALL_SITE: #rt::__private::CallSite = #call_site;
+        #[#rt::__private::linkme::distributed_slice(#rt::__private::CALL_SITES)]
+        #[linkme(crate = #rt::__private::linkme)]
+        static __OBS_CALL_SITE_ENTRY: &#rt::__private::CallSite = &__OBS_CALL_SITE;
     }
 }
 
@@ -291,17 +293,18 @@ fn optional(value: Option<TokenStream>) -> TokenStream {
 /// static. An endpoint's span is a server span; an operation's an internal one, a child of the
 /// span current when it is called (the request's).
 fn span_expression(observed: &Observed) -> TokenStream {
+    let rt = &observed.runtime;
     let (route, method, method_span) = match &observed.target {
         Target::Endpoint { route, method, method_span, .. } => (route, method, *method_span),
         Target::Operation { name } => {
             return quote_spanned! {name.span()=>
-                ::obs_runtime::__private::tracing::span!(
-                    ::obs_runtime::__private::tracing::Level::INFO,
+                #rt::__private::tracing::span!(
+                    #rt::__private::tracing::Level::INFO,
                     #name,
                     otel.kind = "internal",
-                    error.r#type = ::obs_runtime::__private::tracing::field::Empty,
-                    otel.status_code = ::obs_runtime::__private::tracing::field::Empty,
-                    code.function = ::obs_runtime::__private::CallSite::function(&__OBS_CALL_SITE),
+                    error.r#type = #rt::__private::tracing::field::Empty,
+                    otel.status_code = #rt::__private::tracing::field::Empty,
+                    code.function = #rt::__private::CallSite::function(&__OBS_CALL_SITE),
                     code.namespace = ::core::module_path!(),
                 )
             };
@@ -311,17 +314,17 @@ fn span_expression(observed: &Observed) -> TokenStream {
     let name = format!("{method} {route}");
     let span = method_span;
     quote_spanned! {span=>
-        ::obs_runtime::__private::tracing::span!(
-            ::obs_runtime::__private::tracing::Level::INFO,
+        #rt::__private::tracing::span!(
+            #rt::__private::tracing::Level::INFO,
             #name,
             otel.kind = "server",
             http.request.method = #method,
             http.route = #route,
-            http.response.status_code = ::obs_runtime::__private::tracing::field::Empty,
-            rpc.grpc.status_code = ::obs_runtime::__private::tracing::field::Empty,
-            error.r#type = ::obs_runtime::__private::tracing::field::Empty,
-            otel.status_code = ::obs_runtime::__private::tracing::field::Empty,
-            code.function = ::obs_runtime::__private::CallSite::function(&__OBS_CALL_SITE),
+            http.response.status_code = #rt::__private::tracing::field::Empty,
+            rpc.grpc.status_code = #rt::__private::tracing::field::Empty,
+            error.r#type = #rt::__private::tracing::field::Empty,
+            otel.status_code = #rt::__private::tracing::field::Empty,
+            code.function = #rt::__private::CallSite::function(&__OBS_CALL_SITE),
             code.namespace = ::core::module_path!(),
         )
     }

@@ -10,6 +10,7 @@
 mod args;
 mod errors;
 mod expand;
+mod keys;
 mod objective;
 mod route;
 mod shape;

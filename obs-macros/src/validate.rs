@@ -3,22 +3,14 @@
 
 use crate::args::{Arg, ArgValue, NestedArgs, RawArgs};
 use crate::errors::Errors;
+use crate::keys::{Key, ObjectiveKey};
 use crate::objective::{self, Latency};
 use crate::route::check_route;
 use proc_macro2::Span;
 use syn::{Expr, ExprLit, ItemFn, Lit, LitStr, UnOp};
 
-/// The arguments every `#[observed]` accepts, in the order the error message lists them.
-const KNOWN_ARGUMENTS: &[&str] = &["endpoint", "operation", "method", "buckets", "slo"];
-
-/// The arguments only an endpoint takes.
-const ENDPOINT_ONLY_ARGUMENTS: &[&str] = &["method", "slo"];
-
 /// An operation name is a label value on every series of the operation: short and plain.
 const MAX_OPERATION_NAME: usize = 64;
-
-/// The objectives `slo(...)` accepts.
-const KNOWN_OBJECTIVES: &[&str] = &["success", "latency"];
 
 /// The HTTP methods of RFC 9110 plus PATCH (RFC 5789), in canonical upper case.
 const HTTP_METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"];
@@ -35,6 +27,8 @@ const MIN_BUCKET_SECONDS: f64 = 1e-9;
 pub struct Observed {
     pub target: Target,
     pub buckets: Option<Vec<f64>>,
+    /// The path of `obs-runtime` in the user's crate: `::obs_runtime` unless `crate = ..` says.
+    pub runtime: syn::Path,
 }
 
 /// What the function is observed as.
@@ -59,53 +53,58 @@ pub fn check_args(raw: &RawArgs, attr_span: Span, errors: &Errors) -> Option<Obs
     let mut method: Option<(String, Span)> = None;
     let mut buckets: Option<Vec<f64>> = None;
     let mut objectives = Objectives::default();
-    let mut seen: Vec<&syn::Ident> = Vec::new();
+    let mut runtime: syn::Path = syn::parse_quote!(::obs_runtime);
+    let mut seen: Vec<(Key, &syn::Ident)> = Vec::new();
     // A misspelt `endpoint` or `operation` already got a "did you mean"; "missing `endpoint` or
     // `operation`" would repeat it.
     let mut target_misspelt = false;
 
-    for Arg { key, value } in &raw.args {
-        let name = key.to_string();
-        if !KNOWN_ARGUMENTS.contains(&name.as_str()) {
-            target_misspelt |= matches!(closest(&name, KNOWN_ARGUMENTS), Some("endpoint" | "operation"));
-            errors.spanned(key, unknown_argument_message(&name));
-            continue;
-        }
-        if seen.iter().any(|earlier| **earlier == name) {
-            errors.spanned(key, format!("duplicate argument `{name}`: give it once"));
-            continue;
-        }
-        seen.push(key);
-        if name == "slo" {
-            match value {
-                ArgValue::List(nested) => objectives = check_slo(nested, errors),
-                ArgValue::Value(value) => {
-                    errors.spanned(value, format!("`slo` takes a list: write {}", example_for("slo")));
-                }
-                ArgValue::Missing => {
-                    errors.spanned(key, format!("`slo` needs objectives: write {}", example_for("slo")));
-                }
-            }
-            continue;
-        }
-        let ArgValue::Value(value) = value else {
-            errors.spanned(key, format!("`{name}` needs a value: write {}", example_for(&name)));
+    for Arg { key: ident, value } in &raw.args {
+        let name = ident.to_string();
+        let Some(key) = Key::parse(&name) else {
+            target_misspelt |= matches!(closest(&name, &Key::names()), Some("endpoint" | "operation"));
+            errors.spanned(ident, unknown_name_message("argument", &name, &Key::names()));
             continue;
         };
-        match name.as_str() {
-            "endpoint" => endpoint = check_endpoint(value, errors),
-            "operation" => operation = check_operation(value, errors),
-            "method" => method = check_method(value, errors),
-            "buckets" => buckets = check_buckets(value, errors),
-            _ => unreachable!("every known argument is matched above"),
+        if seen.iter().any(|(earlier, _)| *earlier == key) {
+            errors.spanned(ident, format!("duplicate argument `{name}`: give it once"));
+            continue;
+        }
+        seen.push((key, ident));
+        let value = match (key, value) {
+            (Key::Slo, ArgValue::List(nested)) => {
+                objectives = check_slo(nested, errors);
+                continue;
+            }
+            (Key::Slo, ArgValue::Value(value)) => {
+                errors.spanned(value, format!("`slo` takes a list: write {}", key.example()));
+                continue;
+            }
+            (Key::Slo, ArgValue::Missing) => {
+                errors.spanned(ident, format!("`slo` needs objectives: write {}", key.example()));
+                continue;
+            }
+            (_, ArgValue::Value(value)) => value,
+            (_, ArgValue::List(_) | ArgValue::Missing) => {
+                errors.spanned(ident, format!("`{name}` needs a value: write {}", key.example()));
+                continue;
+            }
+        };
+        match key {
+            Key::Endpoint => endpoint = check_endpoint(value, errors),
+            Key::Operation => operation = check_operation(value, errors),
+            Key::Method => method = check_method(value, errors),
+            Key::Buckets => buckets = check_buckets(value, errors),
+            Key::Crate => runtime = check_crate(value, errors).unwrap_or(runtime),
+            Key::Slo => {}
         }
     }
 
-    let given = |name: &str| seen.iter().copied().find(|key| *key == name);
-    match (given("endpoint"), given("operation")) {
+    let given = |wanted: Key| seen.iter().find(|(key, _)| *key == wanted).map(|(_, ident)| *ident);
+    match (given(Key::Endpoint), given(Key::Operation)) {
         (Some(endpoint_key), Some(operation_key)) => {
             // On the later of the two, which is the one to reconsider.
-            let position = |key: &syn::Ident| seen.iter().position(|earlier| *earlier == key);
+            let position = |ident: &syn::Ident| seen.iter().position(|(_, earlier)| *earlier == ident);
             let later = if position(endpoint_key) > position(operation_key) { endpoint_key } else { operation_key };
             errors.spanned(
                 later,
@@ -115,20 +114,8 @@ pub fn check_args(raw: &RawArgs, attr_span: Span, errors: &Errors) -> Option<Obs
             return None;
         }
         (None, Some(_)) => {
-            for key in ENDPOINT_ONLY_ARGUMENTS.iter().filter_map(|name| given(name)) {
-                errors.spanned(
-                    key,
-                    format!(
-                        "`{key}` is for endpoints, not operations: {}; remove it here",
-                        if key == "method" {
-                            "an operation is not an HTTP request and has no method"
-                        } else {
-                            "objectives are declared on the endpoint that serves the request"
-                        }
-                    ),
-                );
-            }
-            return Some(Observed { target: Target::Operation { name: operation? }, buckets });
+            reject_endpoint_only(&seen, errors);
+            return Some(Observed { target: Target::Operation { name: operation? }, buckets, runtime });
         }
         (None, None) if !target_misspelt => {
             errors.push(syn::Error::new(
@@ -154,7 +141,20 @@ pub fn check_args(raw: &RawArgs, attr_span: Span, errors: &Errors) -> Option<Obs
             latency_objective: objectives.latency.map(|(latency, _)| latency),
         },
         buckets,
+        runtime,
     })
+}
+
+/// An operation given `method` or `slo`: each is an error saying why it does not apply.
+fn reject_endpoint_only(seen: &[(Key, &syn::Ident)], errors: &Errors) {
+    for (key, ident) in seen.iter().filter(|(key, _)| key.endpoint_only()) {
+        let why = if *key == Key::Method {
+            "an operation is not an HTTP request and has no method"
+        } else {
+            "objectives are declared on the endpoint that serves the request"
+        };
+        errors.spanned(ident, format!("`{ident}` is for endpoints, not operations: {why}; remove it here"));
+    }
 }
 
 /// Checks the annotated function itself for what the runtime cannot instrument.
@@ -190,49 +190,48 @@ fn check_slo(nested: &NestedArgs, errors: &Errors) -> Objectives {
     if nested.args.is_empty() {
         errors.push(syn::Error::new(
             nested.span,
-            format!("`slo()` declares no objective: write {} or remove it to use the defaults", example_for("slo")),
+            format!("`slo()` declares no objective: write {} or remove it to use the defaults", Key::Slo.example()),
         ));
     }
-    let mut seen: Vec<String> = Vec::new();
-    for Arg { key, value } in &nested.args {
-        let name = key.to_string();
-        if !KNOWN_OBJECTIVES.contains(&name.as_str()) {
-            errors.spanned(key, unknown_name_message("objective", &name, KNOWN_OBJECTIVES));
+    let mut seen: Vec<ObjectiveKey> = Vec::new();
+    for Arg { key: ident, value } in &nested.args {
+        let name = ident.to_string();
+        let Some(key) = ObjectiveKey::parse(&name) else {
+            errors.spanned(ident, unknown_name_message("objective", &name, &ObjectiveKey::names()));
+            continue;
+        };
+        if seen.contains(&key) {
+            errors.spanned(ident, format!("duplicate objective `{name}`: give it once"));
             continue;
         }
-        if seen.contains(&name) {
-            errors.spanned(key, format!("duplicate objective `{name}`: give it once"));
-            continue;
-        }
-        seen.push(name.clone());
+        seen.push(key);
         let literal = match value {
             ArgValue::Value(value) => {
                 string_literal(value).ok_or_else(|| (quote::ToTokens::to_token_stream(value), number_text(value)))
             }
-            ArgValue::List(_) | ArgValue::Missing => Err((quote::ToTokens::to_token_stream(key), None)),
+            ArgValue::List(_) | ArgValue::Missing => Err((quote::ToTokens::to_token_stream(ident), None)),
         };
         let literal = match literal {
             Ok(literal) => literal,
             Err((tokens, number)) => {
-                let write = match (number, name.as_str()) {
-                    (Some(number), "success") => format!("`success = \"{number}%\"`"),
-                    _ => example_for(&name).to_owned(),
+                let write = match (number, key) {
+                    (Some(number), ObjectiveKey::Success) => format!("`success = \"{number}%\"`"),
+                    _ => key.example().to_owned(),
                 };
                 errors.spanned(tokens, format!("`{name}` must be a string literal: write {write}"));
                 continue;
             }
         };
         let text = literal.value();
-        if name == "success" {
-            match objective::parse_percent(&text) {
+        match key {
+            ObjectiveKey::Success => match objective::parse_percent(&text) {
                 Ok(ratio) => objectives.success = Some(ratio),
                 Err(message) => errors.spanned(literal, format!("invalid success objective: {message}")),
-            }
-        } else {
-            match objective::parse_latency(&text) {
+            },
+            ObjectiveKey::Latency => match objective::parse_latency(&text) {
                 Ok(latency) => objectives.latency = Some((latency, literal.span())),
                 Err(message) => errors.spanned(literal, format!("invalid latency objective: {message}")),
-            }
+            },
         }
     }
     objectives
@@ -277,27 +276,11 @@ fn format_seconds(seconds: f64) -> String {
     }
 }
 
-fn unknown_argument_message(name: &str) -> String {
-    unknown_name_message("argument", name, KNOWN_ARGUMENTS)
-}
-
 fn unknown_name_message(what: &str, name: &str, known: &[&'static str]) -> String {
     let list = known.iter().map(|known| format!("`{known}`")).collect::<Vec<_>>().join(", ");
     match closest(name, known) {
         Some(guess) => format!("unknown {what} `{name}`: did you mean `{guess}`? expected one of {list}"),
         None => format!("unknown {what} `{name}`: expected one of {list}"),
-    }
-}
-
-fn example_for(name: &str) -> &'static str {
-    match name {
-        "endpoint" => "`endpoint = \"/users/{id}\"`",
-        "operation" => "`operation = \"db.load_user\"`",
-        "method" => "`method = \"GET\"`",
-        "slo" => "`slo(success = \"99.9%\", latency = \"250ms @ 99%\")`",
-        "success" => "`success = \"99.9%\"`",
-        "latency" => "`latency = \"250ms @ 99%\"`",
-        _ => "`buckets = [0.01, 0.1, 1.0]`",
     }
 }
 
@@ -463,6 +446,23 @@ fn bucket_bound(element: &Expr) -> Option<f64> {
         Expr::Unary(unary) if matches!(unary.op, UnOp::Neg(_)) => bucket_bound(&unary.expr).map(|bound| -bound),
         _ => None,
     }
+}
+
+/// `crate = my_obs`, `crate = ::my_obs` or `crate = "my_obs"`: where the generated code finds
+/// obs-runtime when the user's Cargo.toml renames it.
+fn check_crate(value: &Expr, errors: &Errors) -> Option<syn::Path> {
+    let path = match value {
+        Expr::Path(path) if path.qself.is_none() && path.attrs.is_empty() => Some(path.path.clone()),
+        Expr::Group(group) => return check_crate(&group.expr, errors),
+        other => string_literal(other).and_then(|literal| literal.parse::<syn::Path>().ok()),
+    };
+    if path.is_none() {
+        errors.spanned(
+            value,
+            format!("`crate` takes the path of obs-runtime in this crate: write {}", Key::Crate.example()),
+        );
+    }
+    path
 }
 
 /// The known name within edit distance 2 of `name`, to suggest for a typo.
