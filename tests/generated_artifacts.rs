@@ -4,7 +4,7 @@
 //! (unique panel ids, provisioned datasource uids, defined variables).
 
 use obs_generate::{Options, artifacts, write_artifacts};
-use obs_runtime::__private::{CallSite, EndpointInfo};
+use obs_runtime::__private::{CallSite, CallSiteInfo, Target};
 use obs_tests::process::{example_binary, require_tool};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -379,9 +379,13 @@ fn the_docs_name_every_endpoint_and_operation_with_one_promql_expression_per_blo
 }
 
 /// A route that needs escaping in PromQL, YAML and Go templates, declared objectives and buckets.
-static ODD: CallSite = CallSite::endpoint(EndpointInfo {
-    method: "PUT",
-    route: "/q/{{name}}/it's/\"x\"\\y",
+static ODD: CallSite = CallSite::new(CallSiteInfo {
+    target: Target::Endpoint {
+        method: "PUT",
+        route: "/q/{{name}}/it's/\"x\"\\y",
+        success_objective: Some(0.995),
+        latency_objective: Some((0.25, 0.95)),
+    },
     function: "odd",
     function_path: || "",
     module_path: "shop",
@@ -389,14 +393,11 @@ static ODD: CallSite = CallSite::endpoint(EndpointInfo {
     line: 3,
     doc: "An odd route.",
     buckets: Some(&[0.05, 0.25, 1.0]),
-    success_objective: Some(0.995),
-    latency_objective: Some((0.25, 0.95)),
 });
 
 /// An endpoint with every default.
-static PLAIN: CallSite = CallSite::endpoint(EndpointInfo {
-    method: "GET",
-    route: "/plain",
+static PLAIN: CallSite = CallSite::new(CallSiteInfo {
+    target: Target::Endpoint { method: "GET", route: "/plain", success_objective: None, latency_objective: None },
     function: "plain",
     function_path: || "",
     module_path: "shop",
@@ -404,8 +405,6 @@ static PLAIN: CallSite = CallSite::endpoint(EndpointInfo {
     line: 9,
     doc: "",
     buckets: None,
-    success_objective: None,
-    latency_objective: None,
 });
 
 /// A route full of characters that need escaping in PromQL, YAML and Go templates, and an

@@ -17,26 +17,9 @@ pub enum GenerateError {
         /// What it should look like.
         expected: &'static str,
     },
-    /// Two functions claim the same method and route, so their series would merge.
-    DuplicateEndpoint {
-        /// The HTTP method.
-        method: String,
-        /// The route template.
-        route: String,
-        /// `file:line` of one function.
-        first: String,
-        /// `file:line` of the other.
-        second: String,
-    },
-    /// Two functions claim the same operation name, so their series would merge.
-    DuplicateOperation {
-        /// The operation name.
-        operation: String,
-        /// `file:line` of one function.
-        first: String,
-        /// `file:line` of the other.
-        second: String,
-    },
+    /// Functions claim the same endpoint (method and route) or operation name, so their series
+    /// would merge: every such claim, with every location.
+    DuplicateCallSites(Vec<obs_runtime::DuplicateClaim>),
     /// An endpoint's objectives cannot be measured from its series.
     InvalidObjective {
         /// The HTTP method.
@@ -61,14 +44,11 @@ impl fmt::Display for GenerateError {
             GenerateError::InvalidOption { option, value, expected } => {
                 write!(f, "generate option {option}={value:?} is invalid: expected {expected}")
             }
-            GenerateError::DuplicateEndpoint { method, route, first, second } => write!(
-                f,
-                "{method} {route} is annotated twice, at {first} and at {second}: give each function its own endpoint"
-            ),
-            GenerateError::DuplicateOperation { operation, first, second } => write!(
-                f,
-                "operation {operation:?} is annotated twice, at {first} and at {second}: give each function its own operation name"
-            ),
+            GenerateError::DuplicateCallSites(duplicates) => {
+                // The runtime's own error says it the same way.
+                let setup = obs_runtime::SetupError::DuplicateCallSites { duplicates: duplicates.clone() };
+                write!(f, "{setup}")
+            }
             GenerateError::InvalidObjective { method, route, reason } => {
                 write!(f, "the objectives of {method} {route} cannot be generated: {reason}")
             }

@@ -255,9 +255,8 @@ impl Options {
 /// of `catalog` does not matter.
 ///
 /// # Errors
-/// [`GenerateError::InvalidOption`] for an unusable option, [`GenerateError::DuplicateEndpoint`]
-/// when two functions share a method and route, [`GenerateError::DuplicateOperation`] when two
-/// share an operation name, [`GenerateError::InvalidObjective`] when an
+/// [`GenerateError::InvalidOption`] for an unusable option,
+/// [`GenerateError::DuplicateCallSites`] when functions share an endpoint or an operation name, [`GenerateError::InvalidObjective`] when an
 /// objective cannot be measured (a latency threshold that is not a bucket bound, a target outside
 /// `(0, 1)`).
 pub fn artifacts(catalog: &[&CallSite], options: &Options) -> Result<Vec<Artifact>, GenerateError> {

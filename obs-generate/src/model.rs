@@ -134,29 +134,14 @@ impl<'a> Model<'a> {
     pub fn new(catalog: &[&CallSite], options: &'a Options) -> Result<Self, GenerateError> {
         validate(options)?;
         let of_kind = |kind: CallSiteKind| catalog.iter().copied().filter(move |site| site.kind() == kind);
+        let duplicates = obs_runtime::duplicate_claims(catalog);
+        if !duplicates.is_empty() {
+            return Err(GenerateError::DuplicateCallSites(duplicates));
+        }
         let mut operations: Vec<Operation> = of_kind(CallSiteKind::Operation).map(Operation::from_site).collect();
-        operations.sort_by(|a, b| (&a.name, &a.file, a.line).cmp(&(&b.name, &b.file, b.line)));
-        for pair in operations.windows(2) {
-            if pair[0].name == pair[1].name {
-                return Err(GenerateError::DuplicateOperation {
-                    operation: pair[0].name.clone(),
-                    first: pair[0].location(),
-                    second: pair[1].location(),
-                });
-            }
-        }
+        operations.sort_by(|a, b| a.name.cmp(&b.name));
         let mut endpoints: Vec<Endpoint> = of_kind(CallSiteKind::Endpoint).map(Endpoint::from_site).collect();
-        endpoints.sort_by(|a, b| (&a.route, &a.method, &a.file, a.line).cmp(&(&b.route, &b.method, &b.file, b.line)));
-        for pair in endpoints.windows(2) {
-            if (&pair[0].route, &pair[0].method) == (&pair[1].route, &pair[1].method) {
-                return Err(GenerateError::DuplicateEndpoint {
-                    method: pair[0].method.clone(),
-                    route: pair[0].route.clone(),
-                    first: pair[0].location(),
-                    second: pair[1].location(),
-                });
-            }
-        }
+        endpoints.sort_by(|a, b| (&a.route, &a.method).cmp(&(&b.route, &b.method)));
         for endpoint in &endpoints {
             endpoint.check()?;
         }

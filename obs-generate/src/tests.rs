@@ -5,13 +5,12 @@ use super::grafana::dashboards;
 use super::model::Model;
 use super::tree::Node;
 use super::*;
-use obs_runtime::__private::{EndpointInfo, OperationInfo};
+use obs_runtime::__private::{CallSiteInfo, Target};
 use std::collections::BTreeSet;
 
 fn site(method: &'static str, route: &'static str, line: u32) -> CallSite {
-    CallSite::endpoint(EndpointInfo {
-        method,
-        route,
+    CallSite::new(CallSiteInfo {
+        target: Target::Endpoint { method, route, success_objective: None, latency_objective: None },
         function: "handler",
         function_path: || "",
         module_path: "shop::api",
@@ -19,15 +18,17 @@ fn site(method: &'static str, route: &'static str, line: u32) -> CallSite {
         line,
         doc: "Does the thing.\nSecond line.",
         buckets: None,
-        success_objective: None,
-        latency_objective: None,
     })
 }
 
 fn declared_site() -> CallSite {
-    CallSite::endpoint(EndpointInfo {
-        method: "POST",
-        route: "/orders/{id}",
+    CallSite::new(CallSiteInfo {
+        target: Target::Endpoint {
+            method: "POST",
+            route: "/orders/{id}",
+            success_objective: Some(0.999),
+            latency_objective: Some((0.25, 0.95)),
+        },
         function: "create",
         function_path: || "",
         module_path: "shop::orders",
@@ -35,14 +36,12 @@ fn declared_site() -> CallSite {
         line: 7,
         doc: "",
         buckets: Some(&[0.05, 0.25, 1.0]),
-        success_objective: Some(0.999),
-        latency_objective: Some((0.25, 0.95)),
     })
 }
 
 fn operation(name: &'static str, line: u32, buckets: Option<&'static [f64]>) -> CallSite {
-    CallSite::for_operation(OperationInfo {
-        operation: name,
+    CallSite::new(CallSiteInfo {
+        target: Target::Operation { name },
         function: "load",
         function_path: || "",
         module_path: "shop::db",
@@ -226,7 +225,7 @@ fn two_functions_with_one_operation_name_are_a_typed_error() {
     let error = artifacts(&[&b, &a], &Options::new("shop")).expect_err("duplicate");
     assert_eq!(
         error.to_string(),
-        "operation \"db.load\" is annotated twice, at src/db.rs:10 and at src/db.rs:30: give each function its own operation name"
+        "operation \"db.load\" is annotated 2 times, at src/db.rs:10 and src/db.rs:30: give each function its own endpoint (method and route) or operation name"
     );
 }
 
@@ -455,26 +454,19 @@ fn invalid_input_is_a_typed_error() {
     let error = artifacts(&[&a, &b], &options).expect_err("duplicate");
     assert_eq!(
         error.to_string(),
-        "GET /items is annotated twice, at src/api.rs:1 and at src/api.rs:9: give each function its own endpoint"
+        "GET /items is annotated 2 times, at src/api.rs:1 and src/api.rs:9: give each function its own endpoint (method and route) or operation name"
     );
     for service in ["", "a b", "../x", "-x", "a-name-that-is-much-too-long-for-uids"] {
         let error = artifacts(&[&a], &Options::new(service)).expect_err(service);
         assert!(matches!(error, GenerateError::InvalidOption { option: "service", .. }), "{service}: {error}");
     }
-    let off_bucket = CallSite::endpoint(EndpointInfo { latency_objective: Some((0.3, 0.99)), ..site_info() });
-    let error = artifacts(&[&off_bucket], &options).expect_err("threshold");
-    assert!(error.to_string().contains("the latency threshold 0.3s is not one of the bucket bounds"), "{error}");
-    let mut slow_ticket = Options::new("shop");
-    slow_ticket.ticket_for = std::time::Duration::from_secs(6 * 3600);
-    assert!(matches!(artifacts(&[&a], &slow_ticket), Err(GenerateError::InvalidOption { option: "ticket_for", .. })));
-    slow_ticket.no_traffic_min_requests_per_minute = None;
-    assert!(artifacts(&[&a], &slow_ticket).is_ok(), "a long ticket `for` is fine without the no-traffic alert");
-}
-
-fn site_info() -> EndpointInfo {
-    EndpointInfo {
-        method: "GET",
-        route: "/x",
+    let off_bucket = CallSite::new(CallSiteInfo {
+        target: Target::Endpoint {
+            method: "GET",
+            route: "/x",
+            success_objective: None,
+            latency_objective: Some((0.3, 0.99)),
+        },
         function: "x",
         function_path: || "",
         module_path: "m",
@@ -482,9 +474,14 @@ fn site_info() -> EndpointInfo {
         line: 1,
         doc: "",
         buckets: None,
-        success_objective: None,
-        latency_objective: None,
-    }
+    });
+    let error = artifacts(&[&off_bucket], &options).expect_err("threshold");
+    assert!(error.to_string().contains("the latency threshold 0.3s is not one of the bucket bounds"), "{error}");
+    let mut slow_ticket = Options::new("shop");
+    slow_ticket.ticket_for = std::time::Duration::from_secs(6 * 3600);
+    assert!(matches!(artifacts(&[&a], &slow_ticket), Err(GenerateError::InvalidOption { option: "ticket_for", .. })));
+    slow_ticket.no_traffic_min_requests_per_minute = None;
+    assert!(artifacts(&[&a], &slow_ticket).is_ok(), "a long ticket `for` is fine without the no-traffic alert");
 }
 
 #[test]

@@ -229,7 +229,7 @@ fn call_site_statics(function: &ItemFn, observed: &Observed) -> TokenStream {
         |bounds| quote!(::core::option::Option::Some(&[#(#bounds),*])),
     );
     let line = quote_spanned!(ident.span()=> ::core::line!());
-    let call_site = match &observed.target {
+    let target = match &observed.target {
         Target::Endpoint { route, method, success_objective, latency_objective, .. } => {
             let success_objective = optional(success_objective.map(|ratio| {
                 let ratio = proc_macro2::Literal::f64_unsuffixed(ratio);
@@ -241,37 +241,27 @@ fn call_site_statics(function: &ItemFn, observed: &Observed) -> TokenStream {
                 quote!((#threshold, #target))
             }));
             quote! {
-                #rt::__private::CallSite::endpoint(
-                    #rt::__private::EndpointInfo {
-                        method: #method,
-                        route: #route,
-                        function: #function_name,
-                        function_path: __obs_function_path,
-                        module_path: ::core::module_path!(),
-                        file: ::core::file!(),
-                        line: #line,
-                        doc: #doc,
-                        buckets: #buckets,
-                        success_objective: #success_objective,
-                        latency_objective: #latency_objective,
-                    },
-                )
+                #rt::__private::Target::Endpoint {
+                    method: #method,
+                    route: #route,
+                    success_objective: #success_objective,
+                    latency_objective: #latency_objective,
+                }
             }
         }
-        Target::Operation { name } => quote! {
-            #rt::__private::CallSite::for_operation(
-                #rt::__private::OperationInfo {
-                    operation: #name,
-                    function: #function_name,
-                    function_path: __obs_function_path,
-                    module_path: ::core::module_path!(),
-                    file: ::core::file!(),
-                    line: #line,
-                    doc: #doc,
-                    buckets: #buckets,
-                },
-            )
-        },
+        Target::Operation { name } => quote!(#rt::__private::Target::Operation { name: #name }),
+    };
+    let call_site = quote! {
+        #rt::__private::CallSite::new(#rt::__private::CallSiteInfo {
+            target: #target,
+            function: #function_name,
+            function_path: __obs_function_path,
+            module_path: ::core::module_path!(),
+            file: ::core::file!(),
+            line: #line,
+            doc: #doc,
+            buckets: #buckets,
+        })
     };
     quote! {
         fn __obs_function_path() -> &'static str {

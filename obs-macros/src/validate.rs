@@ -91,8 +91,8 @@ pub fn check_args(raw: &RawArgs, attr_span: Span, errors: &Errors) -> Option<Obs
             }
         };
         match key {
-            Key::Endpoint => endpoint = check_endpoint(value, errors),
-            Key::Operation => operation = check_operation(value, errors),
+            Key::Endpoint => endpoint = check_label_literal(value, key, check_route, errors),
+            Key::Operation => operation = check_label_literal(value, key, check_operation_name, errors),
             Key::Method => method = check_method(value, errors),
             Key::Buckets => buckets = check_buckets(value, errors),
             Key::Crate => runtime = check_crate(value, errors).unwrap_or(runtime),
@@ -293,32 +293,25 @@ fn string_literal(value: &Expr) -> Option<&LitStr> {
     }
 }
 
-fn check_endpoint(value: &Expr, errors: &Errors) -> Option<LitStr> {
+/// A label value given as a string literal (`endpoint`, `operation`), checked by `check`.
+fn check_label_literal(
+    value: &Expr,
+    key: Key,
+    check: fn(&str) -> Result<(), String>,
+    errors: &Errors,
+) -> Option<LitStr> {
     let Some(literal) = string_literal(value) else {
         errors.spanned(
             value,
-            "`endpoint` must be a string literal, e.g. `endpoint = \"/users/{id}\"`: metric labels only come from literals",
+            format!(
+                "`{}` must be a string literal, e.g. {}: metric labels only come from literals",
+                key.name(),
+                key.example()
+            ),
         );
         return None;
     };
-    match check_route(&literal.value()) {
-        Ok(()) => Some(literal.clone()),
-        Err(message) => {
-            errors.spanned(literal, message);
-            None
-        }
-    }
-}
-
-fn check_operation(value: &Expr, errors: &Errors) -> Option<LitStr> {
-    let Some(literal) = string_literal(value) else {
-        errors.spanned(
-            value,
-            "`operation` must be a string literal, e.g. `operation = \"db.load_user\"`: metric labels only come from literals",
-        );
-        return None;
-    };
-    match check_operation_name(&literal.value()) {
+    match check(&literal.value()) {
         Ok(()) => Some(literal.clone()),
         Err(message) => {
             errors.spanned(literal, message);

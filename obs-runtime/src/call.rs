@@ -1,10 +1,10 @@
 //! One observed call: started by the generated code, finished with the classified return value,
 //! or dropped unfinished by a panic or a cancellation.
 
-use crate::call_site::{CallSite, SiteMetrics};
+use crate::call_site::CallSite;
 use crate::metrics::exemplar::SpanSource;
+use crate::metrics::site_metrics::SiteMetrics;
 use crate::outcome::{Classification, ErrorType, GrpcCode};
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 use tracing::{Level, Span};
 
@@ -43,9 +43,7 @@ impl Call {
     #[must_use]
     pub fn start(site: &'static CallSite, span: Span) -> Self {
         let metrics = site.metrics();
-        if let SiteMetrics::Endpoint(endpoint) = metrics {
-            endpoint.active.fetch_add(1, Ordering::Relaxed);
-        }
+        metrics.started();
         Call { site, metrics, span, started: Instant::now(), finished: false }
     }
 
@@ -70,22 +68,15 @@ impl Call {
         let traced = !self.span.is_disabled();
         // Only a span someone records can be sampled: no exemplar is offered otherwise.
         let exemplar = traced.then_some(SpanSource { span: &self.span, ended });
-        match self.metrics {
-            SiteMetrics::Endpoint(endpoint) => {
-                endpoint.outcomes.observe(outcome, nanos, exemplar.as_ref());
-                endpoint.active.fetch_sub(1, Ordering::Relaxed);
-                if traced {
-                    record_on_span(&self.span, outcome, true);
-                }
-                self.span.in_scope(|| log_request(self.site, outcome, elapsed));
-            }
-            SiteMetrics::Operation(operation) => {
-                operation.observe(outcome, nanos, exemplar.as_ref());
-                if traced {
-                    record_on_span(&self.span, outcome, false);
-                }
-                self.span.in_scope(|| log_operation(self.site, outcome, elapsed));
-            }
+        self.metrics.finished(outcome, nanos, exemplar.as_ref());
+        let endpoint = self.metrics.is_endpoint();
+        if traced {
+            record_on_span(&self.span, outcome, endpoint);
+        }
+        if endpoint {
+            self.span.in_scope(|| log_request(self.site, outcome, elapsed));
+        } else {
+            self.span.in_scope(|| log_operation(self.site, outcome, elapsed));
         }
     }
 }

@@ -1,18 +1,17 @@
 //! The catalog of annotated functions: one static [`CallSite`] per `#[observed]` function,
 //! collected at link time, each resolving its metric handles once.
 
-use crate::metrics::endpoint_metrics::{self, EndpointMetrics};
-use crate::metrics::operation_metrics::{self, OperationMetrics};
+use crate::error::DuplicateClaim;
+use crate::metrics::site_metrics::{self, SeriesKey, SiteMetrics};
 use crate::objectives::Objectives;
 use crate::schema::DEFAULT_BUCKETS;
 use std::sync::{Arc, OnceLock};
 
-/// What `#[observed(endpoint = ...)]` knows about an endpoint at compile time.
+/// What `#[observed(...)]` knows about a function at compile time.
 #[doc(hidden)]
 #[derive(Debug)]
-pub struct EndpointInfo {
-    pub method: &'static str,
-    pub route: &'static str,
+pub struct CallSiteInfo {
+    pub target: Target,
     pub function: &'static str,
     /// `core::any::type_name` of an item nested in the function: its full path, which names
     /// the impl's type for a method (something the attribute itself cannot see).
@@ -22,26 +21,23 @@ pub struct EndpointInfo {
     pub line: u32,
     pub doc: &'static str,
     pub buckets: Option<&'static [f64]>,
-    /// `slo(success = "99.9%")` as a ratio (`0.999`).
-    pub success_objective: Option<f64>,
-    /// `slo(latency = "250ms @ 99%")` as `(0.25, 0.99)`.
-    pub latency_objective: Option<(f64, f64)>,
 }
 
-/// What `#[observed(operation = ...)]` knows about an internal operation at compile time.
+/// What the function is observed as.
 #[doc(hidden)]
 #[derive(Debug)]
-pub struct OperationInfo {
-    pub operation: &'static str,
-    pub function: &'static str,
-    /// `core::any::type_name` of an item nested in the function: its full path, which names
-    /// the impl's type for a method (something the attribute itself cannot see).
-    pub function_path: fn() -> &'static str,
-    pub module_path: &'static str,
-    pub file: &'static str,
-    pub line: u32,
-    pub doc: &'static str,
-    pub buckets: Option<&'static [f64]>,
+pub enum Target {
+    /// `#[observed(endpoint = ..)]`.
+    Endpoint {
+        method: &'static str,
+        route: &'static str,
+        /// `slo(success = "99.9%")` as a ratio (`0.999`).
+        success_objective: Option<f64>,
+        /// `slo(latency = "250ms @ 99%")` as `(0.25, 0.99)`.
+        latency_objective: Option<(f64, f64)>,
+    },
+    /// `#[observed(operation = ..)]`.
+    Operation { name: &'static str },
 }
 
 /// Whether a call site serves an HTTP endpoint or runs an internal operation.
@@ -56,57 +52,38 @@ pub enum CallSiteKind {
     Operation,
 }
 
-#[derive(Debug)]
-enum Details {
-    Endpoint(EndpointInfo),
-    Operation(OperationInfo),
-}
-
-/// The metric state a call site records into, resolved once.
-#[derive(Debug)]
-pub(crate) enum SiteMetrics {
-    Endpoint(Arc<EndpointMetrics>),
-    Operation(Arc<OperationMetrics>),
-}
-
 /// One annotated function: its endpoint or operation, source location and documentation.
 ///
 /// Every `#[observed]` function has exactly one, registered in [`catalog`] before `main` runs.
 #[derive(Debug)]
 pub struct CallSite {
-    details: Details,
-    metrics: OnceLock<SiteMetrics>,
+    info: CallSiteInfo,
+    metrics: OnceLock<Arc<SiteMetrics>>,
     function_name: OnceLock<String>,
 }
 
 impl CallSite {
     #[doc(hidden)]
     #[must_use]
-    pub const fn endpoint(info: EndpointInfo) -> Self {
-        CallSite { details: Details::Endpoint(info), metrics: OnceLock::new(), function_name: OnceLock::new() }
-    }
-
-    #[doc(hidden)]
-    #[must_use]
-    pub const fn for_operation(info: OperationInfo) -> Self {
-        CallSite { details: Details::Operation(info), metrics: OnceLock::new(), function_name: OnceLock::new() }
+    pub const fn new(info: CallSiteInfo) -> Self {
+        CallSite { info, metrics: OnceLock::new(), function_name: OnceLock::new() }
     }
 
     /// Whether this is an endpoint or an internal operation.
     #[must_use]
     pub fn kind(&self) -> CallSiteKind {
-        match self.details {
-            Details::Endpoint(_) => CallSiteKind::Endpoint,
-            Details::Operation(_) => CallSiteKind::Operation,
+        match self.info.target {
+            Target::Endpoint { .. } => CallSiteKind::Endpoint,
+            Target::Operation { .. } => CallSiteKind::Operation,
         }
     }
 
     /// The HTTP method, upper case (`GET`); empty for an operation, which has none.
     #[must_use]
     pub fn method(&self) -> &'static str {
-        match &self.details {
-            Details::Endpoint(info) => info.method,
-            Details::Operation(_) => "",
+        match self.info.target {
+            Target::Endpoint { method, .. } => method,
+            Target::Operation { .. } => "",
         }
     }
 
@@ -114,9 +91,9 @@ impl CallSite {
     /// operation, which has none.
     #[must_use]
     pub fn route(&self) -> &'static str {
-        match &self.details {
-            Details::Endpoint(info) => info.route,
-            Details::Operation(_) => "",
+        match self.info.target {
+            Target::Endpoint { route, .. } => route,
+            Target::Operation { .. } => "",
         }
     }
 
@@ -124,9 +101,9 @@ impl CallSite {
     /// endpoint.
     #[must_use]
     pub fn operation(&self) -> Option<&'static str> {
-        match &self.details {
-            Details::Endpoint(_) => None,
-            Details::Operation(info) => Some(info.operation),
+        match self.info.target {
+            Target::Endpoint { .. } => None,
+            Target::Operation { name } => Some(name),
         }
     }
 
@@ -136,58 +113,39 @@ impl CallSite {
     #[must_use]
     pub fn function(&self) -> &str {
         self.function_name.get_or_init(|| {
-            let (ident, path) = match &self.details {
-                Details::Endpoint(info) => (info.function, (info.function_path)()),
-                Details::Operation(info) => (info.function, (info.function_path)()),
-            };
-            function_name(path, self.module_path()).unwrap_or_else(|| ident.to_owned())
+            function_name((self.info.function_path)(), self.module_path())
+                .unwrap_or_else(|| self.info.function.to_owned())
         })
     }
 
     /// The module the function is defined in.
     #[must_use]
     pub fn module_path(&self) -> &'static str {
-        match &self.details {
-            Details::Endpoint(info) => info.module_path,
-            Details::Operation(info) => info.module_path,
-        }
+        self.info.module_path
     }
 
     /// The source file of the function.
     #[must_use]
     pub fn file(&self) -> &'static str {
-        match &self.details {
-            Details::Endpoint(info) => info.file,
-            Details::Operation(info) => info.file,
-        }
+        self.info.file
     }
 
     /// The line of the function's name in [`file`](Self::file).
     #[must_use]
     pub fn line(&self) -> u32 {
-        match &self.details {
-            Details::Endpoint(info) => info.line,
-            Details::Operation(info) => info.line,
-        }
+        self.info.line
     }
 
     /// The function's doc comment, one line per `///` line; empty when it has none.
     #[must_use]
     pub fn doc(&self) -> &'static str {
-        match &self.details {
-            Details::Endpoint(info) => info.doc,
-            Details::Operation(info) => info.doc,
-        }
+        self.info.doc
     }
 
     /// The histogram bucket bounds in seconds: the annotation's, or [`DEFAULT_BUCKETS`].
     #[must_use]
     pub fn buckets(&self) -> &'static [f64] {
-        let buckets = match &self.details {
-            Details::Endpoint(info) => info.buckets,
-            Details::Operation(info) => info.buckets,
-        };
-        buckets.unwrap_or(DEFAULT_BUCKETS)
+        self.info.buckets.unwrap_or(DEFAULT_BUCKETS)
     }
 
     /// The endpoint's service-level objectives: declared with `slo(...)`, or the defaults. An
@@ -195,29 +153,34 @@ impl CallSite {
     /// request) and reports the defaults.
     #[must_use]
     pub fn objectives(&self) -> Objectives {
-        match &self.details {
-            Details::Endpoint(info) => {
-                Objectives::for_endpoint(info.success_objective, info.latency_objective, self.buckets())
+        match self.info.target {
+            Target::Endpoint { success_objective, latency_objective, .. } => {
+                Objectives::for_endpoint(success_objective, latency_objective, self.buckets())
             }
-            Details::Operation(_) => Objectives::for_endpoint(None, None, self.buckets()),
+            Target::Operation { .. } => Objectives::for_endpoint(None, None, self.buckets()),
         }
     }
 
     /// The span name: `"{METHOD} {route}"` for an endpoint, the operation name for an operation.
     #[must_use]
     pub fn span_name(&self) -> String {
-        match &self.details {
-            Details::Endpoint(info) => format!("{} {}", info.method, info.route),
-            Details::Operation(info) => info.operation.to_owned(),
+        match self.info.target {
+            Target::Endpoint { method, route, .. } => format!("{method} {route}"),
+            Target::Operation { name } => name.to_owned(),
         }
     }
 
-    /// The metric handles of this call site, resolved on the first call and cached.
-    pub(crate) fn metrics(&'static self) -> &'static SiteMetrics {
-        self.metrics.get_or_init(|| match self.details {
-            Details::Endpoint(_) => SiteMetrics::Endpoint(endpoint_metrics::register(self)),
-            Details::Operation(_) => SiteMetrics::Operation(operation_metrics::register(self)),
-        })
+    /// The series this call site's calls are counted under: its endpoint or its operation.
+    fn series_key(&self) -> SeriesKey {
+        match self.info.target {
+            Target::Endpoint { method, route, .. } => SeriesKey::Endpoint { method, route },
+            Target::Operation { name } => SeriesKey::Operation { name },
+        }
+    }
+
+    /// The metric state of this call site, resolved on the first call and cached.
+    pub(crate) fn metrics(&self) -> &SiteMetrics {
+        self.metrics.get_or_init(|| site_metrics::register(self.series_key(), self.buckets()))
     }
 }
 
@@ -311,24 +274,39 @@ pub fn operations() -> impl Iterator<Item = &'static CallSite> {
     catalog().iter().copied().filter(|site| site.kind() == CallSiteKind::Operation)
 }
 
+/// Every endpoint (method and route) or operation name that more than one of `sites` claims,
+/// with every location claiming it: their series would merge. Sorted; empty when all is well.
+///
+/// ```
+/// assert!(obs_runtime::duplicate_claims(obs_runtime::catalog()).is_empty());
+/// ```
+#[must_use]
+pub fn duplicate_claims(sites: &[&CallSite]) -> Vec<DuplicateClaim> {
+    let mut sites: Vec<&CallSite> = sites.to_vec();
+    sites.sort_by_key(|site| (site.series_key(), site.file(), site.line()));
+    sites
+        .chunk_by(|left, right| left.series_key() == right.series_key())
+        .filter(|group| group.len() > 1)
+        .map(|group| DuplicateClaim {
+            claimed: match group[0].info.target {
+                Target::Operation { name } => format!("operation {name:?}"),
+                Target::Endpoint { method, route, .. } => format!("{method} {route}"),
+            },
+            locations: group.iter().map(|site| format!("{}:{}", site.file(), site.line())).collect(),
+        })
+        .collect()
+}
+
 /// Registers every call site of the catalog so its series exist from start-up with zero counts.
 ///
 /// # Errors
-/// Every group of call sites that claim one endpoint (method and route) or one operation name,
-/// which would merge their series; nothing is registered then.
-pub(crate) fn register_catalog() -> Result<(), Vec<Vec<&'static CallSite>>> {
-    let mut sites: Vec<&'static CallSite> = catalog().to_vec();
-    let identity = |site: &CallSite| (site.kind(), site.operation().unwrap_or_default(), site.route(), site.method());
-    sites.sort_by_key(|site| (identity(site), site.file(), site.line()));
-    let duplicates: Vec<Vec<&'static CallSite>> = sites
-        .chunk_by(|left, right| identity(left) == identity(right))
-        .filter(|group| group.len() > 1)
-        .map(<[&CallSite]>::to_vec)
-        .collect();
+/// Every duplicate claim ([`duplicate_claims`]); nothing is registered then.
+pub(crate) fn register_catalog() -> Result<(), Vec<DuplicateClaim>> {
+    let duplicates = duplicate_claims(catalog());
     if !duplicates.is_empty() {
         return Err(duplicates);
     }
-    for site in sites {
+    for site in catalog() {
         site.metrics();
     }
     Ok(())

@@ -58,7 +58,7 @@ pub mod telemetry;
 pub use call::OPERATION_LOG_TARGET;
 pub use call::REQUEST_LOG_TARGET;
 pub use call_site::{CallSite, catalog};
-pub use call_site::{CallSiteKind, endpoints, operations};
+pub use call_site::{CallSiteKind, duplicate_claims, endpoints, operations};
 pub use error::{DuplicateClaim, SetupError};
 pub use objectives::{DEFAULT_LATENCY_TARGET, DEFAULT_LATENCY_THRESHOLD_SECONDS, DEFAULT_SUCCESS_TARGET, Objectives};
 pub use obs_macros::observed;
@@ -73,8 +73,7 @@ pub use telemetry::{LogFormat, ObsGuard};
 pub mod __private {
     pub use crate::__obs_classify as classify;
     pub use crate::call::{Call, run_once};
-    pub use crate::call_site::OperationInfo;
-    pub use crate::call_site::{CALL_SITES, CallSite, EndpointInfo};
+    pub use crate::call_site::{CALL_SITES, CallSite, CallSiteInfo, Target};
     pub use crate::outcome::probe;
     pub use ::linkme;
     pub use ::tracing;

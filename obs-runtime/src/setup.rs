@@ -1,7 +1,6 @@
 //! The one call at the start of `main`: [`builder`] → [`ObsBuilder::init`] → [`ObsGuard`].
 
 use crate::call_site::{endpoints, operations, register_catalog};
-use crate::error::DuplicateClaim;
 use crate::error::SetupError;
 use crate::metrics::MetricsServer;
 use crate::telemetry::config::{self, EnvReader, LogFormat};
@@ -200,7 +199,7 @@ impl ObsBuilder {
     /// # Errors
     /// A [`SetupError`] naming what to fix; nothing is installed when it fails.
     pub fn init(self) -> Result<ObsGuard, SetupError> {
-        register_catalog().map_err(|groups| duplicates_error(&groups))?;
+        register_catalog().map_err(|duplicates| SetupError::DuplicateCallSites { duplicates })?;
         let metrics_addr = match self.metrics_listener {
             MetricsListener::At(addr) => Some(addr),
             MetricsListener::Off => None,
@@ -297,20 +296,6 @@ struct Built {
     log_filter: String,
     otlp: OtlpSettings,
     shutdown_timeout: Duration,
-}
-
-fn duplicates_error(groups: &[Vec<&'static crate::CallSite>]) -> SetupError {
-    let duplicates = groups
-        .iter()
-        .map(|group| DuplicateClaim {
-            claimed: match group[0].operation() {
-                Some(operation) => format!("operation {operation:?}"),
-                None => format!("{} {}", group[0].method(), group[0].route()),
-            },
-            locations: group.iter().map(|site| format!("{}:{}", site.file(), site.line())).collect(),
-        })
-        .collect();
-    SetupError::DuplicateCallSites { duplicates }
 }
 
 fn log_startup(

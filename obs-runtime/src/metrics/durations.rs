@@ -16,7 +16,6 @@
 
 use crate::metrics::exemplar::ExemplarSnapshot;
 use crate::metrics::histogram::HistogramSnapshot;
-use crate::metrics::{http_server, operations};
 use crate::schema::{self, le_value};
 use prometheus_client::registry::Unit;
 use std::fmt::Write as _;
@@ -34,11 +33,6 @@ pub struct DurationFamily {
 pub struct DurationSeries {
     pub labels: Vec<(&'static str, String)>,
     pub histogram: HistogramSnapshot,
-}
-
-/// Every duration family, in exposition order.
-pub fn families() -> [DurationFamily; 2] {
-    [http_server::request_durations(), operations::operation_durations()]
 }
 
 /// Writes the families in the OpenMetrics text format, each bucket with its exemplar when it

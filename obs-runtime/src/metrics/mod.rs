@@ -4,17 +4,15 @@
 //! process called [`init`](crate::ObsBuilder::init), and [`render`] encodes it on demand.
 
 pub(crate) mod build_info;
+pub(crate) mod call_families;
 pub(crate) mod durations;
-pub(crate) mod endpoint_metrics;
 pub(crate) mod exemplar;
 pub(crate) mod export_health;
 pub(crate) mod histogram;
-pub(crate) mod http_server;
-pub(crate) mod operation_metrics;
-pub(crate) mod operations;
 pub(crate) mod outcome_series;
 pub(crate) mod process;
 pub(crate) mod server;
+pub(crate) mod site_metrics;
 
 use prometheus_client::registry::Registry;
 use std::sync::OnceLock;
@@ -71,7 +69,7 @@ fn registry() -> &'static Registry {
     static REGISTRY: OnceLock<Registry> = OnceLock::new();
     REGISTRY.get_or_init(|| {
         let mut registry = Registry::default();
-        registry.register_collector(Box::new(http_server::ActiveRequestsCollector));
+        registry.register_collector(Box::new(call_families::ActiveRequestsCollector));
         registry.register_collector(Box::new(process::ProcessCollector));
         registry.register_collector(Box::new(build_info::BuildInfoCollector));
         registry.register_collector(Box::new(export_health::ExportHealthCollector));
@@ -99,11 +97,11 @@ pub fn render(format: ExpositionFormat) -> String {
     // Writing into a String cannot fail, and the collectors only fail when their writer does.
     let _ = match format {
         ExpositionFormat::OpenMetrics => {
-            durations::write_openmetrics(&mut text, &durations::families());
+            durations::write_openmetrics(&mut text, &call_families::duration_families());
             prometheus_client::encoding::text::encode(&mut text, registry())
         }
         ExpositionFormat::PrometheusText => {
-            durations::write_prometheus_text(&mut text, &durations::families());
+            durations::write_prometheus_text(&mut text, &call_families::duration_families());
             prometheus_client::encoding::prometheus_text::encode(&mut text, registry())
         }
     };

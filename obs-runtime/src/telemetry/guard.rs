@@ -2,7 +2,7 @@
 //! shutdown event, flushes telemetry with a deadline and stops the listener.
 
 use crate::metrics::MetricsServer;
-use crate::metrics::endpoint_metrics;
+use crate::metrics::site_metrics;
 use crate::telemetry::identity::ServiceIdentity;
 use crate::telemetry::providers::Providers;
 use std::net::SocketAddr;
@@ -34,7 +34,7 @@ impl ObsGuard {
 
 /// Calls completed so far across every endpoint.
 pub(crate) fn calls_served() -> u64 {
-    endpoint_metrics::registered().iter().map(|endpoint| endpoint.calls()).sum()
+    site_metrics::registered().iter().filter(|site| site.is_endpoint()).map(|site| site.calls()).sum()
 }
 
 impl Drop for ObsGuard {
