@@ -16,7 +16,7 @@
 
 use crate::alerts;
 use crate::model::Model;
-use crate::tree::{Node, map, strings};
+use crate::tree::{Node, NotFinite, map, object, strings};
 use obs_runtime::schema;
 use std::fmt::Write as _;
 
@@ -54,14 +54,14 @@ fn matcher(name: &str, value: &str) -> String {
 }
 
 #[allow(clippy::too_many_lines)] // the configuration reads best top to bottom, as the file does
-pub(crate) fn render(model: &Model) -> String {
+pub(crate) fn render(model: &Model) -> Result<String, NotFinite> {
     let receivers = &model.options.receivers;
     let mut header = model.header("Alertmanager configuration");
     header.extend([
         "page -> PagerDuty and email (continue: true); ticket -> Slack; anything else -> email.".to_owned(),
         "Secrets are read from files: create them before starting Alertmanager.".to_owned(),
     ]);
-    let mut global = map([
+    let mut global = object([
         ("resolve_timeout", "5m".into()),
         ("smtp_smarthost", receivers.smtp_smarthost.as_str().into()),
         ("smtp_from", receivers.smtp_from.as_str().into()),
@@ -173,7 +173,7 @@ pub(crate) fn render(model: &Model) -> String {
         ]),
     ]);
     map([
-        ("global", global),
+        ("global", global.into()),
         ("templates", strings([template_file_name(model)])),
         ("route", route),
         ("inhibit_rules", inhibit_rules),

@@ -20,6 +20,12 @@ pub enum GenerateError {
     /// Functions claim the same endpoint (method and route) or operation name, so their series
     /// would merge: every such claim, with every location.
     DuplicateCallSites(Vec<obs_runtime::DuplicateClaim>),
+    /// A number the generated file would hold is NaN or infinite: a bug in the inputs' checks,
+    /// reported rather than written as something else.
+    NotFinite {
+        /// Where in the document, and the value.
+        at: String,
+    },
     /// An endpoint's objectives cannot be measured from its series.
     InvalidObjective {
         /// The HTTP method.
@@ -49,11 +55,18 @@ impl fmt::Display for GenerateError {
                 let setup = obs_runtime::SetupError::DuplicateCallSites { duplicates: duplicates.clone() };
                 write!(f, "{setup}")
             }
+            GenerateError::NotFinite { at } => write!(f, "a generated number is not finite: {at}"),
             GenerateError::InvalidObjective { method, route, reason } => {
                 write!(f, "the objectives of {method} {route} cannot be generated: {reason}")
             }
             GenerateError::Write { path, source } => write!(f, "cannot write {}: {source}", path.display()),
         }
+    }
+}
+
+impl From<crate::tree::NotFinite> for GenerateError {
+    fn from(error: crate::tree::NotFinite) -> Self {
+        GenerateError::NotFinite { at: error.0 }
     }
 }
 

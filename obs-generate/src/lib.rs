@@ -265,31 +265,31 @@ pub fn artifacts(catalog: &[&CallSite], options: &Options) -> Result<Vec<Artifac
         (readme::FILE_NAME.to_owned(), readme::render(&model)),
         (docs::FILE_NAME.to_owned(), docs::render(&model)),
         (runbook::FILE_NAME.to_owned(), runbook::render(&model)),
-        (format!("prometheus/{}", rules::file_name(&model)), rules::render(&model)),
-        (format!("prometheus/{}", rules_test::file_name(&model)), rules_test::render(&model)),
-        (format!("prometheus/{}", prometheus_config::FILE_NAME), prometheus_config::render(&model)),
-        (format!("alertmanager/{}", alertmanager::FILE_NAME), alertmanager::render(&model)),
+        (format!("prometheus/{}", rules::file_name(&model)), rules::render(&model)?),
+        (format!("prometheus/{}", rules_test::file_name(&model)), rules_test::render(&model)?),
+        (format!("prometheus/{}", prometheus_config::FILE_NAME), prometheus_config::render(&model)?),
+        (format!("alertmanager/{}", alertmanager::FILE_NAME), alertmanager::render(&model)?),
         (format!("alertmanager/{}", alertmanager::template_file_name(&model)), alertmanager::render_templates(&model)),
         (
             format!("grafana/provisioning/datasources/{}", grafana::provisioning::DATASOURCES_FILE),
-            grafana::provisioning::render_datasources(&model),
+            grafana::provisioning::render_datasources(&model)?,
         ),
         (
             format!("grafana/provisioning/dashboards/{}", grafana::provisioning::dashboards_file(&model)),
-            grafana::provisioning::render_dashboards_provider(&model),
+            grafana::provisioning::render_dashboards_provider(&model)?,
         ),
         (
             format!("grafana/provisioning/alerting/{}", grafana::alerting::CONTACT_POINTS_FILE),
-            grafana::alerting::render_contact_points(&model),
+            grafana::alerting::render_contact_points(&model)?,
         ),
         (
             format!("grafana/provisioning/alerting/{}", grafana::alerting::POLICIES_FILE),
-            grafana::alerting::render_policies(&model),
+            grafana::alerting::render_policies(&model)?,
         ),
     ];
     files.push(("otel-collector/config.yaml".to_owned(), collector::collector_config(&model)));
     files.push(("loki/otlp-limits.yaml".to_owned(), collector::loki_limits(&model)));
-    for (name, contents) in grafana::dashboards::render(&model) {
+    for (name, contents) in grafana::dashboards::render(&model)? {
         files.push((format!("grafana/dashboards/{name}"), contents));
     }
     let mut artifacts: Vec<Artifact> = files.into_iter().map(|(path, contents)| Artifact { path, contents }).collect();

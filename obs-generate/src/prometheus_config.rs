@@ -3,11 +3,11 @@
 
 use crate::model::Model;
 use crate::text;
-use crate::tree::{Node, map, strings};
+use crate::tree::{Node, map, strings, NotFinite};
 
 pub(crate) const FILE_NAME: &str = "prometheus.yml";
 
-pub(crate) fn render(model: &Model) -> String {
+pub(crate) fn render(model: &Model) -> Result<String, NotFinite> {
     let options = model.options;
     let mut header = model.header("Example Prometheus configuration");
     header.extend([

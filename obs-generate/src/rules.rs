@@ -7,7 +7,7 @@ use crate::alerts::{self, AlertRule};
 use crate::model::{Endpoint, Model};
 use crate::promql::{self, ENDPOINT_LABELS, Severity, WINDOWS, recorded};
 use crate::text;
-use crate::tree::{Node, map};
+use crate::tree::{Node, NotFinite, map, object};
 use obs_runtime::schema;
 
 /// The file name of the rules, inside `prometheus/`.
@@ -15,7 +15,7 @@ pub(crate) fn file_name(model: &Model) -> String {
     format!("{}.rules.yml", model.service())
 }
 
-pub(crate) fn render(model: &Model) -> String {
+pub(crate) fn render(model: &Model) -> Result<String, NotFinite> {
     let mut header = model.header("Prometheus recording and alerting rules");
     header.extend([
         String::new(),
@@ -63,11 +63,11 @@ fn group(name: String, rules: Vec<Node>) -> Node {
 }
 
 fn record(name: String, expr: String, labels: Option<Node>) -> Node {
-    let mut rule = map([("record", Node::Str(name)), ("expr", Node::Str(expr))]);
+    let mut rule = object([("record", Node::Str(name)), ("expr", Node::Str(expr))]);
     if let Some(labels) = labels {
         rule.push("labels", labels);
     }
-    rule
+    rule.into()
 }
 
 /// The labels of an endpoint's own series, set on its rules so no two rules share a name and

@@ -13,7 +13,7 @@ use crate::alerts::{self, AlertRule, Slo};
 use crate::model::{Endpoint, Model};
 use crate::promql::{BUCKET, COUNT, Selector, TELEMETRY_DROPPED};
 use crate::text::{self, minutes_ceil};
-use crate::tree::{Node, map, strings};
+use crate::tree::{Node, map, strings, NotFinite};
 use obs_runtime::schema;
 
 /// Minutes of steady traffic before the no-traffic case stops it: more than the 6h the alert
@@ -25,7 +25,7 @@ pub(crate) fn file_name(model: &Model) -> String {
     format!("{}.rules.test.yml", model.service())
 }
 
-pub(crate) fn render(model: &Model) -> String {
+pub(crate) fn render(model: &Model) -> Result<String, NotFinite> {
     let mut header = model.header("promtool unit tests of the rules");
     header.push("Run: promtool test rules <this file>".to_owned());
     let rules = alerts::alert_rules(model);

@@ -7,9 +7,18 @@ use std::time::Duration;
 /// A number as the generated files write it: rounded to 10 significant digits (so `1 - 0.999` is
 /// `0.001`, not `0.0010000000000000009`), shortest form, never an exponent.
 ///
-/// Valid in PromQL, JSON and YAML alike.
+/// Valid in PromQL, JSON and YAML alike for every finite value. The model's checks keep NaN and
+/// the infinities out; should one slip through it is written as PromQL spells it (`NaN`,
+/// `+Inf`), which promtool and the rule tests then reject, never disguised as `0`. (Numbers in
+/// the JSON and YAML trees are checked by [`crate::tree`] and refused with an error.)
 pub(crate) fn number(value: f64) -> String {
-    if value == 0.0 || !value.is_finite() {
+    if value.is_nan() {
+        return "NaN".to_owned();
+    }
+    if value.is_infinite() {
+        return if value > 0.0 { "+Inf" } else { "-Inf" }.to_owned();
+    }
+    if value == 0.0 {
         return "0".to_owned();
     }
     let rounded: f64 = format!("{value:.9e}").parse().unwrap_or(value);
@@ -149,6 +158,7 @@ mod tests {
         assert_eq!(number(0.000_000_1), "0.0000001");
         assert_eq!(number(1.0 / 60.0), "0.01666666667");
         assert_eq!(number(0.0), "0");
+        assert_eq!((number(f64::NAN), number(f64::NEG_INFINITY)), ("NaN".to_owned(), "-Inf".to_owned()));
         assert_eq!(number(-0.5), "-0.5");
     }
 

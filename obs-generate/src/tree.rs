@@ -12,7 +12,8 @@ pub(crate) enum Node {
     Null,
     Bool(bool),
     Int(i64),
-    /// Written with [`text::number`]: rounded to 10 significant digits, no exponent.
+    /// Written with [`text::number`]: rounded to 10 significant digits, no exponent. A
+    /// non-finite value has no JSON or YAML-number spelling: writing it is an error.
     Num(f64),
     Str(String),
     Seq(Vec<Node>),
@@ -72,29 +73,73 @@ pub(crate) fn map<K: Into<String>>(entries: impl IntoIterator<Item = (K, Node)>)
     Node::Map(entries.into_iter().map(|(key, value)| (key.into(), value)).collect())
 }
 
+/// A map under construction: entries can be appended, and only to a map.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Object(Vec<(String, Node)>);
+
+impl Object {
+    /// Appends `(key, value)`.
+    pub(crate) fn push(&mut self, key: &str, value: Node) {
+        self.0.push((key.to_owned(), value));
+    }
+
+    /// The entries, in order.
+    pub(crate) fn into_entries(self) -> Vec<(String, Node)> {
+        self.0
+    }
+}
+
+impl From<Object> for Node {
+    fn from(object: Object) -> Self {
+        Node::Map(object.0)
+    }
+}
+
+/// A map to append to before it becomes a [`Node`].
+pub(crate) fn object<K: Into<String>>(entries: impl IntoIterator<Item = (K, Node)>) -> Object {
+    Object(entries.into_iter().map(|(key, value)| (key.into(), value)).collect())
+}
+
 /// A sequence of strings.
 pub(crate) fn strings<S: AsRef<str>>(items: impl IntoIterator<Item = S>) -> Node {
     Node::Seq(items.into_iter().map(|item| Node::Str(item.as_ref().to_owned())).collect())
 }
 
+/// A number that JSON and YAML cannot spell (NaN, an infinity), at this key path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct NotFinite(pub String);
+
 impl Node {
-    /// Appends `(key, value)` to a map; does nothing to other nodes.
-    pub(crate) fn push(&mut self, key: &str, value: Node) {
-        if let Node::Map(entries) = self {
-            entries.push((key.to_owned(), value));
+    /// The key path of the first non-finite number in the tree.
+    fn check_finite(&self, path: &str) -> Result<(), NotFinite> {
+        match self {
+            Node::Num(value) if !value.is_finite() => Err(NotFinite(format!("{path} = {value}"))),
+            Node::Seq(items) => {
+                items.iter().enumerate().try_for_each(|(index, item)| item.check_finite(&format!("{path}[{index}]")))
+            }
+            Node::Map(entries) => entries.iter().try_for_each(|(key, value)| value.check_finite(&format!("{path}.{key}"))),
+            _ => Ok(()),
         }
     }
 
     /// Pretty JSON, two-space indented, with a final newline.
-    pub(crate) fn to_json(&self) -> String {
+    ///
+    /// # Errors
+    /// [`NotFinite`] for a NaN or infinite number, rather than writing something else.
+    pub(crate) fn to_json(&self) -> Result<String, NotFinite> {
+        self.check_finite("")?;
         let mut out = String::with_capacity(64 * 1024);
         write_json(&mut out, self, 0);
         out.push('\n');
-        out
+        Ok(out)
     }
 
     /// Block-style YAML, two-space indented, after `header` (comment lines without the `#`).
-    pub(crate) fn to_yaml(&self, header: &[String]) -> String {
+    ///
+    /// # Errors
+    /// [`NotFinite`] for a NaN or infinite number, rather than writing something else.
+    pub(crate) fn to_yaml(&self, header: &[String]) -> Result<String, NotFinite> {
+        self.check_finite("")?;
         let mut out = String::with_capacity(16 * 1024);
         for line in header {
             if line.is_empty() {
@@ -111,7 +156,7 @@ impl Node {
                 out.push('\n');
             }
         }
-        out
+        Ok(out)
     }
 }
 
@@ -348,9 +393,23 @@ mod tests {
             ("empty", map(Vec::<(String, Node)>::new())),
         ]);
         let expected = "# head\n#\ngroups:\n- name: a\n  rules: []\nlabels:\n  severity: page\n  le: '1.0'\nlist:\n- x\n- y z\nnested:\n- - p\n  - q\nnum: 0.25\nempty: {}\n";
-        assert_eq!(document.to_yaml(&["head".to_owned(), String::new()]), expected);
+        assert_eq!(document.to_yaml(&["head".to_owned(), String::new()]).as_deref(), Ok(expected));
         let block = map([("a", map([("text", "one\n\n  two".into()), ("end", "x\n".into())]))]);
-        assert_eq!(block.to_yaml(&[]), "a:\n  text: |-\n    one\n\n      two\n  end: |\n    x\n");
+        assert_eq!(block.to_yaml(&[]).as_deref(), Ok("a:\n  text: |-\n    one\n\n      two\n  end: |\n    x\n"));
+    }
+
+    #[test]
+    fn a_non_finite_number_is_an_error_naming_where_it_is() {
+        let document = map([("panels", Node::Seq(vec![map([("max", Node::Num(f64::NAN))])]))]);
+        assert_eq!(document.to_json(), Err(super::NotFinite(".panels[0].max = NaN".to_owned())));
+        assert!(map([("x", Node::Num(f64::INFINITY))]).to_yaml(&[]).is_err());
+    }
+
+    #[test]
+    fn an_object_only_ever_grows_a_map() {
+        let mut built = super::object([("a", Node::Int(1))]);
+        built.push("b", Node::Int(2));
+        assert_eq!(Node::from(built), map([("a", Node::Int(1)), ("b", Node::Int(2))]));
     }
 
     #[test]
@@ -363,6 +422,6 @@ mod tests {
             ("f", Node::Num(1.0 - 0.99)),
         ]);
         let expected = "{\n  \"b\": 1,\n  \"a\": [\n    \"q\\\"uote\",\n    \"back\\\\slash\",\n    \"tab\\t\"\n  ],\n  \"e\": [],\n  \"n\": null,\n  \"f\": 0.01\n}\n";
-        assert_eq!(document.to_json(), expected);
+        assert_eq!(document.to_json().as_deref(), Ok(expected));
     }
 }

@@ -10,7 +10,7 @@ use crate::alertmanager::{
 };
 use crate::model::Model;
 use crate::text::grafana_provisioning_literal as literal;
-use crate::tree::{Node, map, strings};
+use crate::tree::{Node, map, strings, NotFinite};
 
 pub(crate) const CONTACT_POINTS_FILE: &str = "contact-points.yaml";
 pub(crate) const POLICIES_FILE: &str = "notification-policies.yaml";
@@ -45,7 +45,7 @@ fn contact_point(model: &Model, kind: &str, plugin: &str, settings: Node) -> Nod
     ])
 }
 
-pub(crate) fn render_contact_points(model: &Model) -> String {
+pub(crate) fn render_contact_points(model: &Model) -> Result<String, NotFinite> {
     let receivers = &model.options.receivers;
     let mut header = model.header("Grafana alerting contact points");
     header.extend([
@@ -107,7 +107,7 @@ fn matcher(name: &str, value: &str) -> Node {
     strings([name, "=", value])
 }
 
-pub(crate) fn render_policies(model: &Model) -> String {
+pub(crate) fn render_policies(model: &Model) -> Result<String, NotFinite> {
     let mut header = model.header("Grafana alerting notification policies");
     header.extend([
         "page -> PagerDuty and email (continue: true); ticket -> Slack; anything else -> email.".to_owned(),

@@ -12,7 +12,7 @@ use crate::grafana::{Datasource, dashboard_uid, datasource_ref};
 use crate::model::{Endpoint, Model};
 use crate::promql::{self, COUNT, OPERATIONS, Selector, Severity, recorded};
 use crate::text::{self, promql_string, url_component};
-use crate::tree::{Node, map, strings};
+use crate::tree::{Node, NotFinite, map, strings};
 use obs_runtime::schema;
 
 /// The range every per-panel rate uses: Grafana picks it from the scrape interval.
@@ -44,12 +44,12 @@ fn selected_endpoint(job: &Selector) -> Selector {
 const LOG_LEVELS: [&str; 4] = ["ERROR", "WARN|ERROR", "INFO|WARN|ERROR", "TRACE|DEBUG|INFO|WARN|ERROR"];
 
 /// (file name inside `grafana/dashboards/`, JSON) of each dashboard.
-pub(crate) fn render(model: &Model) -> Vec<(String, String)> {
-    vec![
-        (super::dashboard_file(model, "overview"), overview(model).to_json()),
-        (super::dashboard_file(model, "endpoint"), endpoint_dashboard(model).to_json()),
-        (super::dashboard_file(model, "system"), system(model).to_json()),
-    ]
+pub(crate) fn render(model: &Model) -> Result<Vec<(String, String)>, NotFinite> {
+    Ok(vec![
+        (super::dashboard_file(model, "overview"), overview(model).to_json()?),
+        (super::dashboard_file(model, "endpoint"), endpoint_dashboard(model).to_json()?),
+        (super::dashboard_file(model, "system"), system(model).to_json()?),
+    ])
 }
 
 fn dashboard(model: &Model, kind: &str, title: &str, panels: Node, variables: Vec<Node>) -> Node {

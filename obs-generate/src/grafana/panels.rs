@@ -2,7 +2,7 @@
 //! and the grid layout that gives every panel a unique id and a position.
 
 use crate::grafana::{Datasource, datasource_ref};
-use crate::tree::{Node, map, strings};
+use crate::tree::{Node, Object, map, object, strings};
 
 /// The grid is 24 columns wide.
 const GRID_WIDTH: i64 = 24;
@@ -46,7 +46,7 @@ fn prometheus_targets(queries: &[Query], table: bool) -> Node {
             .iter()
             .enumerate()
             .map(|(index, query)| {
-                let mut target = map([
+                let mut target = object([
                     ("refId", ref_id(index).into()),
                     ("datasource", datasource_ref(Datasource::Prometheus)),
                     ("editorMode", "code".into()),
@@ -59,7 +59,7 @@ fn prometheus_targets(queries: &[Query], table: bool) -> Node {
                 if table {
                     target.push("format", "table".into());
                 }
-                target
+                target.into()
             })
             .collect(),
     )
@@ -84,7 +84,7 @@ pub(crate) struct Style {
 }
 
 fn field_config(unit: &str, style: &Style, custom: Option<Node>) -> Node {
-    let mut defaults = map([("unit", unit.into())]);
+    let mut defaults = object([("unit", unit.into())]);
     if let Some(min) = style.min {
         defaults.push("min", Node::Num(min));
     }
@@ -95,20 +95,31 @@ fn field_config(unit: &str, style: &Style, custom: Option<Node>) -> Node {
     if let Some(custom) = custom {
         defaults.push("custom", custom);
     }
-    map([("defaults", defaults), ("overrides", Node::Seq(vec![]))])
+    map([("defaults", defaults.into()), ("overrides", Node::Seq(vec![]))])
 }
 
-fn panel(kind: &str, title: &str, description: &str, datasource: Datasource) -> Node {
-    map([
+/// One panel of a dashboard: always a map, so the layout can place it.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Panel(Object);
+
+impl Panel {
+    /// Appends a field to the panel.
+    pub(crate) fn push(&mut self, key: &str, value: Node) {
+        self.0.push(key, value);
+    }
+}
+
+fn panel(kind: &str, title: &str, description: &str, datasource: Datasource) -> Panel {
+    Panel(object([
         ("type", kind.into()),
         ("title", title.into()),
         ("description", description.into()),
         ("datasource", datasource_ref(datasource)),
-    ])
+    ]))
 }
 
 /// A time-series panel over Prometheus.
-pub(crate) fn timeseries(title: &str, description: &str, unit: &str, queries: &[Query], style: &Style) -> Node {
+pub(crate) fn timeseries(title: &str, description: &str, unit: &str, queries: &[Query], style: &Style) -> Panel {
     let threshold_style = if style.thresholds.is_empty() { "off" } else { "dashed" };
     let custom = map([
         ("drawStyle", "line".into()),
@@ -141,7 +152,7 @@ pub(crate) fn timeseries(title: &str, description: &str, unit: &str, queries: &[
 }
 
 /// A single-value panel over Prometheus.
-pub(crate) fn stat(title: &str, description: &str, unit: &str, query: Query, style: &Style) -> Node {
+pub(crate) fn stat(title: &str, description: &str, unit: &str, query: Query, style: &Style) -> Panel {
     let mut node = panel("stat", title, description, Datasource::Prometheus);
     node.push("fieldConfig", field_config(unit, style, None));
     node.push(
@@ -163,7 +174,7 @@ pub(crate) fn stat(title: &str, description: &str, unit: &str, query: Query, sty
 }
 
 /// A table of an instant query's series, one row per label set.
-pub(crate) fn table(title: &str, description: &str, unit: &str, query: Query) -> Node {
+pub(crate) fn table(title: &str, description: &str, unit: &str, query: Query) -> Panel {
     let mut node = panel("table", title, description, Datasource::Prometheus);
     node.push("fieldConfig", field_config(unit, &Style::default(), None));
     node.push(
@@ -186,7 +197,7 @@ pub(crate) fn table(title: &str, description: &str, unit: &str, query: Query) ->
 }
 
 /// A Loki logs panel.
-pub(crate) fn logs(title: &str, description: &str, expr: &str) -> Node {
+pub(crate) fn logs(title: &str, description: &str, expr: &str) -> Panel {
     let mut node = panel("logs", title, description, Datasource::Loki);
     node.push(
         "options",
@@ -225,7 +236,7 @@ pub(crate) struct Layout {
 }
 
 impl Layout {
-    fn place(&mut self, width: i64, height: i64, panel: Node) {
+    fn place(&mut self, width: i64, height: i64, panel: Panel) {
         if self.x + width > GRID_WIDTH {
             self.newline();
         }
@@ -242,9 +253,7 @@ impl Layout {
                 ]),
             ),
         ];
-        if let Node::Map(rest) = panel {
-            entries.extend(rest);
-        }
+        entries.extend(panel.0.into_entries());
         self.panels.push(Node::Map(entries));
         self.x += width;
         self.line_height = self.line_height.max(height);
@@ -261,18 +270,18 @@ impl Layout {
         if self.x > 0 {
             self.newline();
         }
-        let row = map([
+        let row = Panel(object([
             ("type", "row".into()),
             ("title", title.into()),
             ("collapsed", false.into()),
             ("panels", Node::Seq(vec![])),
-        ]);
+        ]));
         self.place(GRID_WIDTH, 1, row);
         self.newline();
     }
 
     /// A panel `width` columns wide and `height` units tall.
-    pub fn add(&mut self, width: i64, height: i64, panel: Node) {
+    pub fn add(&mut self, width: i64, height: i64, panel: Panel) {
         self.place(width, height, panel);
     }
 
@@ -289,9 +298,9 @@ mod tests {
     fn layout_wraps_and_numbers() {
         let mut layout = Layout::default();
         layout.row("one");
-        layout.add(12, 8, map([("type", "stat".into())]));
-        layout.add(12, 6, map([("type", "stat".into())]));
-        layout.add(8, 4, map([("type", "stat".into())]));
+        layout.add(12, 8, Panel(object([("type", "stat".into())])));
+        layout.add(12, 6, Panel(object([("type", "stat".into())])));
+        layout.add(8, 4, Panel(object([("type", "stat".into())])));
         layout.row("two");
         let Node::Seq(panels) = layout.finish() else { panic!("a sequence") };
         let positions: Vec<(i64, i64, i64)> = panels

@@ -10,7 +10,7 @@
 use crate::grafana::Datasource;
 use crate::model::Model;
 use crate::text::grafana_provisioning_literal as literal;
-use crate::tree::{Node, map};
+use crate::tree::{Node, map, NotFinite};
 
 /// The datasources file, inside `grafana/provisioning/datasources/`: the same for every service
 /// with the same URLs, so several services can share it.
@@ -34,7 +34,7 @@ fn datasource(kind: Datasource, name: &str, url: &str, default: bool, json_data:
     ])
 }
 
-pub(crate) fn render_datasources(model: &Model) -> String {
+pub(crate) fn render_datasources(model: &Model) -> Result<String, NotFinite> {
     let options = model.options;
     let view_trace = "View trace";
     let prometheus = datasource(
@@ -107,7 +107,7 @@ pub(crate) fn render_datasources(model: &Model) -> String {
         .to_yaml(&header)
 }
 
-pub(crate) fn render_dashboards_provider(model: &Model) -> String {
+pub(crate) fn render_dashboards_provider(model: &Model) -> Result<String, NotFinite> {
     let service = model.service();
     let mut header = model.header("Grafana dashboards provider");
     header.push(format!(
