@@ -3,7 +3,7 @@
 
 use crate::model::Model;
 use crate::text;
-use crate::tree::{Node, map, strings, NotFinite};
+use crate::tree::{Node, NotFinite, map, strings};
 
 pub(crate) const FILE_NAME: &str = "prometheus.yml";
 

@@ -13,7 +13,7 @@ use crate::alerts::{self, AlertRule, Slo};
 use crate::model::{Endpoint, Model};
 use crate::promql::{BUCKET, COUNT, Selector, TELEMETRY_DROPPED};
 use crate::text::{self, minutes_ceil};
-use crate::tree::{Node, map, strings, NotFinite};
+use crate::tree::{Node, NotFinite, map, strings};
 use obs_runtime::schema;
 
 /// Minutes of steady traffic before the no-traffic case stops it: more than the 6h the alert

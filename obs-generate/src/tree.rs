@@ -117,7 +117,9 @@ impl Node {
             Node::Seq(items) => {
                 items.iter().enumerate().try_for_each(|(index, item)| item.check_finite(&format!("{path}[{index}]")))
             }
-            Node::Map(entries) => entries.iter().try_for_each(|(key, value)| value.check_finite(&format!("{path}.{key}"))),
+            Node::Map(entries) => {
+                entries.iter().try_for_each(|(key, value)| value.check_finite(&format!("{path}.{key}")))
+            }
             _ => Ok(()),
         }
     }

@@ -62,13 +62,37 @@ pub const HTTP_SERVER_REQUEST_DURATION: Histogram = seconds_histogram!(
     help: "Duration of HTTP server requests handled by #[observed] functions."
 );
 
-/// Calls in flight; labels [`HTTP_REQUEST_METHOD`], [`HTTP_ROUTE`].
-pub const HTTP_SERVER_ACTIVE_REQUESTS: Metric = Metric {
-    name: "http_server_active_requests",
-    stem: "http_server_active_requests",
-    unit: None,
-    help: "Number of HTTP server requests in flight in #[observed] functions.",
-};
+/// Declares each metric as a constant, one line each: name, registration stem, unit, help.
+macro_rules! metrics {
+    ($($(#[$doc:meta])* $id:ident = $name:literal, stem $stem:literal, unit $unit:expr, help $help:literal;)*) => {
+        $($(#[$doc])* pub const $id: Metric = Metric { name: $name, stem: $stem, unit: $unit, help: $help };)*
+    };
+}
+
+metrics! {
+    /// Calls in flight; labels [`HTTP_REQUEST_METHOD`], [`HTTP_ROUTE`].
+    HTTP_SERVER_ACTIVE_REQUESTS = "http_server_active_requests", stem "http_server_active_requests", unit None, help "Number of HTTP server requests in flight in #[observed] functions.";
+    /// The service's name and version; labels [`SERVICE_NAME`], [`SERVICE_VERSION`], [`OBS_VERSION`].
+    OBS_BUILD_INFO = "obs_build_info", stem "obs_build", unit None, help "Build and service information of this process.";
+    /// Spans and log records the OTLP export delivered; label [`SIGNAL`].
+    OBS_TELEMETRY_EXPORTED = "obs_telemetry_exported_total", stem "obs_telemetry_exported", unit None, help "Spans and log records delivered to the OTLP endpoint.";
+    /// Spans and log records the OTLP export lost; labels [`SIGNAL`], [`REASON`].
+    OBS_TELEMETRY_DROPPED = "obs_telemetry_dropped_total", stem "obs_telemetry_dropped", unit None, help "Spans and log records lost: the export queue was full, the export failed, or shutdown's deadline passed.";
+    /// CPU time, from `/proc`.
+    PROCESS_CPU_SECONDS = "process_cpu_seconds_total", stem "process_cpu", unit Some("seconds"), help "Total user and system CPU time spent in seconds.";
+    /// Resident memory.
+    PROCESS_RESIDENT_MEMORY = "process_resident_memory_bytes", stem "process_resident_memory", unit Some("bytes"), help "Resident memory size in bytes.";
+    /// Virtual memory.
+    PROCESS_VIRTUAL_MEMORY = "process_virtual_memory_bytes", stem "process_virtual_memory", unit Some("bytes"), help "Virtual memory size in bytes.";
+    /// Open file descriptors.
+    PROCESS_OPEN_FDS = "process_open_fds", stem "process_open_fds", unit None, help "Number of open file descriptors.";
+    /// The file descriptor limit.
+    PROCESS_MAX_FDS = "process_max_fds", stem "process_max_fds", unit None, help "Maximum number of open file descriptors.";
+    /// OS threads.
+    PROCESS_THREADS = "process_threads", stem "process_threads", unit None, help "Number of OS threads in the process.";
+    /// Start time, seconds since the epoch.
+    PROCESS_START_TIME = "process_start_time_seconds", stem "process_start_time", unit Some("seconds"), help "Start time of the process since unix epoch in seconds.";
+}
 
 /// Duration of each call of an `#[observed(operation = ...)]` function; labels [`OPERATION`],
 /// [`ERROR_TYPE`].
@@ -77,82 +101,6 @@ pub const OPERATION_DURATION: Histogram = seconds_histogram!(
     stem: "operation_duration",
     help: "Duration of internal operations run by #[observed(operation = ...)] functions."
 );
-
-/// The service's name and version; labels [`SERVICE_NAME`], [`SERVICE_VERSION`], [`OBS_VERSION`].
-pub const OBS_BUILD_INFO: Metric = Metric {
-    name: "obs_build_info",
-    stem: "obs_build",
-    unit: None,
-    help: "Build and service information of this process.",
-};
-
-/// Spans and log records the OTLP export delivered; label [`SIGNAL`].
-pub const OBS_TELEMETRY_EXPORTED: Metric = Metric {
-    name: "obs_telemetry_exported_total",
-    stem: "obs_telemetry_exported",
-    unit: None,
-    help: "Spans and log records delivered to the OTLP endpoint.",
-};
-
-/// Spans and log records the OTLP export lost; labels [`SIGNAL`], [`REASON`].
-pub const OBS_TELEMETRY_DROPPED: Metric = Metric {
-    name: "obs_telemetry_dropped_total",
-    stem: "obs_telemetry_dropped",
-    unit: None,
-    help: "Spans and log records lost: the export queue was full, the export failed, or shutdown's deadline passed.",
-};
-
-/// CPU time, from `/proc`.
-pub const PROCESS_CPU_SECONDS: Metric = Metric {
-    name: "process_cpu_seconds_total",
-    stem: "process_cpu",
-    unit: Some("seconds"),
-    help: "Total user and system CPU time spent in seconds.",
-};
-
-/// Resident memory.
-pub const PROCESS_RESIDENT_MEMORY: Metric = Metric {
-    name: "process_resident_memory_bytes",
-    stem: "process_resident_memory",
-    unit: Some("bytes"),
-    help: "Resident memory size in bytes.",
-};
-
-/// Virtual memory.
-pub const PROCESS_VIRTUAL_MEMORY: Metric = Metric {
-    name: "process_virtual_memory_bytes",
-    stem: "process_virtual_memory",
-    unit: Some("bytes"),
-    help: "Virtual memory size in bytes.",
-};
-
-/// Open file descriptors.
-pub const PROCESS_OPEN_FDS: Metric =
-    Metric { name: "process_open_fds", stem: "process_open_fds", unit: None, help: "Number of open file descriptors." };
-
-/// The file descriptor limit.
-pub const PROCESS_MAX_FDS: Metric = Metric {
-    name: "process_max_fds",
-    stem: "process_max_fds",
-    unit: None,
-    help: "Maximum number of open file descriptors.",
-};
-
-/// OS threads.
-pub const PROCESS_THREADS: Metric = Metric {
-    name: "process_threads",
-    stem: "process_threads",
-    unit: None,
-    help: "Number of OS threads in the process.",
-};
-
-/// Start time, seconds since the epoch.
-pub const PROCESS_START_TIME: Metric = Metric {
-    name: "process_start_time_seconds",
-    stem: "process_start_time",
-    unit: Some("seconds"),
-    help: "Start time of the process since unix epoch in seconds.",
-};
 
 /// The HTTP method, upper case.
 pub const HTTP_REQUEST_METHOD: &str = "http_request_method";

@@ -10,7 +10,7 @@ use crate::alertmanager::{
 };
 use crate::model::Model;
 use crate::text::grafana_provisioning_literal as literal;
-use crate::tree::{Node, map, strings, NotFinite};
+use crate::tree::{Node, NotFinite, map, strings};
 
 pub(crate) const CONTACT_POINTS_FILE: &str = "contact-points.yaml";
 pub(crate) const POLICIES_FILE: &str = "notification-policies.yaml";

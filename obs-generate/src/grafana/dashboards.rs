@@ -161,39 +161,19 @@ pub(crate) fn overview(model: &Model) -> Node {
     let job = model.job();
     let mut layout = Layout::default();
     layout.row("Service");
-    layout.add(
-        6,
-        4,
-        stat(
-            "Request rate",
-            "Calls per second, all endpoints.",
-            "reqps",
-            Query::instant(promql::request_rate(&job, RATE, &[]), ""),
-            &Style::default(),
-        ),
-    );
-    layout.add(
-        6,
-        4,
-        stat(
+    let stats = [
+        ("Request rate", "Calls per second, all endpoints.".to_owned(), "reqps", promql::request_rate(&job, RATE, &[])),
+        (
             "Error ratio",
-            &format!("Share of calls that failed ({} is set), all endpoints.", schema::ERROR_TYPE),
+            format!("Share of calls that failed ({} is set), all endpoints.", schema::ERROR_TYPE),
             "percentunit",
-            Query::instant(promql::error_ratio(&job, RATE, &[]), ""),
-            &Style::default(),
+            promql::error_ratio(&job, RATE, &[]),
         ),
-    );
-    layout.add(
-        6,
-        4,
-        stat(
-            "In flight",
-            "Calls being handled now.",
-            "short",
-            Query::instant(promql::in_flight(&job, &[]), ""),
-            &Style::default(),
-        ),
-    );
+        ("In flight", "Calls being handled now.".to_owned(), "short", promql::in_flight(&job, &[])),
+    ];
+    for (title, description, unit, expr) in stats {
+        layout.add(6, 4, stat(title, &description, unit, Query::instant(expr, ""), &Style::default()));
+    }
     layout.add(
         6,
         4,
@@ -205,51 +185,36 @@ pub(crate) fn overview(model: &Model) -> Node {
             &Style { thresholds: vec![(1.0, "green")], base: Some("red"), ..Style::default() },
         ),
     );
-    layout.add(
-        12,
-        8,
-        timeseries(
+    let by_endpoint = |expr: String| Query::range(expr, legend(&BY_ENDPOINT));
+    let charts = [
+        (
             "Request rate by endpoint",
             "Calls per second.",
             "reqps",
-            &[Query::range(promql::request_rate(&job, RATE, &BY_ENDPOINT), legend(&BY_ENDPOINT))],
-            &style(vec![]),
+            by_endpoint(promql::request_rate(&job, RATE, &BY_ENDPOINT)),
         ),
-    );
-    layout.add(
-        12,
-        8,
-        timeseries(
+        (
             "Error ratio by endpoint",
             "Share of calls that failed.",
             "percentunit",
-            &[Query::range(promql::error_ratio(&job, RATE, &BY_ENDPOINT), legend(&BY_ENDPOINT))],
-            &style(vec![]),
+            by_endpoint(promql::error_ratio(&job, RATE, &BY_ENDPOINT)),
         ),
-    );
-    layout.add(
-        12,
-        8,
-        timeseries(
+        (
             "p99 latency by endpoint",
             "99th percentile of call duration; exemplars link to traces.",
             "s",
-            &[Query::range(promql::latency_quantile(0.99, &job, RATE, &BY_ENDPOINT), legend(&BY_ENDPOINT))
-                .with_exemplars()],
-            &style(vec![]),
+            by_endpoint(promql::latency_quantile(0.99, &job, RATE, &BY_ENDPOINT)).with_exemplars(),
         ),
-    );
-    layout.add(
-        12,
-        8,
-        timeseries(
+        (
             "In-flight calls by endpoint",
             "Calls being handled.",
             "short",
-            &[Query::range(promql::in_flight(&job, &BY_ENDPOINT), legend(&BY_ENDPOINT))],
-            &style(vec![]),
+            by_endpoint(promql::in_flight(&job, &BY_ENDPOINT)),
         ),
-    );
+    ];
+    for (title, description, unit, query) in charts {
+        layout.add(12, 8, timeseries(title, description, unit, &[query], &style(vec![])));
+    }
     if !model.operations.is_empty() {
         operations_row(model, &mut layout);
     }
@@ -491,50 +456,15 @@ pub(crate) fn endpoint_dashboard(model: &Model) -> Node {
     let selector = selected_endpoint(&job);
     let mut layout = Layout::default();
     layout.row("$method $route");
-    layout.add(
-        6,
-        4,
-        stat(
-            "Request rate",
-            "Calls per second.",
-            "reqps",
-            Query::instant(promql::request_rate(&selector, RATE, &[]), ""),
-            &Style::default(),
-        ),
-    );
-    layout.add(
-        6,
-        4,
-        stat(
-            "Error ratio",
-            "Share of calls that failed.",
-            "percentunit",
-            Query::instant(promql::error_ratio(&selector, RATE, &[]), ""),
-            &Style::default(),
-        ),
-    );
-    layout.add(
-        6,
-        4,
-        stat(
-            "p99 latency",
-            "99th percentile of call duration.",
-            "s",
-            Query::instant(promql::latency_quantile(0.99, &selector, RATE, &[]), ""),
-            &Style::default(),
-        ),
-    );
-    layout.add(
-        6,
-        4,
-        stat(
-            "In flight",
-            "Calls being handled now.",
-            "short",
-            Query::instant(promql::in_flight(&selector, &[]), ""),
-            &Style::default(),
-        ),
-    );
+    let stats = [
+        ("Request rate", "Calls per second.", "reqps", promql::request_rate(&selector, RATE, &[])),
+        ("Error ratio", "Share of calls that failed.", "percentunit", promql::error_ratio(&selector, RATE, &[])),
+        ("p99 latency", "99th percentile of call duration.", "s", promql::latency_quantile(0.99, &selector, RATE, &[])),
+        ("In flight", "Calls being handled now.", "short", promql::in_flight(&selector, &[])),
+    ];
+    for (title, description, unit, expr) in stats {
+        layout.add(6, 4, stat(title, description, unit, Query::instant(expr, ""), &Style::default()));
+    }
     layout.add(
         12,
         8,
@@ -701,105 +631,73 @@ pub(crate) fn endpoint_dashboard(model: &Model) -> Node {
 #[allow(clippy::too_many_lines)] // one dashboard reads best as one list of panels
 pub(crate) fn system(model: &Model) -> Node {
     let job = model.job();
+    let series = |metric: schema::Metric| job.on(metric.name);
     let mut layout = Layout::default();
     layout.row("Process");
-    layout.add(
-        6,
-        4,
-        stat(
+    let stats = [
+        (
             "Uptime",
-            &format!("Time since the newest instance started ({}).", schema::PROCESS_START_TIME.name),
+            format!("Time since the newest instance started ({}).", schema::PROCESS_START_TIME.name),
             "s",
-            Query::instant(format!("time() - max({})", job.on(schema::PROCESS_START_TIME.name)), ""),
-            &Style::default(),
+            format!("time() - max({})", series(schema::PROCESS_START_TIME)),
+            Style::default(),
         ),
-    );
-    layout.add(
-        6,
-        4,
-        stat(
+        (
             "Instances up",
-            "Instances Prometheus scrapes successfully.",
+            "Instances Prometheus scrapes successfully.".to_owned(),
             "short",
-            Query::instant(format!("sum({})", job.on("up")), ""),
-            &Style { thresholds: vec![(1.0, "green")], base: Some("red"), ..Style::default() },
+            format!("sum({})", job.on("up")),
+            Style { thresholds: vec![(1.0, "green")], base: Some("red"), ..Style::default() },
         ),
-    );
-    layout.add(
-        6,
-        4,
-        stat(
+        (
             "File descriptors used",
-            "Highest share of the open-file limit in use across instances.",
+            "Highest share of the open-file limit in use across instances.".to_owned(),
             "percentunit",
-            Query::instant(
-                format!("max({} / {})", job.on(schema::PROCESS_OPEN_FDS.name), job.on(schema::PROCESS_MAX_FDS.name)),
-                "",
-            ),
-            &Style { thresholds: vec![(0.8, "orange"), (0.9, "red")], ..Style::default() },
+            format!("max({} / {})", series(schema::PROCESS_OPEN_FDS), series(schema::PROCESS_MAX_FDS)),
+            Style { thresholds: vec![(0.8, "orange"), (0.9, "red")], ..Style::default() },
         ),
-    );
-    layout.add(
-        6,
-        4,
-        stat(
+        (
             "Threads",
-            "OS threads across instances.",
+            "OS threads across instances.".to_owned(),
             "short",
-            Query::instant(format!("sum({})", job.on(schema::PROCESS_THREADS.name)), ""),
-            &Style::default(),
+            format!("sum({})", series(schema::PROCESS_THREADS)),
+            Style::default(),
         ),
-    );
-    layout.add(
-        12,
-        8,
-        timeseries(
+    ];
+    for (title, description, unit, expr, style) in stats {
+        layout.add(6, 4, stat(title, &description, unit, Query::instant(expr, ""), &style));
+    }
+    let per_instance = |metric: schema::Metric, legend: &str| Query::range(series(metric), legend);
+    let charts = [
+        (
             "CPU",
             "CPU time per second (1 = one core busy).",
             "percentunit",
-            &[Query::range(format!("rate({}[{RATE}])", job.on(schema::PROCESS_CPU_SECONDS.name)), "{{instance}}")],
-            &style(vec![]),
+            vec![Query::range(format!("rate({}[{RATE}])", series(schema::PROCESS_CPU_SECONDS)), "{{instance}}")],
         ),
-    );
-    layout.add(
-        12,
-        8,
-        timeseries(
+        (
             "Memory",
             "Resident and virtual memory.",
             "bytes",
-            &[
-                Query::range(job.on(schema::PROCESS_RESIDENT_MEMORY.name), "resident {{instance}}"),
-                Query::range(job.on(schema::PROCESS_VIRTUAL_MEMORY.name), "virtual {{instance}}"),
+            vec![
+                per_instance(schema::PROCESS_RESIDENT_MEMORY, "resident {{instance}}"),
+                per_instance(schema::PROCESS_VIRTUAL_MEMORY, "virtual {{instance}}"),
             ],
-            &style(vec![]),
         ),
-    );
-    layout.add(
-        12,
-        8,
-        timeseries(
+        (
             "File descriptors",
             "Open file descriptors and the limit.",
             "short",
-            &[
-                Query::range(job.on(schema::PROCESS_OPEN_FDS.name), "open {{instance}}"),
-                Query::range(job.on(schema::PROCESS_MAX_FDS.name), "max {{instance}}"),
+            vec![
+                per_instance(schema::PROCESS_OPEN_FDS, "open {{instance}}"),
+                per_instance(schema::PROCESS_MAX_FDS, "max {{instance}}"),
             ],
-            &style(vec![]),
         ),
-    );
-    layout.add(
-        12,
-        8,
-        timeseries(
-            "Threads",
-            "OS threads.",
-            "short",
-            &[Query::range(job.on(schema::PROCESS_THREADS.name), "{{instance}}")],
-            &style(vec![]),
-        ),
-    );
+        ("Threads", "OS threads.", "short", vec![per_instance(schema::PROCESS_THREADS, "{{instance}}")]),
+    ];
+    for (title, description, unit, queries) in charts {
+        layout.add(12, 8, timeseries(title, description, unit, &queries, &style(vec![])));
+    }
     layout.add(
         24,
         6,
@@ -807,7 +705,7 @@ pub(crate) fn system(model: &Model) -> Node {
             "Build",
             &format!("Service name and version of each instance ({}).", schema::OBS_BUILD_INFO.name),
             "short",
-            Query::instant(job.on(schema::OBS_BUILD_INFO.name), ""),
+            Query::instant(series(schema::OBS_BUILD_INFO), ""),
         ),
     );
     dashboard(model, "system", "system", layout.finish(), vec![])

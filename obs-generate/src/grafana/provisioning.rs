@@ -10,7 +10,7 @@
 use crate::grafana::Datasource;
 use crate::model::Model;
 use crate::text::grafana_provisioning_literal as literal;
-use crate::tree::{Node, map, NotFinite};
+use crate::tree::{Node, NotFinite, map};
 
 /// The datasources file, inside `grafana/provisioning/datasources/`: the same for every service
 /// with the same URLs, so several services can share it.
