@@ -3,7 +3,9 @@
 #   Prometheus and promtool (Debian package `prometheus`), Alertmanager and amtool
 #   (`prometheus-alertmanager`: the binaries `prometheus-alertmanager` and `amtool`),
 #   Python's reference OpenMetrics parser (`prometheus_client` from PyPI), and the OpenTelemetry
-#   project's protobuf types with gRPC (`opentelemetry-proto`, `grpcio`) for the OTLP receiver.
+#   project's protobuf types with gRPC (`opentelemetry-proto`, `grpcio`) for the OTLP receiver,
+#   Grafana's own typed dashboard models (`grafana-foundation-sdk` from PyPI) and Grafana's own
+#   LogQL grammar (`@grafana/lezer-logql` from npm, run by Node.js from Debian when missing).
 # A test never skips because a tool is absent; this script is how they are present.
 set -euo pipefail
 
@@ -36,8 +38,26 @@ if ! python3 -c 'import grpc, opentelemetry.proto.collector.trace.v1.trace_servi
     python3 -m pip install --quiet --disable-pip-version-check 'opentelemetry-proto==1.45.2' 'grpcio==1.85.3'
 fi
 
+if ! python3 -c 'import grafana_foundation_sdk.models.dashboard' >/dev/null 2>&1; then
+    echo "installing grafana-foundation-sdk from PyPI"
+    python3 -m pip install --quiet --disable-pip-version-check 'grafana-foundation-sdk==1769699998!10.1.0'
+fi
+
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    echo "installing Debian packages: nodejs npm"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+fi
+logql_dir="$(dirname "$0")/../tests/support/logql"
+if [ ! -d "$logql_dir/node_modules/@grafana/lezer-logql" ]; then
+    echo "installing @grafana/lezer-logql from npm"
+    (cd "$logql_dir" && npm ci --silent --no-audit --no-fund)
+fi
+
 prometheus --version 2>&1 | head -n 1
 promtool --version 2>&1 | head -n 1
 prometheus-alertmanager --version 2>&1 | head -n 1
 amtool --version 2>&1 | head -n 1
 python3 -c 'import prometheus_client, sys; sys.stdout.write("prometheus_client ok\n")'
+python3 -c 'import grafana_foundation_sdk, sys; sys.stdout.write("grafana-foundation-sdk ok\n")'
+node --version

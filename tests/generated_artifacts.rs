@@ -496,3 +496,107 @@ fn another_service_name_and_period_stay_consistent_in_the_real_tools() {
         assert!(!text.contains("14.4"), "{dashboard} quotes no 30-day factor");
     }
 }
+
+/// The demo's files and the odd catalog's (escaping, declared objectives), written to `dir`.
+fn both_catalogs(dir: &TempDir) -> Vec<PathBuf> {
+    let demo = generate_demo();
+    let odd = dir.0.join("odd");
+    write_artifacts(&odd, &artifacts(&[&ODD, &PLAIN], &Options::new("shop")).expect("artifacts")).expect("write");
+    let mut roots = vec![odd];
+    let copied = dir.0.join("demo");
+    for (path, bytes) in files_under(&demo.0) {
+        let target = copied.join(&path);
+        std::fs::create_dir_all(target.parent().expect("parent")).expect("mkdir");
+        std::fs::write(target, bytes).expect("copy");
+    }
+    roots.push(copied);
+    roots
+}
+
+/// Every generated dashboard loads into Grafana's own typed models (`grafana-foundation-sdk`)
+/// and every panel, target, threshold, link and variable field survives the round trip.
+#[test]
+fn every_dashboard_survives_grafanas_typed_models() {
+    require_tool("python3", "install Debian's python3; scripts/install-test-tools.sh installs grafana-foundation-sdk");
+    let dir = TempDir::new("grafana-sdk");
+    let dashboards: Vec<PathBuf> = both_catalogs(&dir)
+        .iter()
+        .flat_map(|root| {
+            let dashboards = root.join("grafana/dashboards");
+            files_under(&dashboards).into_keys().map(move |name| dashboards.join(name))
+        })
+        .collect();
+    assert_eq!(dashboards.len(), 6, "three dashboards per catalog: {dashboards:?}");
+    let checker = workspace_root().join("tests/support/check_grafana_dashboards.py");
+    let mut args: Vec<&str> = vec![checker.to_str().expect("UTF-8 path")];
+    args.extend(dashboards.iter().map(|path| path.to_str().expect("UTF-8 path")));
+    let (ok, output) = run("python3", &args, &workspace_root());
+    assert!(ok, "Grafana's models lose part of a generated dashboard:\n{output}");
+    assert_eq!(output.matches(", 0 problems").count(), 6, "{output}");
+}
+
+/// The LogQL of the dashboards' Loki panels and of the docs' ```` ```logql ```` blocks.
+fn logql_expressions(root: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    for (name, bytes) in files_under(&root.join("grafana/dashboards")) {
+        let dashboard: Value = serde_json::from_slice(&bytes).unwrap_or_else(|error| panic!("{name}: {error}"));
+        for panel in panels(&dashboard) {
+            for target in panel["targets"].as_array().into_iter().flatten() {
+                let loki = target["datasource"]["type"] == "loki" || panel["datasource"]["type"] == "loki";
+                if let (true, Some(expr)) = (loki, target["expr"].as_str()) {
+                    found.push(expr.to_owned());
+                }
+            }
+        }
+    }
+    for doc in ["METRICS.md", "RUNBOOK.md", "README.md"] {
+        let text = std::fs::read_to_string(root.join(doc)).unwrap_or_default();
+        let mut block: Option<String> = None;
+        for line in text.lines() {
+            match (&mut block, line.trim()) {
+                (None, "```logql") => block = Some(String::new()),
+                (Some(expr), "```") => {
+                    found.push(expr.trim().to_owned());
+                    block = None;
+                }
+                (Some(expr), _) => {
+                    expr.push_str(line);
+                    expr.push('\n');
+                }
+                (None, _) => {}
+            }
+        }
+    }
+    found
+}
+
+/// Every LogQL expression the generator writes parses with Grafana's own LogQL grammar
+/// (`@grafana/lezer-logql`, what Grafana's Loki editor uses), with no error node.
+#[test]
+fn every_logql_expression_parses_with_grafanas_grammar() {
+    require_tool("node", "scripts/install-test-tools.sh installs Node.js and @grafana/lezer-logql");
+    let dir = TempDir::new("logql");
+    let expressions: Vec<String> = both_catalogs(&dir).iter().flat_map(|root| logql_expressions(root)).collect();
+    // Per catalog: 2 dashboard panels, and in METRICS.md 4 queries plus one per endpoint.
+    assert!(expressions.len() >= 2 * 6 + 3, "{expressions:#?}");
+    let mut child = Command::new("node")
+        .arg(workspace_root().join("tests/support/logql/parse_logql.cjs"))
+        .current_dir(workspace_root().join("tests/support/logql"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run node");
+    std::io::Write::write_all(
+        &mut child.stdin.take().expect("stdin"),
+        serde_json::to_string(&expressions).expect("JSON").as_bytes(),
+    )
+    .expect("write expressions");
+    let output = child.wait_with_output().expect("node finishes");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let parsed: Vec<Value> =
+        stdout.lines().map(|line| serde_json::from_str(line).expect("one JSON line each")).collect();
+    assert_eq!(parsed.len(), expressions.len(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    let failed: Vec<&Value> = parsed.iter().filter(|result| result["ok"] != true).collect();
+    assert!(failed.is_empty() && output.status.success(), "LogQL that Grafana's grammar rejects: {failed:#?}");
+}

@@ -5,6 +5,7 @@
 //! expression per ```` ```promql ```` block).
 
 use crate::alerts::{self, ALERT_NAMES};
+use crate::logql;
 use crate::model::{Endpoint, Model, Operation};
 use crate::promql::{self, BURN_WINDOWS, OPERATIONS, WINDOWS, recorded};
 use crate::text::{self, markdown_code};
@@ -43,6 +44,7 @@ Prometheus scrapes them as job `{service}` and adds the labels `job` and `instan
     }
     operations_section(&mut out, model);
     telemetry_section(&mut out, model);
+    logs_section(&mut out, model);
     recorded_section(&mut out);
     alerts_section(&mut out, model);
     out.push_str(
@@ -382,6 +384,30 @@ when the collector is down or slow the queue fills and further items are dropped
         "Exported telemetry (items per second, by signal)",
         &promql::telemetry_exported_rate(&job, WINDOW, &[schema::SIGNAL]),
     );
+}
+
+/// The LogQL of the service's logs in Loki, as the generated collector delivers them.
+fn logs_section(out: &mut String, model: &Model) {
+    out.push_str(
+        "## Logs\n\nLoki holds the service's log lines as the generated collector sends them: `level` is a label; \
+the record's attributes (`http.route`, `http.request.method`, `trace_id`, ...) are structured metadata, \
+with `_` for `.`, so no query needs a parser stage.\n\n",
+    );
+    let block = |out: &mut String, title: &str, expr: &str| {
+        let _ = write!(out, "{title}:\n\n```logql\n{expr}\n```\n\n");
+    };
+    block(out, "Every log line", &logql::query(model, &[]));
+    block(out, "Errors only", &logql::query(model, &[logql::eq("level", "ERROR")]));
+    block(out, "Lines per second by level", &format!("sum by (level) (rate({}[5m]))", logql::query(model, &[])));
+    for endpoint in &model.endpoints {
+        let filters = [
+            logql::eq("http.request.method", &endpoint.method),
+            logql::eq("http.route", &endpoint.route),
+            logql::eq("level", "ERROR"),
+        ];
+        block(out, &format!("Failed calls of {}", markdown_code(&endpoint.title())), &logql::query(model, &filters));
+    }
+    block(out, "The lines of one trace", &logql::query(model, &[logql::eq("trace_id", "<trace id>")]));
 }
 
 fn recorded_section(out: &mut String) {

@@ -58,6 +58,7 @@ mod collector;
 mod docs;
 mod error;
 mod grafana;
+mod logql;
 mod model;
 mod prometheus_config;
 mod promql;

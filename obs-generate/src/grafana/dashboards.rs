@@ -9,9 +9,10 @@
 
 use crate::grafana::panels::{Layout, Query, Style, logs, stat, table, timeseries};
 use crate::grafana::{Datasource, dashboard_uid, datasource_ref};
+use crate::logql;
 use crate::model::{Endpoint, Model};
 use crate::promql::{self, COUNT, OPERATIONS, Selector, Severity, recorded};
-use crate::text::{self, promql_string, url_component};
+use crate::text::{self, url_component};
 use crate::tree::{Node, NotFinite, map, strings};
 use obs_runtime::schema;
 
@@ -56,7 +57,6 @@ fn dashboard(model: &Model, kind: &str, title: &str, panels: Node, variables: Ve
     let service = model.service();
     let description = model.header(title).join(" ");
     map([
-        ("id", Node::Null),
         ("uid", dashboard_uid(model, kind).into()),
         ("title", format!("{service} / {title}").into()),
         ("description", description.into()),
@@ -105,7 +105,6 @@ fn label_variable(name: &str, label: &str, title: &str, selector: &Selector, cur
         ("label", title.into()),
         ("type", "query".into()),
         ("datasource", datasource_ref(Datasource::Prometheus)),
-        ("definition", query.as_str().into()),
         ("query", query.into()),
         ("refresh", Node::Int(2)),
         ("sort", Node::Int(1)),
@@ -135,17 +134,12 @@ fn log_level_variable() -> Node {
     ])
 }
 
-/// The service's log records as the generated collector delivers them to Loki's OTLP endpoint:
-/// `level` is an index label (the record's severity), record attributes such as `http.route` are
-/// structured metadata (`http_route`), so neither needs parsing.
-/// A log record attribute (`http.route`, as the JSON lines and OTLP records carry it) as a Loki
-/// field: Loki's OTLP ingestion writes structured metadata with `_` for `.`.
-fn loki_field(attribute: &str) -> String {
-    attribute.replace('.', "_")
-}
-
-fn log_query(model: &Model, filters: &str) -> String {
-    format!("{}{filters} | level=~\"$log_level\"", model.options.loki_selector)
+/// The service's log lines at the `$log_level` levels, after `filters`.
+fn log_query(model: &Model, filters: &[logql::Filter<'_>]) -> String {
+    let mut all: Vec<logql::Filter<'_>> = Vec::with_capacity(filters.len() + 1);
+    all.extend_from_slice(filters);
+    all.push(logql::matches("level", "$log_level"));
+    logql::query(model, &all)
 }
 
 fn style(thresholds: Vec<(f64, &'static str)>) -> Style {
@@ -229,7 +223,7 @@ pub(crate) fn overview(model: &Model) -> Node {
         logs(
             "Logs",
             "The service's log lines at the levels chosen in `Log levels` (errors only by default); trace ids link to traces.",
-            &log_query(model, ""),
+            &log_query(model, &[]),
         ),
     );
     dashboard(model, "overview", "overview", layout.finish(), vec![log_level_variable()])
@@ -610,7 +604,7 @@ pub(crate) fn endpoint_dashboard(model: &Model) -> Node {
         logs(
             "Logs of $method $route",
             "Log lines of this endpoint at the chosen levels; trace ids link to traces.",
-            &log_query(model, &format!(" | {}={}", loki_field("http.route"), promql_string("$route"))),
+            &log_query(model, &[logql::eq("http.route", "$route")]),
         ),
     );
     let first = model.endpoints.first();
