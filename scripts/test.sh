@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 bash scripts/install-test-tools.sh
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --workspace --locked --quiet
 # What crates.io would receive: the published crates' sources and licences, nothing from tests/
 # or the generated deploy files.
 for crate in obs-schema obs-macros obs-runtime obs-generate; do

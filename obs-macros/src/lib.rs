@@ -3,9 +3,9 @@
 //! Depend on `obs-runtime`, which re-exports this macro; the generated code only names paths under
 //! `::obs_runtime::__private`, so this crate is useless on its own.
 //!
-//! The crate is split the way `serde_derive` is: [`args`] parses the attribute, [`validate`] turns
-//! the parsed arguments into a checked description (collecting every error), and [`expand`] writes
-//! the wrapper.
+//! The crate is split the way `serde_derive` is: `args` parses the attribute, `keys` names its
+//! arguments, `validate` turns the parsed arguments into a checked description (collecting every
+//! error), `shape` reads what kind of function is wrapped, and `expand` writes the wrapper.
 
 mod args;
 mod errors;
