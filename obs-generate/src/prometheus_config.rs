@@ -14,6 +14,8 @@ pub(crate) fn render(model: &Model) -> Result<String, NotFinite> {
         "Start Prometheus with --enable-feature=exemplar-storage to keep the exemplars Grafana links to traces."
             .to_owned(),
         "Paths are relative to this file.".to_owned(),
+        "In a container or pod the service must listen beyond loopback: OBS_METRICS_ADDR=0.0.0.0:9464".to_owned(),
+        "(it warns at start-up, event metrics_on_loopback, when it looks containerised and does not).".to_owned(),
     ]);
     let document = map([
         (

@@ -205,6 +205,7 @@ impl ObsBuilder {
             MetricsListener::Off => None,
             MetricsListener::FromEnv => config::metrics_addr(&self.env)?,
         };
+        let container = config::container_hint(&self.env)?;
         let built = self.build()?;
         // Before binding anything: a second init() in the same process (a test suite calling it
         // per test) is told exactly that, not that its own port is taken.
@@ -226,6 +227,17 @@ impl ObsBuilder {
             started: Instant::now(),
         };
         log_startup(&identity, &guard, log_format, &log_filter, &otlp);
+        if let (Some(addr), Some(hint)) = (guard.metrics_addr().filter(|addr| addr.ip().is_loopback()), container) {
+            tracing::warn!(
+                target: SYSTEM_LOG_TARGET,
+                event = "metrics_on_loopback",
+                "metrics.address" = %addr,
+                container = hint,
+                "the /metrics listener is on loopback ({addr}) but this process runs in a container ({hint}): \
+                 Prometheus in another container or pod cannot reach it; set OBS_METRICS_ADDR=0.0.0.0:{}",
+                addr.port(),
+            );
+        }
         Ok(guard)
     }
 

@@ -66,6 +66,12 @@ impl Demo {
         Demo { app: address_in(&listening, "http.address"), metrics: address_in(&startup, "metrics.address"), process }
     }
 
+    /// The process id, to read its `/proc` entries.
+    #[must_use]
+    pub fn pid(&self) -> u32 {
+        self.process.id()
+    }
+
     /// Scrapes `/metrics`, with `accept` as the `Accept` header when given.
     ///
     /// # Panics

@@ -11,6 +11,7 @@ pub(crate) mod export_health;
 pub(crate) mod histogram;
 pub(crate) mod outcome_series;
 pub(crate) mod process;
+pub(crate) mod request_head;
 pub(crate) mod server;
 pub(crate) mod site_metrics;
 

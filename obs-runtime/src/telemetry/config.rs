@@ -32,6 +32,18 @@ impl LogFormat {
 /// are `'static` so an error can carry the name of whichever variable was bad.
 pub type EnvReader = Box<dyn Fn(&'static str) -> Result<Option<String>, SetupError> + Send + Sync>;
 
+/// Why this process looks containerised, for the loopback warning: `KUBERNETES_SERVICE_HOST` is
+/// set (every Kubernetes pod has it), or Docker's `/.dockerenv` exists.
+///
+/// # Errors
+/// A variable that is not UTF-8.
+pub fn container_hint(env: &EnvReader) -> Result<Option<&'static str>, SetupError> {
+    if env("KUBERNETES_SERVICE_HOST")?.is_some_and(|host| !host.is_empty()) {
+        return Ok(Some("KUBERNETES_SERVICE_HOST is set"));
+    }
+    Ok(std::path::Path::new("/.dockerenv").exists().then_some("/.dockerenv exists"))
+}
+
 /// Reads the process environment; a value that is not UTF-8 is an error naming the variable.
 pub fn process_env() -> EnvReader {
     Box::new(|name| match std::env::var(name) {
