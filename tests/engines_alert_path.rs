@@ -262,7 +262,31 @@ fn a_burning_error_budget_pages_tickets_and_resolves_through_real_prometheus_and
     prometheus.wait_for_target_up(SERVICE, WAIT);
     timeline.mark("demo target up");
 
-    // 1. Errors: one failing call (GET /users/0) per four successes, until the page fires.
+    // Requests no #[observed] handler answers reach Prometheus too, through the request layer:
+    // an unmatched path under its one bounded route value, an extractor's rejection under its route.
+    demo.expect("GET", "/no-such-route", "", 404);
+    demo.expect("GET", "/users/not-a-number", "", 400);
+    poll_until(
+        "the layer's unmatched and rejected series in Prometheus",
+        WAIT,
+        POLL,
+        || {
+            let seen = |selector: &str| {
+                prometheus
+                    .query(&format!("http_server_request_duration_seconds_count{{{selector}}}"))
+                    .is_ok_and(|result| result.has_data())
+            };
+            (seen(r#"http_route="(unmatched)",http_response_status_code="404""#)
+                && seen(r#"http_route="/users/{id}",http_response_status_code="400""#))
+            .then_some(())
+        },
+        || prometheus.log_tail(),
+    );
+    timeline.mark("unmatched (404) and rejected (400) requests scraped");
+
+    // 1. Errors: one call cut off by the demo's timeout layer (GET /users/998, answered 408 by
+    //    the middleware, recorded as error_type="cancelled") per four successes, until the page
+    //    fires: failures produced by middleware burn the budget.
     let mut errors = 0_u64;
     let mut successes = 0_u64;
     let page_firing = poll_until(
@@ -270,7 +294,7 @@ fn a_burning_error_budget_pages_tickets_and_resolves_through_real_prometheus_and
         WAIT,
         POLL,
         || {
-            demo.expect("GET", "/users/0", "", 500);
+            demo.expect("GET", "/users/998", "", 408);
             errors += 1;
             demo.successes(4, 1);
             successes += 4;

@@ -38,6 +38,8 @@ const TRAFFIC: &[(&str, &str, &str, u16)] = &[
     ("POST", "/orders", r#"{"item":"book","quantity":2}"#, 201),
     ("POST", "/orders", r#"{"item":"book","quantity":0}"#, 422),
     ("GET", "/health", "", 200),
+    // No route: the request layer records it under http_route="(unmatched)".
+    ("GET", "/no-such-route", "", 404),
 ];
 
 /// A query to prove: where it comes from, the text sent, and whether it must return data.

@@ -6,6 +6,10 @@
 //! curl -i localhost:3000/users/7            # 200
 //! curl -i localhost:3000/users/1234         # 404
 //! curl -i localhost:3000/users/0            # 500, a simulated database error
+//! curl -i localhost:3000/users/998          # 408: too slow, cut off by the timeout layer
+//! curl -i localhost:3000/users/997          # 500: a panic, caught by the catch-panic layer
+//! curl -i localhost:3000/users/abc          # 400: rejected by the Path extractor
+//! curl -i localhost:3000/nope               # 404: no route (recorded as http_route="(unmatched)")
 //! curl -i -XPOST localhost:3000/orders -H 'content-type: application/json' -d '{"item":"book","quantity":2}'
 //! curl -s localhost:9464/metrics
 //! ```
@@ -25,6 +29,10 @@ use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
+
+/// How long a request may take before the timeout layer answers 408: under the 250 ms latency
+/// objective, so a timed-out call burns the error budget, not the latency budget.
+const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// Where the demo listens unless `OBS_APP_ADDR` says otherwise.
 const DEFAULT_APP_ADDR: &str = "127.0.0.1:3000";
@@ -124,9 +132,15 @@ impl OrderRepository {
 static USERS: UserRepository = UserRepository;
 static ORDERS: OrderRepository = OrderRepository { next_id: AtomicU64::new(1) };
 
-/// Returns one user. Ids 1 to 999 exist; 0 simulates a failing database.
+/// Returns one user. Ids 1 to 999 exist; 0 simulates a failing database, 997 a bug (a panic)
+/// and 998 a stuck dependency (slower than the timeout).
 #[observed(endpoint = "/users/{id}", method = "GET", slo(success = "99.9%", latency = "250ms @ 99%"))]
 async fn get_user(Path(id): Path<u64>) -> Result<Json<User>, ApiError> {
+    match id {
+        997 => panic!("simulated bug while loading user {id}"),
+        998 => tokio::time::sleep(REQUEST_TIMEOUT * 4).await,
+        _ => {}
+    }
     USERS.load(id).await.map(Json)
 }
 
@@ -151,8 +165,11 @@ fn app() -> Router {
         .route("/users/{id}", get(get_user))
         .route("/orders", post(create_order))
         .route("/health", get(health))
-        // Requests that carry a W3C traceparent continue the caller's trace.
-        .layer(obs_runtime::propagation::TraceContextLayer::new())
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
+        .layer(tower_http::catch_panic::CatchPanicLayer::new())
+        // Outermost: every request is recorded once, whichever layer answered it, and requests
+        // that carry a W3C traceparent continue the caller's trace.
+        .layer(obs_runtime::layer::ObsLayer::new())
 }
 
 fn app_addr() -> Result<SocketAddr, String> {

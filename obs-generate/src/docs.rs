@@ -180,8 +180,8 @@ fn label_values(out: &mut String, model: &Model) {
     let _ = write!(
         out,
         "### Label values\n\nEvery label has a closed set of values, so the number of series is bounded by the code.\n\n\
-- `{method}`: {methods}.\n\
-- `{route}`: {routes}: route templates, never concrete paths.\n\
+- `{method}`: {methods}; with `ObsLayer`, also any other method the router answers, and `{other_method}` for a method outside RFC 9110 and PATCH.\n\
+- `{route}`: {routes}: route templates, never concrete paths; with `ObsLayer`, also the router's other routes (requests no `#[observed]` function answered) and `{unmatched}` for requests no route matched.\n\
 - `{status}`: the status code (`100` to `999`) when the return value reveals one (`http::StatusCode`, `http::Response`, an axum response, an `Outcome` impl); **absent** when it does not (a plain `Result` or `()`).\n\
 - `{grpc}`: the gRPC status code (`0` to `16`) of a gRPC method (feature `tonic`: `tonic::Status`, `tonic::Response`); **absent** otherwise. UNKNOWN, DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL, UNAVAILABLE and DATA_LOSS are failures with `{error_type}` the code's name (`UNAVAILABLE`); other non-zero codes are client errors.\n\
 - `{operation}`: {operations}.\n\
@@ -191,6 +191,8 @@ fn label_values(out: &mut String, model: &Model) {
 - `{reason}`: {reasons}.\n\n",
         method = schema::HTTP_REQUEST_METHOD,
         route = schema::HTTP_ROUTE,
+        other_method = schema::OTHER_METHOD,
+        unmatched = schema::UNMATCHED_ROUTE,
         status = schema::HTTP_RESPONSE_STATUS_CODE,
         grpc = schema::RPC_GRPC_STATUS_CODE,
         operation = schema::OPERATION,

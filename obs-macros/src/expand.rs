@@ -86,7 +86,7 @@ fn wrap(function: &ItemFn, observed: &Observed) -> TokenStream {
     let locals = Locals::new();
     let Locals { call, ret, entered, future, span } = &locals;
     let start = quote! {
-        let #call = #rt::__private::Call::start(&__OBS_CALL_SITE, #span_expr);
+        let #call = #rt::__private::Call::start(&__OBS_CALL_SITE, || #span_expr);
     };
     let finish = quote! {
         #rt::__private::Call::finish(#call, #rt::__private::classify!(&#ret));

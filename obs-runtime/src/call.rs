@@ -5,6 +5,8 @@ use crate::call_site::CallSite;
 use crate::metrics::exemplar::SpanSource;
 use crate::metrics::site_metrics::SiteMetrics;
 use crate::outcome::{Classification, ErrorType, GrpcCode};
+use crate::request_scope::{self, RequestScope};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tracing::{Level, Span};
 
@@ -35,16 +37,24 @@ pub struct Call {
     span: Span,
     started: Instant,
     finished: bool,
+    /// The layer's request this endpoint call claimed, if it runs under `ObsLayer`.
+    scope: Option<Arc<RequestScope>>,
 }
 
 impl Call {
-    /// Counts the call as in flight and starts its clock.
+    /// Counts the call as in flight and starts its clock. An endpoint under `ObsLayer` claims the
+    /// layer's request and adopts its server span; otherwise `make_span` makes the call's own.
     #[inline]
     #[must_use]
-    pub fn start(site: &'static CallSite, span: Span) -> Self {
+    pub fn start(site: &'static CallSite, make_span: impl FnOnce() -> Span) -> Self {
         let metrics = site.metrics();
+        let scope = if metrics.is_endpoint() { request_scope::claim_current() } else { None };
+        let span = match &scope {
+            Some(scope) => adopt(scope.span(), site),
+            None => make_span(),
+        };
         metrics.started();
-        Call { site, metrics, span, started: Instant::now(), finished: false }
+        Call { site, metrics, span, started: Instant::now(), finished: false, scope }
     }
 
     /// The call's span, to enter while the body runs.
@@ -85,12 +95,33 @@ impl Drop for Call {
     fn drop(&mut self) {
         if !self.finished {
             let interruption = if std::thread::panicking() { ErrorType::Panic } else { ErrorType::Cancelled };
-            self.record(Classification::interrupted(interruption));
+            match &self.scope {
+                // The layer sees the response this produced (a caught panic's 500, a timeout's
+                // 408) and records that, once.
+                Some(scope) => {
+                    self.metrics.abandoned();
+                    scope.release(interruption);
+                }
+                None => self.record(Classification::interrupted(interruption)),
+            }
         }
     }
 }
 
-fn record_on_span(span: &Span, outcome: Classification, with_status: bool) {
+/// The layer's server span, taken over by the endpoint: named and attributed as its own would be.
+fn adopt(span: &Span, site: &CallSite) -> Span {
+    if !span.is_disabled() {
+        let name = site.span_name();
+        span.record("otel.name", name.as_str());
+        span.record("http.route", site.route());
+        span.record("code.function", site.function());
+        span.record("code.namespace", site.module_path());
+        crate::telemetry::json::set_span_name(span, name);
+    }
+    span.clone()
+}
+
+pub(crate) fn record_on_span(span: &Span, outcome: Classification, with_status: bool) {
     if let Some(code) = outcome.status_code().filter(|_| with_status) {
         // As an integer, as the semantic conventions type it (u64 fields arrive as strings).
         span.record("http.response.status_code", i64::from(code));
@@ -104,25 +135,45 @@ fn record_on_span(span: &Span, outcome: Classification, with_status: bool) {
     }
 }
 
+/// What the per-request log event says about where the request went.
+pub(crate) struct RequestFields<'a> {
+    pub method: &'a str,
+    pub route: &'a str,
+    /// The `#[observed]` function, when one handled it.
+    pub function: Option<&'a str>,
+    pub namespace: Option<&'a str>,
+}
+
 /// Emits the per-call event of an endpoint: INFO on success, WARN on a 4xx, ERROR on a failure.
 fn log_request(site: &CallSite, outcome: Classification, elapsed: Duration) {
+    let fields = RequestFields {
+        method: site.method(),
+        route: site.route(),
+        function: Some(site.function()),
+        namespace: Some(site.module_path()),
+    };
+    log_request_fields(&fields, outcome, elapsed);
+}
+
+/// Emits the per-request event: INFO on success, WARN on a 4xx, ERROR on a failure.
+pub(crate) fn log_request_fields(site: &RequestFields<'_>, outcome: Classification, elapsed: Duration) {
     macro_rules! completed {
         ($level:expr) => {
             tracing::event!(
                 target: REQUEST_LOG_TARGET,
                 $level,
-                "http.request.method" = site.method(),
-                "http.route" = site.route(),
+                "http.request.method" = site.method,
+                "http.route" = site.route,
                 "http.response.status_code" = outcome.status_code(),
                 "rpc.grpc.status_code" = outcome.grpc_status_code().map(GrpcCode::value),
                 "error.type" = outcome.error_type().map(tracing::field::display),
                 outcome = outcome.outcome_name(),
                 duration_ms = whole_nanoseconds_as_millis(elapsed),
-                "code.function" = site.function(),
-                "code.namespace" = site.module_path(),
+                "code.function" = site.function,
+                "code.namespace" = site.namespace,
                 "{} {} {} in {:.3} ms",
-                site.method(),
-                site.route(),
+                site.method,
+                site.route,
                 StatusText(outcome),
                 elapsed.as_secs_f64() * 1e3,
             )

@@ -46,10 +46,12 @@
 mod call;
 mod call_site;
 mod error;
+pub mod layer;
 pub mod metrics;
 mod objectives;
 mod outcome;
 pub mod propagation;
+mod request_scope;
 /// Every metric, label and label-value name users query: see [`obs_schema`].
 pub use obs_schema as schema;
 mod setup;

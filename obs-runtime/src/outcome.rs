@@ -170,6 +170,13 @@ impl Classification {
         Classification { status_code: None, grpc_status_code: None, error_type: Some(error_type) }
     }
 
+    /// A response with `code` that a panic or a cancellation of the handler produced (a caught
+    /// panic's 500, a timeout's 408): a failure named by the interruption, with the status.
+    pub(crate) const fn interrupted_with_status(error_type: ErrorType, code: u16) -> Self {
+        let status = Classification::status(code);
+        Classification { status_code: status.status_code, grpc_status_code: None, error_type: Some(error_type) }
+    }
+
     /// The same outcome without its status codes: how an operation, labelled by `error_type`
     /// only, keys its series. A client error becomes a success: it is not the operation's failure.
     pub(crate) const fn without_status_code(self) -> Self {

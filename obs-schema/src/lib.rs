@@ -127,6 +127,13 @@ pub const SERVICE_VERSION: &str = "service_version";
 /// The obs version on [`OBS_BUILD_INFO`].
 pub const OBS_VERSION: &str = "obs_version";
 
+/// The [`HTTP_ROUTE`] of a request no route of the router matched (recorded by the request
+/// layer): one value for all of them, never the raw path, so the label stays bounded.
+pub const UNMATCHED_ROUTE: &str = "(unmatched)";
+/// The [`HTTP_REQUEST_METHOD`] of a request whose method is not one of RFC 9110's or PATCH, as
+/// the OpenTelemetry HTTP conventions write it.
+pub const OTHER_METHOD: &str = "_OTHER";
+
 /// The [`ERROR_TYPE`] of a call that panicked.
 pub const ERROR_TYPE_PANIC: &str = "panic";
 /// The [`ERROR_TYPE`] of a future dropped before it completed.

@@ -131,7 +131,8 @@ impl Demo {
                 scope.spawn(move || {
                     let mut connection = KeepAlive::connect(app);
                     for n in (thread..count).step_by(usize::try_from(threads).expect("thread count")) {
-                        let path = format!("/users/{}", n % 999 + 1);
+                        // 997 and 998 are the demo's panic and timeout.
+                        let path = format!("/users/{}", n % 996 + 1);
                         let status = connection.get(&path);
                         assert_eq!(status, 200, "GET {path}");
                     }

@@ -209,6 +209,23 @@ pub(crate) fn overview(model: &Model) -> Node {
     for (title, description, unit, query) in charts {
         layout.add(12, 8, timeseries(title, description, unit, &[query], &style(vec![])));
     }
+    let unmatched = job.clone().eq(schema::HTTP_ROUTE, schema::UNMATCHED_ROUTE);
+    let by_status = [schema::HTTP_REQUEST_METHOD, schema::HTTP_RESPONSE_STATUS_CODE];
+    layout.add(
+        24,
+        6,
+        timeseries(
+            "Requests no route matched",
+            &format!(
+                "Requests per second that matched no route of the router, by method and status (recorded by ObsLayer as {}=\"{}\"): scanners, stale clients, a missing route.",
+                schema::HTTP_ROUTE,
+                schema::UNMATCHED_ROUTE
+            ),
+            "reqps",
+            &[Query::range(promql::request_rate(&unmatched, RATE, &by_status), legend(&by_status))],
+            &style(vec![]),
+        ),
+    );
     if !model.operations.is_empty() {
         operations_row(model, &mut layout);
     }

@@ -61,6 +61,14 @@ impl SiteMetrics {
         }
     }
 
+    /// A call counted in flight ends unrecorded here: another record covers it.
+    #[inline]
+    pub fn abandoned(&self) {
+        if self.is_endpoint() {
+            self.active.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
     /// A call ended with `outcome` after `nanos`. An operation is labelled by `error_type` only,
     /// so its outcome is keyed without status codes: a 200 and a status-less success are one
     /// series.

@@ -58,6 +58,20 @@ where
     }
 }
 
+/// A span's name decided after it was created (the request layer's span, named by the route or
+/// by the endpoint that adopts it): what the `span` field of its lines says.
+#[derive(Clone, Debug)]
+struct SpanName(String);
+
+/// Names `span` in the log lines as `name` (its exported name is set with `otel.name`).
+pub(crate) fn set_span_name(span: &tracing::Span, name: String) {
+    span.with_subscriber(|(id, dispatch)| {
+        if let Some(span) = dispatch.downcast_ref::<Registry>().and_then(|registry| registry.span(id)) {
+            span.extensions_mut().replace(SpanName(name));
+        }
+    });
+}
+
 /// Appends the enclosing span's name and OpenTelemetry ids. The span is looked up in the
 /// registry rather than through the layer's context, which hides spans this layer's filter
 /// rejected: a WARN line inside an INFO span still names the span and its trace.
@@ -70,7 +84,10 @@ fn write_span_context(line: &mut String, event: &Event<'_>, dispatch: &Dispatch)
     let Some(id) = id else { return };
     if let Some(span) = dispatch.downcast_ref::<Registry>().and_then(|registry| registry.span(&id)) {
         line.push_str(",\"span\":");
-        push_json_string(line, span.name());
+        match span.extensions().get::<SpanName>() {
+            Some(SpanName(name)) => push_json_string(line, name),
+            None => push_json_string(line, span.name()),
+        }
     }
     if let Some(context) = tracing_opentelemetry::get_otel_context(&id, dispatch) {
         let span_ref = context.span();

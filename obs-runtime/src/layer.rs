@@ -1,0 +1,240 @@
+//! [`ObsLayer`]: the tower layer a service adds once to its router, so that every HTTP request
+//! produces exactly one server span, one observation in `http_server_request_duration_seconds`,
+//! one log line and one in-flight count, whichever part of the stack answered it.
+//!
+//! ```
+//! use axum::{Router, routing::get};
+//!
+//! #[obs_runtime::observed(endpoint = "/users/{id}")]
+//! async fn get_user() -> &'static str {
+//!     "user"
+//! }
+//!
+//! let app: Router = Router::new().route("/users/{id}", get(get_user)).layer(obs_runtime::layer::ObsLayer::new());
+//! ```
+//!
+//! - A request an `#[observed]` endpoint handles is recorded by the endpoint, as without the
+//!   layer (its classification, its error type names); the layer adds nothing. The endpoint
+//!   adopts the layer's span, so there is one server span, parented on the caller's
+//!   `traceparent` (the layer extracts it, as [`TraceContextLayer`](crate::propagation::TraceContextLayer) does).
+//! - A request answered before or instead of one (an extractor's rejection, a middleware's 401
+//!   or 503, an unannotated handler, no route at all) is recorded by the layer with the response
+//!   status: `http_route` is axum's `MatchedPath` (a template of the router, so bounded), or
+//!   [`UNMATCHED_ROUTE`](crate::schema::UNMATCHED_ROUTE) when no route matched; an HTTP method
+//!   outside RFC 9110 and PATCH is [`OTHER_METHOD`](crate::schema::OTHER_METHOD).
+//! - An endpoint cut off by a layer inside this one (a timeout's 408, a caught panic's 500) is
+//!   recorded once, by this layer, with the status the client got and `error_type` `cancelled`
+//!   or `panic`: a failure of the service, as the SLO should count it.
+//!
+//! Add it outermost (last in axum's `.layer(..)` chain) so it sees every response.
+
+use crate::call::{REQUEST_LOG_TARGET, RequestFields, log_request_fields, record_on_span};
+use crate::metrics::exemplar::SpanSource;
+use crate::metrics::site_metrics::{self, SeriesKey, SiteMetrics};
+use crate::outcome::{Classification, ErrorType};
+use crate::request_scope::{RequestScope, ScopeState};
+use crate::schema;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context as TaskContext, Poll};
+use std::time::Instant;
+use tracing::Span;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+/// The layer: see the [module docs](self).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ObsLayer;
+
+impl ObsLayer {
+    /// The layer.
+    #[must_use]
+    pub const fn new() -> Self {
+        ObsLayer
+    }
+}
+
+impl<S> tower_layer::Layer<S> for ObsLayer {
+    type Service = ObsService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        ObsService { inner }
+    }
+}
+
+/// The service [`ObsLayer`] wraps around the application.
+#[derive(Debug, Clone)]
+pub struct ObsService<S> {
+    inner: S,
+}
+
+/// The HTTP methods recorded as themselves; any other is [`schema::OTHER_METHOD`].
+const KNOWN_METHODS: [&str; 9] = ["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"];
+
+fn bounded_method(method: &http::Method) -> &'static str {
+    KNOWN_METHODS.iter().copied().find(|known| *known == method.as_str()).unwrap_or(schema::OTHER_METHOD)
+}
+
+/// The route template the router matched, interned: the router's templates are a fixed set, so
+/// the label stays bounded.
+fn matched_route<B>(request: &http::Request<B>) -> Option<&'static str> {
+    #[cfg(feature = "axum")]
+    {
+        request.extensions().get::<axum::extract::MatchedPath>().map(|path| intern(path.as_str()))
+    }
+    #[cfg(not(feature = "axum"))]
+    {
+        let _ = request;
+        None
+    }
+}
+
+#[cfg_attr(not(feature = "axum"), allow(dead_code))]
+fn intern(route: &str) -> &'static str {
+    static ROUTES: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
+    let mut routes = ROUTES.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(known) = routes.iter().copied().find(|known| *known == route) {
+        return known;
+    }
+    let leaked: &'static str = Box::leak(route.to_owned().into_boxed_str());
+    routes.push(leaked);
+    leaked
+}
+
+impl<S, B, ResBody> tower_service::Service<http::Request<B>> for ObsService<S>
+where
+    S: tower_service::Service<http::Request<B>, Response = http::Response<ResBody>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = ObsFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let method = bounded_method(request.method());
+        let route = matched_route(&request);
+        let name = match route {
+            Some(route) => format!("{method} {route}"),
+            None => method.to_owned(),
+        };
+        let span = tracing::info_span!(
+            target: REQUEST_LOG_TARGET,
+            "HTTP request",
+            otel.name = name.as_str(),
+            otel.kind = "server",
+            http.request.method = method,
+            http.route = route,
+            http.response.status_code = tracing::field::Empty,
+            rpc.grpc.status_code = tracing::field::Empty,
+            error.r#type = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
+            code.function = tracing::field::Empty,
+            code.namespace = tracing::field::Empty,
+        );
+        let _ = span.set_parent(crate::propagation::extract(request.headers()));
+        crate::telemetry::json::set_span_name(&span, name);
+        let key = SeriesKey::Endpoint { method, route: route.unwrap_or(schema::UNMATCHED_ROUTE) };
+        let site = site_metrics::register(key, schema::DEFAULT_BUCKETS);
+        site.started();
+        let scope = Arc::new(RequestScope::new(span.clone(), Arc::clone(&site)));
+        // axum may start work in `call`: an endpoint called right here claims the request too.
+        let inner = span.in_scope(|| scope.enter(|| self.inner.call(request)));
+        ObsFuture {
+            inner: Some(Box::pin(inner)),
+            record: Record { scope, span, site, method, route, started: Instant::now(), done: false },
+        }
+    }
+}
+
+/// The response future of [`ObsService`].
+pub struct ObsFuture<F> {
+    inner: Option<Pin<Box<F>>>,
+    record: Record,
+}
+
+impl<F> std::fmt::Debug for ObsFuture<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ObsFuture")
+            .field("method", &self.record.method)
+            .field("route", &self.record.route)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the layer needs to record the request itself.
+struct Record {
+    scope: Arc<RequestScope>,
+    span: Span,
+    site: Arc<SiteMetrics>,
+    method: &'static str,
+    route: Option<&'static str>,
+    started: Instant,
+    done: bool,
+}
+
+impl Record {
+    /// Records the request unless an endpoint did: `status` is the response's, `None` when
+    /// the service failed or the request was dropped.
+    fn finish(&mut self, status: Option<u16>, failure: Option<ErrorType>) {
+        self.done = true;
+        let outcome = match (self.scope.state(), status) {
+            (ScopeState::Claimed, _) => return,
+            (ScopeState::Released(interruption), Some(code)) => {
+                Classification::interrupted_with_status(interruption, code)
+            }
+            (ScopeState::Released(interruption), None) => Classification::interrupted(interruption),
+            (ScopeState::Open, Some(code)) => Classification::status(code),
+            (ScopeState::Open, None) => Classification::interrupted(failure.unwrap_or(ErrorType::Cancelled)),
+        };
+        let ended = Instant::now();
+        let elapsed = ended.saturating_duration_since(self.started);
+        let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
+        let traced = !self.span.is_disabled();
+        let exemplar = traced.then_some(SpanSource { span: &self.span, ended });
+        self.site.finished(outcome, nanos, exemplar.as_ref());
+        if traced {
+            record_on_span(&self.span, outcome, true);
+        }
+        let fields = RequestFields {
+            method: self.method,
+            route: self.route.unwrap_or(schema::UNMATCHED_ROUTE),
+            function: None,
+            namespace: None,
+        };
+        self.span.in_scope(|| log_request_fields(&fields, outcome, elapsed));
+    }
+}
+
+impl<F, ResBody, E> Future for ObsFuture<F>
+where
+    F: Future<Output = Result<http::Response<ResBody>, E>>,
+{
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        let Some(inner) = this.inner.as_mut() else { return Poll::Pending };
+        let record = &mut this.record;
+        let polled = record.span.in_scope(|| record.scope.enter(|| inner.as_mut().poll(cx)));
+        let Poll::Ready(output) = polled else { return Poll::Pending };
+        match &output {
+            Ok(response) => record.finish(Some(response.status().as_u16()), None),
+            Err(_) => record.finish(None, Some(ErrorType::Named("ServiceError"))),
+        }
+        this.inner = None;
+        Poll::Ready(output)
+    }
+}
+
+impl<F> Drop for ObsFuture<F> {
+    fn drop(&mut self) {
+        // The handler first: an endpoint dropped mid-call releases the request to this record.
+        drop(self.inner.take());
+        if !self.record.done {
+            self.record.finish(None, None);
+        }
+    }
+}

@@ -1,0 +1,103 @@
+//! The request layer counts every request once, whichever part of the stack answered: the demo
+//! (`ObsLayer` outermost, then catch-panic and timeout middleware) is driven with requests an
+//! extractor rejects, no route matches, the method router refuses, the timeout cuts off and a
+//! caught panic ends, plus one an `#[observed]` handler answers. Each gives exactly one histogram
+//! observation with its route and status, one server span at the real OTLP receiver, and one log
+//! line; the in-flight gauge ends at zero.
+
+// Counts are integers carried as f64 by the exposition format: exact comparison is the point.
+#![allow(clippy::float_cmp)]
+
+use obs_tests::demo::Demo;
+use obs_tests::exposition::{samples, sum_matching};
+use obs_tests::otlp::{Mode, OtlpReceiver};
+use serde_json::Value;
+use std::time::Duration;
+
+const ARRIVAL: Duration = Duration::from_mins(1);
+
+/// (method, path, status the client gets, recorded method, route, `error_type`, span name).
+const CASES: [(&str, &str, u16, &str, &str, &str, &str); 7] = [
+    ("GET", "/users/7", 200, "GET", "/users/{id}", "", "GET /users/{id}"),
+    ("GET", "/users/abc", 400, "GET", "/users/{id}", "", "GET /users/{id}"),
+    ("GET", "/nope", 404, "GET", "(unmatched)", "", "GET"),
+    ("DELETE", "/users/7", 405, "DELETE", "/users/{id}", "", "DELETE /users/{id}"),
+    ("GET", "/users/998", 408, "GET", "/users/{id}", "cancelled", "GET /users/{id}"),
+    ("GET", "/users/997", 500, "GET", "/users/{id}", "panic", "GET /users/{id}"),
+    ("GET", "/users/0", 500, "GET", "/users/{id}", "ApiError", "GET /users/{id}"),
+];
+
+#[test]
+fn every_request_is_recorded_exactly_once_whoever_answered_it() {
+    let receiver = OtlpReceiver::start(Mode::Accept);
+    let demo = Demo::start_with(&[("OTEL_EXPORTER_OTLP_ENDPOINT", &receiver.http_endpoint())]);
+    for (method, path, status, ..) in CASES {
+        demo.expect(method, path, "", status);
+    }
+
+    let text = demo.scrape(Some("application/openmetrics-text;version=1.0.0")).body;
+    let counted: f64 = samples(&text)
+        .iter()
+        .filter(|sample| sample.name == "http_server_request_duration_seconds_count")
+        .map(|sample| sample.value)
+        .sum();
+    assert_eq!(counted, 7.0, "one observation per request, none twice:\n{text}");
+    for (_, path, status, method, route, error_type, _) in CASES {
+        let labels = [
+            ("http_request_method", method),
+            ("http_route", route),
+            ("http_response_status_code", &status.to_string()),
+            ("error_type", error_type),
+        ];
+        let count = sum_matching(&text, "http_server_request_duration_seconds_count", &labels);
+        assert_eq!(count, 1.0, "{method} {path}: {labels:?}\n{text}");
+    }
+    let in_flight: Vec<f64> = samples(&text)
+        .iter()
+        .filter(|sample| sample.name == "http_server_active_requests")
+        .map(|sample| sample.value)
+        .collect();
+    assert!(!in_flight.is_empty() && in_flight.iter().all(|value| *value == 0.0), "in flight: {in_flight:?}");
+
+    let lines = demo.stop(Duration::from_mins(1));
+    let requests: Vec<&Value> = lines.iter().filter(|line| line["target"] == "obs::request").collect();
+    let logged: Vec<(i64, String)> = requests
+        .iter()
+        .map(|line| {
+            (
+                line["http.response.status_code"].as_i64().unwrap_or(-1),
+                line["error.type"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    let expected: Vec<(i64, String)> = CASES.iter().map(|case| (i64::from(case.2), case.5.to_owned())).collect();
+    assert_eq!(logged, expected, "one log line per request, in order: {requests:#?}");
+    assert!(requests.iter().all(|line| line["trace_id"].as_str().is_some_and(|id| id.len() == 32)));
+
+    let spans = receiver.wait_for("span", ARRIVAL, |spans| {
+        spans.iter().filter(|span| span["kind"] == "SPAN_KIND_SERVER").count() >= CASES.len()
+    });
+    let servers: Vec<&Value> = spans.iter().filter(|span| span["kind"] == "SPAN_KIND_SERVER").collect();
+    assert_eq!(servers.len(), CASES.len(), "one server span per request: {servers:#?}");
+    let mut seen: Vec<(String, i64)> = servers
+        .iter()
+        .map(|span| {
+            let name = span["name"].as_str().unwrap_or_default().to_owned();
+            (name, span["attributes"]["http.response.status_code"].as_i64().unwrap_or(-1))
+        })
+        .collect();
+    seen.sort();
+    let mut wanted: Vec<(String, i64)> = CASES.iter().map(|case| (case.6.to_owned(), i64::from(case.2))).collect();
+    wanted.sort();
+    assert_eq!(seen, wanted);
+    let traces: std::collections::BTreeSet<&str> =
+        servers.iter().filter_map(|span| span["trace_id"].as_str()).collect();
+    assert_eq!(traces.len(), CASES.len(), "each request is a trace of its own");
+    let handled = servers
+        .iter()
+        .find(|span| span["attributes"]["http.response.status_code"] == 200)
+        .expect("the handled request's span");
+    assert_eq!(handled["attributes"]["code.function"], "get_user", "the handler adopted the layer's span");
+    let children = spans.iter().filter(|span| span["parent_span_id"] == handled["span_id"]).count();
+    assert_eq!(children, 1, "the db.load_user operation is its child");
+}
