@@ -8,8 +8,10 @@
 // Counts are integers carried as f64 by the exposition format: exact comparison is the point.
 #![allow(clippy::float_cmp)]
 
+use obs_runtime::{LogFormat, observed};
 use obs_tests::demo::Demo;
 use obs_tests::exposition::{samples, sum_matching};
+use obs_tests::logs::CapturedLogs;
 use obs_tests::otlp::{Mode, OtlpReceiver};
 use serde_json::Value;
 use std::time::Duration;
@@ -100,4 +102,58 @@ fn every_request_is_recorded_exactly_once_whoever_answered_it() {
     assert_eq!(handled["attributes"]["code.function"], "get_user", "the handler adopted the layer's span");
     let children = spans.iter().filter(|span| span["parent_span_id"] == handled["span_id"]).count();
     assert_eq!(children, 1, "the db.load_user operation is its child");
+    assert!(
+        !lines.iter().any(|line| line["event"] == "route_not_observed" || line["event"] == "route_mismatch"),
+        "every demo route is annotated with the router's template"
+    );
+}
+
+/// Annotated with a template the router below does not use.
+#[observed(endpoint = "/typo/{id}")]
+async fn annotated_as_another_route() -> &'static str {
+    "item"
+}
+
+/// Served without an annotation.
+async fn not_annotated() -> &'static str {
+    "plain"
+}
+
+#[test]
+fn a_route_written_differently_or_not_annotated_is_warned_about_once() {
+    use axum::routing::get;
+    use tower_service::Service as _;
+
+    let logs = CapturedLogs::default();
+    let writer = logs.clone();
+    let telemetry = obs_runtime::builder("request-layer", "1.0.0")
+        .with_env(|_| None)
+        .log_format(LogFormat::Json)
+        .log_filter("info")
+        .log_writer(move || writer.writer())
+        .build_local()
+        .expect("valid settings");
+    let mut app = axum::Router::new()
+        .route("/items/{id}", get(annotated_as_another_route))
+        .route("/plain", get(not_annotated))
+        .layer(obs_runtime::layer::ObsLayer::new());
+    let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+    tracing::dispatcher::with_default(telemetry.dispatch(), || {
+        for path in ["/items/1", "/items/2", "/plain", "/plain"] {
+            let request = http::Request::get(path).body(axum::body::Body::empty()).expect("request");
+            let response = runtime.block_on(app.call(request)).expect("infallible");
+            assert_eq!(response.status(), 200, "{path}");
+        }
+    });
+    let lines = logs.json_lines();
+    let events = |event: &str| lines.iter().filter(|line| line["event"] == event).collect::<Vec<_>>();
+    let mismatches = events("route_mismatch");
+    assert_eq!(mismatches.len(), 1, "said once: {lines:#?}");
+    assert_eq!(mismatches[0]["http.route"], "/items/{id}");
+    assert!(mismatches[0]["message"].as_str().unwrap_or_default().contains("annotated as GET /typo/{id}"));
+    let unannotated = events("route_not_observed");
+    assert_eq!(unannotated.len(), 1, "said once: {lines:#?}");
+    assert_eq!(unannotated[0]["http.route"], "/plain");
+    let requests = lines.iter().filter(|line| line["target"] == "obs::request").count();
+    assert_eq!(requests, 4, "every request still recorded once");
 }

@@ -50,7 +50,10 @@ impl Call {
         let metrics = site.metrics();
         let scope = if metrics.is_endpoint() { request_scope::claim_current() } else { None };
         let span = match &scope {
-            Some(scope) => adopt(scope.span(), site),
+            Some(scope) => {
+                crate::layer::warn_if_route_differs(scope, site);
+                adopt(scope.span(), site)
+            }
             None => make_span(),
         };
         metrics.started();

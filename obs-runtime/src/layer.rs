@@ -139,7 +139,7 @@ where
         let key = SeriesKey::Endpoint { method, route: route.unwrap_or(schema::UNMATCHED_ROUTE) };
         let site = site_metrics::register(key, schema::DEFAULT_BUCKETS);
         site.started();
-        let scope = Arc::new(RequestScope::new(span.clone(), Arc::clone(&site)));
+        let scope = Arc::new(RequestScope::new(span.clone(), route, Arc::clone(&site)));
         // axum may start work in `call`: an endpoint called right here claims the request too.
         let inner = span.in_scope(|| scope.enter(|| self.inner.call(request)));
         ObsFuture {
@@ -205,6 +205,57 @@ impl Record {
             namespace: None,
         };
         self.span.in_scope(|| log_request_fields(&fields, outcome, elapsed));
+        if let Some(route) = self.route {
+            warn_if_unannotated(self.method, route);
+        }
+    }
+}
+
+/// Warnings already given, so each mismatch is said once, not per request.
+static WARNED: Mutex<Vec<(&'static str, &'static str, &'static str)>> = Mutex::new(Vec::new());
+
+/// Whether `(kind, method, route)` is said for the first time.
+fn first_time(kind: &'static str, method: &'static str, route: &'static str) -> bool {
+    let mut warned = WARNED.lock().unwrap_or_else(PoisonError::into_inner);
+    if warned.contains(&(kind, method, route)) {
+        return false;
+    }
+    warned.push((kind, method, route));
+    true
+}
+
+/// A route the router serves that no `#[observed]` endpoint annotates: recorded by the layer,
+/// but without the endpoint's objectives, alerts and dashboard rows. Said once per route.
+fn warn_if_unannotated(method: &'static str, route: &'static str) {
+    let annotated = crate::endpoints().any(|site| site.method() == method && site.route() == route);
+    if !annotated && first_time("unannotated", method, route) {
+        tracing::warn!(
+            target: crate::telemetry::guard::SYSTEM_LOG_TARGET,
+            event = "route_not_observed",
+            "http.request.method" = method,
+            "http.route" = route,
+            "{method} {route} is served but no #[observed(endpoint = \"{route}\", method = \"{method}\")] function handles it: \
+             ObsLayer records its requests, but it has no objectives, alerts or dashboard row of its own",
+        );
+    }
+}
+
+/// An `#[observed]` endpoint handling a request the router matched under another template: its
+/// annotation says one route, the router another (a typo on one side). Said once per pair.
+pub(crate) fn warn_if_route_differs(scope: &RequestScope, site: &crate::CallSite) {
+    let Some(matched) = scope.matched_route() else { return };
+    if matched != site.route() && first_time(site.route(), site.method(), matched) {
+        tracing::warn!(
+            target: crate::telemetry::guard::SYSTEM_LOG_TARGET,
+            event = "route_mismatch",
+            "http.route" = matched,
+            "code.function" = site.function(),
+            "{} is annotated as {} {} but the router serves it as {matched}: write the router's template in #[observed], \
+             so the series, alerts and dashboards name the route requests use",
+            site.function(),
+            site.method(),
+            site.route(),
+        );
     }
 }
 

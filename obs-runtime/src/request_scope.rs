@@ -27,6 +27,8 @@ pub(crate) enum ScopeState {
 pub(crate) struct RequestScope {
     state: Mutex<ScopeState>,
     span: Span,
+    /// The route template the router matched, when one did.
+    matched_route: Option<&'static str>,
     /// The layer's own series for the request, counted in flight while the layer records it.
     layer_site: Arc<SiteMetrics>,
 }
@@ -37,8 +39,13 @@ thread_local! {
 }
 
 impl RequestScope {
-    pub(crate) fn new(span: Span, layer_site: Arc<SiteMetrics>) -> Self {
-        RequestScope { state: Mutex::new(ScopeState::Open), span, layer_site }
+    pub(crate) fn new(span: Span, matched_route: Option<&'static str>, layer_site: Arc<SiteMetrics>) -> Self {
+        RequestScope { state: Mutex::new(ScopeState::Open), span, matched_route, layer_site }
+    }
+
+    /// The route template the router matched, when one did.
+    pub(crate) fn matched_route(&self) -> Option<&'static str> {
+        self.matched_route
     }
 
     /// The request's server span.
@@ -95,7 +102,7 @@ mod tests {
     fn a_scope_is_claimed_once_and_released_back_to_the_layer() {
         let site = register(SeriesKey::Endpoint { method: "GET", route: "/scope-test" }, &[1.0]);
         site.started();
-        let scope = Arc::new(RequestScope::new(tracing::Span::none(), Arc::clone(&site)));
+        let scope = Arc::new(RequestScope::new(tracing::Span::none(), None, Arc::clone(&site)));
         assert!(claim_current().is_none(), "no scope outside the layer's poll");
         let claimed = scope.enter(claim_current).expect("claimed inside");
         assert_eq!((scope.state(), site.in_flight()), (ScopeState::Claimed, 0), "the endpoint counts it now");
