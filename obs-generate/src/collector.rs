@@ -9,7 +9,7 @@
 //! metadata: searchable, never a stream of their own.
 
 use crate::model::Model;
-use std::fmt::Write as _;
+use crate::tree::{Node, NotFinite, map, strings};
 
 /// Resource attributes Loki indexes as labels: few values each, stable over a process's life.
 const INDEXED: &[&str] = &["service.name", "service.namespace", "deployment.environment", "level"];
@@ -19,115 +19,134 @@ const NOT_INDEXED: &[&str] = &["service.instance.id", "service.version", "host.n
 
 /// `otel-collector/config.yaml`: OTLP in (gRPC and HTTP), memory limiter, batch, logs to Loki,
 /// traces to the tracing backend.
-pub(crate) fn collector_config(model: &Model) -> String {
+pub(crate) fn collector_config(model: &Model) -> Result<String, NotFinite> {
     let options = model.options;
-    let mut out = commented_header(model, "OpenTelemetry Collector configuration");
-    // Writing into a String cannot fail.
-    let _ = write!(
-        out,
-        "# Needs the contrib distribution (otelcol-contrib) for the transform and groupbyattrs processors.
-# The service exports to it with OTEL_EXPORTER_OTLP_ENDPOINT=http://<collector>:4318 (or :4317 with
-# OTEL_EXPORTER_OTLP_PROTOCOL=grpc).
-receivers:
-  otlp:
-    protocols:
-      grpc:
-        endpoint: 0.0.0.0:4317
-      http:
-        endpoint: 0.0.0.0:4318
-
-processors:
-  # First in every pipeline: refuses data before the collector runs out of memory, so the
-  # service's exporter sees back-pressure (and counts drops) instead of a crashed collector.
-  memory_limiter:
-    check_interval: 1s
-    limit_percentage: 80
-    spike_limit_percentage: 25
-  # Loki indexes resource attributes only: copy the severity into `level` ...
-  transform/level:
-    error_mode: ignore
-    log_statements:
-      - context: log
-        statements:
-          - set(attributes[\"level\"], severity_text) where severity_text != \"\"
-  # ... and lift it to the resource, one resource per level.
-  groupbyattrs/level:
-    keys:
-      - level
-  batch:
-    send_batch_size: 8192
-    send_batch_max_size: 16384
-    timeout: 2s
-
-exporters:
-  otlphttp/loki:
-    endpoint: {loki}
-  otlp/traces:
-    endpoint: {traces}
-    tls:
-      insecure: {insecure}
-
-service:
-  pipelines:
-    logs:
-      receivers: [otlp]
-      processors: [memory_limiter, transform/level, groupbyattrs/level, batch]
-      exporters: [otlphttp/loki]
-    traces:
-      receivers: [otlp]
-      processors: [memory_limiter, batch]
-      exporters: [otlp/traces]
-",
-        loki = yaml_scalar(&options.collector_loki_otlp_url),
-        traces = yaml_scalar(&options.collector_traces_otlp_endpoint),
-        insecure = !options.collector_traces_otlp_endpoint.starts_with("https://"),
+    let mut header = model.header("OpenTelemetry Collector configuration");
+    header.extend(
+        [
+            "Needs the contrib distribution (otelcol-contrib) for the transform and groupbyattrs processors.",
+            "The service exports to it with OTEL_EXPORTER_OTLP_ENDPOINT=http://<collector>:4318 (or :4317 with",
+            "OTEL_EXPORTER_OTLP_PROTOCOL=grpc).",
+            "memory_limiter comes first in every pipeline: it refuses data before the collector runs out of",
+            "memory, so the service's exporter sees back-pressure (and counts drops) instead of a crashed collector.",
+            "Loki indexes resource attributes only: transform/level copies the severity into `level`, and",
+            "groupbyattrs/level lifts it to the resource, one resource per level.",
+        ]
+        .map(str::to_owned),
     );
-    out
+    let endpoint = |address: &str| map([("endpoint", address.into())]);
+    let pipeline = |processors: &[&str], exporter: &str| {
+        map([("receivers", strings(["otlp"])), ("processors", strings(processors)), ("exporters", strings([exporter]))])
+    };
+    let document = map([
+        (
+            "receivers",
+            map([(
+                "otlp",
+                map([("protocols", map([("grpc", endpoint("0.0.0.0:4317")), ("http", endpoint("0.0.0.0:4318"))]))]),
+            )]),
+        ),
+        (
+            "processors",
+            map([
+                (
+                    "memory_limiter",
+                    map([
+                        ("check_interval", "1s".into()),
+                        ("limit_percentage", Node::Int(80)),
+                        ("spike_limit_percentage", Node::Int(25)),
+                    ]),
+                ),
+                (
+                    "transform/level",
+                    map([
+                        ("error_mode", "ignore".into()),
+                        (
+                            "log_statements",
+                            Node::Seq(vec![map([
+                                ("context", "log".into()),
+                                (
+                                    "statements",
+                                    strings([r#"set(attributes["level"], severity_text) where severity_text != """#]),
+                                ),
+                            ])]),
+                        ),
+                    ]),
+                ),
+                ("groupbyattrs/level", map([("keys", strings(["level"]))])),
+                (
+                    "batch",
+                    map([
+                        ("send_batch_size", Node::Int(8192)),
+                        ("send_batch_max_size", Node::Int(16384)),
+                        ("timeout", "2s".into()),
+                    ]),
+                ),
+            ]),
+        ),
+        (
+            "exporters",
+            map([
+                ("otlphttp/loki", endpoint(&options.collector_loki_otlp_url)),
+                (
+                    "otlp/traces",
+                    map([
+                        ("endpoint", options.collector_traces_otlp_endpoint.as_str().into()),
+                        (
+                            "tls",
+                            map([(
+                                "insecure",
+                                (!options.collector_traces_otlp_endpoint.starts_with("https://")).into(),
+                            )]),
+                        ),
+                    ]),
+                ),
+            ]),
+        ),
+        (
+            "service",
+            map([(
+                "pipelines",
+                map([
+                    (
+                        "logs",
+                        pipeline(
+                            &["memory_limiter", "transform/level", "groupbyattrs/level", "batch"],
+                            "otlphttp/loki",
+                        ),
+                    ),
+                    ("traces", pipeline(&["memory_limiter", "batch"], "otlp/traces")),
+                ]),
+            )]),
+        ),
+    ]);
+    document.to_yaml(&header)
 }
 
 /// `loki/otlp-limits.yaml`: the `limits_config` of Loki 3 for what the collector sends.
-pub(crate) fn loki_limits(model: &Model) -> String {
-    let mut out = commented_header(model, "Loki limits for OTLP ingestion");
-    out.push_str("# Merge into Loki's configuration (or a per-tenant override).\nlimits_config:\n");
-    out.push_str("  allow_structured_metadata: true\n  otlp_config:\n    resource_attributes:\n");
-    out.push_str("      ignore_defaults: true\n      attributes_config:\n");
-    out.push_str("        - action: index_label\n          attributes:\n");
-    for attribute in INDEXED {
-        let _ = writeln!(out, "            - {attribute}");
-    }
-    out.push_str("        - action: structured_metadata\n          attributes:\n");
-    for attribute in NOT_INDEXED {
-        let _ = writeln!(out, "            - {attribute}");
-    }
-    out
-}
-
-/// The generated-file header as YAML comments.
-fn commented_header(model: &Model, what: &str) -> String {
-    let mut out = String::new();
-    for line in model.header(what) {
-        let _ = writeln!(out, "# {line}");
-    }
-    out
-}
-
-/// A YAML plain scalar when safe, otherwise double-quoted with escapes.
-fn yaml_scalar(value: &str) -> String {
-    let plain = !value.is_empty()
-        && value.chars().all(|c| c.is_ascii_alphanumeric() || ":/._-".contains(c))
-        && !value.starts_with(['-', ':']);
-    if plain { value.to_owned() } else { format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\"")) }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::yaml_scalar;
-
-    #[test]
-    fn scalars_are_quoted_only_when_needed() {
-        assert_eq!(yaml_scalar("http://loki:3100/otlp"), "http://loki:3100/otlp");
-        assert_eq!(yaml_scalar("tempo:4317"), "tempo:4317");
-        assert_eq!(yaml_scalar("a b\"c"), "\"a b\\\"c\"");
-        assert_eq!(yaml_scalar(""), "\"\"");
-    }
+pub(crate) fn loki_limits(model: &Model) -> Result<String, NotFinite> {
+    let mut header = model.header("Loki limits for OTLP ingestion");
+    header.push("Merge into Loki's configuration (or a per-tenant override).".to_owned());
+    let rule =
+        |action: &str, attributes: &[&str]| map([("action", action.into()), ("attributes", strings(attributes))]);
+    let document = map([(
+        "limits_config",
+        map([
+            ("allow_structured_metadata", true.into()),
+            (
+                "otlp_config",
+                map([(
+                    "resource_attributes",
+                    map([
+                        ("ignore_defaults", true.into()),
+                        (
+                            "attributes_config",
+                            Node::Seq(vec![rule("index_label", INDEXED), rule("structured_metadata", NOT_INDEXED)]),
+                        ),
+                    ]),
+                )]),
+            ),
+        ]),
+    )]);
+    document.to_yaml(&header)
 }

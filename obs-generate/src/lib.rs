@@ -288,8 +288,8 @@ pub fn artifacts(catalog: &[&CallSite], options: &Options) -> Result<Vec<Artifac
             grafana::alerting::render_policies(&model)?,
         ),
     ];
-    files.push(("otel-collector/config.yaml".to_owned(), collector::collector_config(&model)));
-    files.push(("loki/otlp-limits.yaml".to_owned(), collector::loki_limits(&model)));
+    files.push(("otel-collector/config.yaml".to_owned(), collector::collector_config(&model)?));
+    files.push(("loki/otlp-limits.yaml".to_owned(), collector::loki_limits(&model)?));
     for (name, contents) in grafana::dashboards::render(&model)? {
         files.push((format!("grafana/dashboards/{name}"), contents));
     }

@@ -9,15 +9,20 @@ use std::fmt::Write as _;
 
 pub(crate) const FILE_NAME: &str = "RUNBOOK.md";
 
-fn advice(name: &str) -> &'static str {
-    match name {
+fn advice(name: &str) -> String {
+    let text = match name {
         alerts::ERROR_BURN => {
-            "Calls of the endpoint fail faster than its success objective allows. A page means the budget \
+            return format!(
+                "Calls of the endpoint fail faster than its success objective allows. A page means the budget \
 goes within days at this rate; a ticket means it will be missed over the period.\n\n\
-1. Open the `dashboard_url`: which `ERROR_TYPE` dominates (a 5xx code, an `Err` type name, `panic`, `cancelled`)?\n\
+1. Open the `dashboard_url`: which `{error_type}` dominates (a 5xx code, an `Err` type name, `{panic}`, `{cancelled}`)?\n\
 2. Read the endpoint's ERROR logs (the dashboard's logs panel); follow a `trace_id` to the failing span.\n\
 3. Correlate with deploys, dependency incidents and traffic changes; roll back or shed load first, investigate after.\n\
-4. `cancelled` rising alone usually means clients time out: check the latency panels too."
+4. `{cancelled}` rising alone usually means clients time out (or a timeout layer cuts calls off): check the latency panels too.",
+                error_type = schema::ERROR_TYPE,
+                panic = schema::ERROR_TYPE_PANIC,
+                cancelled = schema::ERROR_TYPE_CANCELLED,
+            );
         }
         alerts::LATENCY_BURN => {
             "Too many calls of the endpoint take longer than its latency threshold.\n\n\
@@ -57,7 +62,8 @@ the network path, and the collector's own logs; the service logs one `obs::expor
 4. `shutdown`: items were still queued when the process stopped; repeated restarts (crash loops, aggressive deploys) cause it."
         }
         _ => "",
-    }
+    };
+    text.to_owned()
 }
 
 pub(crate) fn render(model: &Model) -> String {
@@ -74,8 +80,7 @@ instance of an alert; `dashboard_url` opens the right dashboard.\n\n",
     for name in alerts::ALERT_NAMES {
         let instances: Vec<&AlertRule> = rules.iter().filter(|rule| rule.name == name).collect();
         let Some(first) = instances.first() else { continue };
-        // The advice is prose; the label it names comes from the schema.
-        let _ = write!(out, "## {name}\n\n{}\n\n", advice(name).replace("ERROR_TYPE", schema::ERROR_TYPE));
+        let _ = write!(out, "## {name}\n\n{}\n\n", advice(name));
         let mut severities: Vec<(String, String)> =
             instances.iter().map(|rule| (rule.severity().to_owned(), text::duration(rule.hold))).collect();
         severities.sort();

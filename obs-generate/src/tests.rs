@@ -514,9 +514,8 @@ fn the_collector_sends_logs_to_loki_and_indexes_only_bounded_attributes() {
         "batch:",
         "otlphttp/loki:\n    endpoint: http://loki:3100/otlp",
         "endpoint: https://tempo.example.com:4317\n    tls:\n      insecure: false",
-        "processors: [memory_limiter, transform/level, groupbyattrs/level, batch]",
-        "exporters: [otlphttp/loki]",
-        "exporters: [otlp/traces]",
+        "processors:\n      - memory_limiter\n      - transform/level\n      - groupbyattrs/level\n      - batch\n      exporters:\n      - otlphttp/loki\n",
+        "processors:\n      - memory_limiter\n      - batch\n      exporters:\n      - otlp/traces\n",
     ] {
         assert!(collector.contains(needed), "collector config lacks {needed:?}:\n{collector}");
     }
