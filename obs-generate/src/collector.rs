@@ -46,44 +46,7 @@ pub(crate) fn collector_config(model: &Model) -> Result<String, NotFinite> {
                 map([("protocols", map([("grpc", endpoint("0.0.0.0:4317")), ("http", endpoint("0.0.0.0:4318"))]))]),
             )]),
         ),
-        (
-            "processors",
-            map([
-                (
-                    "memory_limiter",
-                    map([
-                        ("check_interval", "1s".into()),
-                        ("limit_percentage", Node::Int(80)),
-                        ("spike_limit_percentage", Node::Int(25)),
-                    ]),
-                ),
-                (
-                    "transform/level",
-                    map([
-                        ("error_mode", "ignore".into()),
-                        (
-                            "log_statements",
-                            Node::Seq(vec![map([
-                                ("context", "log".into()),
-                                (
-                                    "statements",
-                                    strings([r#"set(attributes["level"], severity_text) where severity_text != """#]),
-                                ),
-                            ])]),
-                        ),
-                    ]),
-                ),
-                ("groupbyattrs/level", map([("keys", strings(["level"]))])),
-                (
-                    "batch",
-                    map([
-                        ("send_batch_size", Node::Int(8192)),
-                        ("send_batch_max_size", Node::Int(16384)),
-                        ("timeout", "2s".into()),
-                    ]),
-                ),
-            ]),
-        ),
+        ("processors", processors()),
         (
             "exporters",
             map([
@@ -121,6 +84,45 @@ pub(crate) fn collector_config(model: &Model) -> Result<String, NotFinite> {
         ),
     ]);
     document.to_yaml(&header)
+}
+
+/// The processors: memory limiter, the severity lifted to a `level` resource attribute, batch.
+fn processors() -> Node {
+    map([
+        (
+            "memory_limiter",
+            map([
+                ("check_interval", "1s".into()),
+                ("limit_percentage", Node::Int(80)),
+                ("spike_limit_percentage", Node::Int(25)),
+            ]),
+        ),
+        (
+            "transform/level",
+            map([
+                ("error_mode", "ignore".into()),
+                (
+                    "log_statements",
+                    Node::Seq(vec![map([
+                        ("context", "log".into()),
+                        (
+                            "statements",
+                            strings([r#"set(attributes["level"], severity_text) where severity_text != """#]),
+                        ),
+                    ])]),
+                ),
+            ]),
+        ),
+        ("groupbyattrs/level", map([("keys", strings(["level"]))])),
+        (
+            "batch",
+            map([
+                ("send_batch_size", Node::Int(8192)),
+                ("send_batch_max_size", Node::Int(16384)),
+                ("timeout", "2s".into()),
+            ]),
+        ),
+    ])
 }
 
 /// `loki/otlp-limits.yaml`: the `limits_config` of Loki 3 for what the collector sends.
