@@ -65,6 +65,10 @@ fn the_demo_serves_counts_logs_and_shuts_down_cleanly() {
     assert_eq!(expected_count(text, "GET", "/users/{id}", Some("404"), ""), 2.0);
     assert_eq!(expected_count(text, "GET", "/users/{id}", Some("500"), "ApiError"), 1.0);
     assert_eq!(expected_count(text, "POST", "/orders", Some("201"), ""), 2.0);
+    // The demo's own business metric, registered through obs_runtime::metrics::register, shares
+    // the exposition (one # EOF, checked by promtool and the Python parser below).
+    assert_eq!(value(text, "demo_orders_created_total", &[]), Some(2.0), "{text}");
+    assert_eq!(text.matches("# EOF").count(), 1);
     assert_eq!(expected_count(text, "POST", "/orders", Some("422"), ""), 2.0);
     assert_eq!(expected_count(text, "GET", "/health", Some("200"), ""), 1.0);
     assert_eq!(expected_count(text, "GET", "/health", None, ""), 0.0, "the start-up zero series");
@@ -113,6 +117,11 @@ fn the_demo_serves_counts_logs_and_shuts_down_cleanly() {
     let plain = demo.scrape(None);
     assert_eq!(plain.header("content-type"), Some("text/plain; version=0.0.4; charset=utf-8"));
     assert!(!plain.body.contains("# EOF"));
+    assert!(
+        plain.body.contains("\n# TYPE demo_orders_created_total counter\ndemo_orders_created_total 2\n"),
+        "{}",
+        plain.body
+    );
     let (lint_ok, lint_out, lint_err) = run_with_stdin("promtool", &["check", "metrics"], &plain.body);
     assert!(lint_ok, "promtool check metrics failed:\n{lint_out}{lint_err}");
 

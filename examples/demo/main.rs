@@ -24,6 +24,7 @@ use axum::extract::rejection::JsonRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use obs_runtime::metrics::prometheus_client::metrics::counter::Counter;
 use obs_runtime::{Classification, Outcome, observed};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
@@ -151,8 +152,13 @@ async fn create_order(body: Result<Json<NewOrder>, JsonRejection>) -> Result<(St
     if order.quantity <= 0 {
         return Err(ApiError::Invalid(format!("quantity must be positive, got {}", order.quantity)));
     }
-    Ok((StatusCode::CREATED, Json(ORDERS.save(order).await)))
+    let order = ORDERS.save(order).await;
+    ORDERS_CREATED.inc();
+    Ok((StatusCode::CREATED, Json(order)))
 }
+
+/// A business metric of the demo's own, on obs's `/metrics`: one per order placed.
+static ORDERS_CREATED: std::sync::LazyLock<Counter<u64>> = std::sync::LazyLock::new(Counter::default);
 
 /// Liveness probe.
 #[observed(endpoint = "/health")]
@@ -197,6 +203,13 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let own_metrics = obs_runtime::metrics::register(|registry| {
+        registry.register("demo_orders_created", "Orders placed through POST /orders.", ORDERS_CREATED.clone());
+    });
+    if let Err(error) = own_metrics {
+        eprintln!("demo: {error}");
+        return ExitCode::FAILURE;
+    }
     let shutdown = obs_examples::shutdown_signal();
     let served = async {
         let addr = app_addr()?;

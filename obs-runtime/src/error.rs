@@ -39,6 +39,14 @@ pub enum SetupError {
         /// Each endpoint or operation claimed more than once.
         duplicates: Vec<DuplicateClaim>,
     },
+    /// A metric the service registered would write samples named like one of obs's own (or of
+    /// an earlier registration): the exposition would be corrupt, so nothing was added.
+    MetricNameClash {
+        /// The family the service registered.
+        name: String,
+        /// The family it collides with.
+        existing: String,
+    },
     /// A global tracing subscriber or the toolkit itself was already set up in this process.
     AlreadyInitialized,
     /// An OTLP exporter could not be built from valid settings (e.g. no thread could be started).
@@ -90,6 +98,10 @@ impl fmt::Display for SetupError {
             SetupError::ExportSetup { signal, reason } => {
                 write!(f, "cannot set up OTLP export of {signal}: {reason}")
             }
+            SetupError::MetricNameClash { name, existing } => write!(
+                f,
+                "metric {name:?} would write samples named like {existing:?}, which is already exposed: give it another name"
+            ),
             SetupError::AlreadyInitialized => f.write_str(
                 "a global tracing subscriber is already installed: call obs_runtime init once, and do not install another subscriber",
             ),

@@ -5,12 +5,12 @@
 //! ```
 //! use axum::{Router, routing::get};
 //!
-//! #[obs_runtime::observed(endpoint = "/users/{id}")]
-//! async fn get_user() -> &'static str {
-//!     "user"
+//! #[obs_runtime::observed(endpoint = "/items/{id}")]
+//! async fn get_item() -> &'static str {
+//!     "item"
 //! }
 //!
-//! let app: Router = Router::new().route("/users/{id}", get(get_user)).layer(obs_runtime::layer::ObsLayer::new());
+//! let app: Router = Router::new().route("/items/{id}", get(get_item)).layer(obs_runtime::layer::ObsLayer::new());
 //! ```
 //!
 //! - A request an `#[observed]` endpoint handles is recorded by the endpoint, as without the
@@ -205,7 +205,8 @@ impl Record {
             namespace: None,
         };
         self.span.in_scope(|| log_request_fields(&fields, outcome, elapsed));
-        if let Some(route) = self.route {
+        // A 405 is the router refusing a method the route does not serve: nothing to annotate.
+        if let (Some(route), false) = (self.route, status == Some(405)) {
             warn_if_unannotated(self.method, route);
         }
     }

@@ -70,6 +70,21 @@ pub use setup::{LocalTelemetry, ObsBuilder, builder};
 pub use telemetry::otlp_config::OtlpProtocol;
 pub use telemetry::{LogFormat, ObsGuard};
 
+/// The OpenTelemetry crates obs is built on, re-exported so code that touches them (a custom
+/// sampler, span attributes, the context) names the same versions: one `opentelemetry` in the
+/// dependency tree.
+///
+/// ```
+/// use obs_runtime::otel::opentelemetry::trace::TraceContextExt;
+/// let context = obs_runtime::otel::opentelemetry::Context::current();
+/// assert!(!context.span().span_context().is_valid());
+/// ```
+pub mod otel {
+    pub use ::opentelemetry;
+    pub use ::opentelemetry_sdk as sdk;
+    pub use ::tracing_opentelemetry;
+}
+
 /// Paths for the code `#[observed]` generates; not a public API.
 #[doc(hidden)]
 pub mod __private {

@@ -14,10 +14,14 @@ pub(crate) mod process;
 pub(crate) mod request_head;
 pub(crate) mod server;
 pub(crate) mod site_metrics;
+pub(crate) mod user_metrics;
 
 use prometheus_client::registry::Registry;
 use std::sync::OnceLock;
 
+/// The prometheus-client obs is built on, for the service's own metrics: the same version, so
+/// its metric types register with [`register`].
+pub use prometheus_client;
 pub use server::MetricsServer;
 
 /// The two text formats Prometheus scrapes.
@@ -91,6 +95,43 @@ fn registry() -> &'static Registry {
 /// ```
 #[must_use]
 pub fn render(format: ExpositionFormat) -> String {
+    let mut text = render_own(format);
+    match format {
+        ExpositionFormat::OpenMetrics => {
+            user_metrics::write_openmetrics(&mut text);
+            let _ = prometheus_client::encoding::text::encode_eof(&mut text);
+        }
+        ExpositionFormat::PrometheusText => user_metrics::write_prometheus_text(&mut text),
+    }
+    text
+}
+
+/// Adds the service's own metrics to obs's `/metrics`: `build` registers them (counters,
+/// gauges, histograms, families with their own labels, a custom `Collector`) in a
+/// prometheus-client [`Registry`], and every scrape renders them after obs's families, in both
+/// formats, under the one `# EOF`. Call it once per set, typically at start-up.
+///
+/// ```
+/// use obs_runtime::metrics::prometheus_client::metrics::counter::Counter;
+/// use obs_runtime::metrics::{ExpositionFormat, register, render};
+///
+/// let orders = Counter::<u64>::default();
+/// register(|registry| registry.register("shop_orders_created", "Orders created.", orders.clone()))?;
+/// orders.inc();
+/// assert!(render(ExpositionFormat::OpenMetrics).contains("shop_orders_created_total 1\n# EOF\n"));
+/// # Ok::<(), obs_runtime::SetupError>(())
+/// ```
+///
+/// # Errors
+/// [`SetupError::MetricNameClash`](crate::SetupError::MetricNameClash) when a family would write samples named like obs's own (or
+/// an earlier registration's): nothing is added then.
+pub fn register(build: impl FnOnce(&mut Registry)) -> Result<(), crate::SetupError> {
+    let own = user_metrics::family_names(&render_own(ExpositionFormat::OpenMetrics));
+    user_metrics::register(build, &own)
+}
+
+/// obs's own families, without `# EOF`.
+fn render_own(format: ExpositionFormat) -> String {
     // Endpoints are listed from the first scrape on, even those not yet called. Duplicate
     // endpoints share their series; `init` reports them as an error.
     let _ = crate::call_site::register_catalog();
@@ -99,7 +140,7 @@ pub fn render(format: ExpositionFormat) -> String {
     let _ = match format {
         ExpositionFormat::OpenMetrics => {
             durations::write_openmetrics(&mut text, &call_families::duration_families());
-            prometheus_client::encoding::text::encode(&mut text, registry())
+            prometheus_client::encoding::text::encode_registry(&mut text, registry())
         }
         ExpositionFormat::PrometheusText => {
             durations::write_prometheus_text(&mut text, &call_families::duration_families());

@@ -1,0 +1,108 @@
+//! The service's own metrics (orders created, queue depth, a custom `Collector`), registered with
+//! prometheus-client and rendered on obs's `/metrics` after obs's families, in both formats, under
+//! the one `# EOF`.
+
+use crate::error::SetupError;
+use prometheus_client::registry::Registry;
+use std::sync::{Mutex, PoisonError};
+
+/// Every registry the service added, in order.
+static USER_REGISTRIES: Mutex<Vec<Registry>> = Mutex::new(Vec::new());
+
+/// Suffixes a family's samples add to its name: a name that is another's plus one of these
+/// would make their samples collide.
+const SAMPLE_SUFFIXES: [&str; 6] = ["_total", "_created", "_count", "_sum", "_bucket", "_info"];
+
+/// The family names an OpenMetrics exposition declares (`# TYPE name type`).
+pub(crate) fn family_names(exposition: &str) -> Vec<String> {
+    exposition.lines().filter_map(|line| line.strip_prefix("# TYPE ")?.split(' ').next().map(str::to_owned)).collect()
+}
+
+/// Whether families named `a` and `b` would write the same sample name.
+fn collide(a: &str, b: &str) -> bool {
+    let stems = |name: &str| {
+        std::iter::once(name.to_owned())
+            .chain(SAMPLE_SUFFIXES.iter().filter_map(|suffix| name.strip_suffix(suffix).map(str::to_owned)))
+            .collect::<Vec<_>>()
+    };
+    a == b || stems(a).contains(&b.to_owned()) || stems(b).contains(&a.to_owned())
+}
+
+/// Adds the families `build` registers to obs's `/metrics`; see [`crate::metrics::register`].
+pub(crate) fn register(build: impl FnOnce(&mut Registry), taken: &[String]) -> Result<(), SetupError> {
+    let mut registry = Registry::default();
+    build(&mut registry);
+    let mut text = String::new();
+    // Writing into a String cannot fail, and collectors only fail when their writer does.
+    let _ = prometheus_client::encoding::text::encode_registry(&mut text, &registry);
+    let mut registries = USER_REGISTRIES.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut all_taken = taken.to_vec();
+    for earlier in registries.iter() {
+        let mut earlier_text = String::new();
+        let _ = prometheus_client::encoding::text::encode_registry(&mut earlier_text, earlier);
+        all_taken.extend(family_names(&earlier_text));
+    }
+    for name in family_names(&text) {
+        if let Some(existing) = all_taken.iter().find(|existing| collide(&name, existing)) {
+            return Err(SetupError::MetricNameClash { name, existing: existing.clone() });
+        }
+    }
+    registries.push(registry);
+    Ok(())
+}
+
+/// Appends every added registry in the OpenMetrics format (without `# EOF`).
+pub(crate) fn write_openmetrics(text: &mut String) {
+    for registry in USER_REGISTRIES.lock().unwrap_or_else(PoisonError::into_inner).iter() {
+        let _ = prometheus_client::encoding::text::encode_registry(text, registry);
+    }
+}
+
+/// Appends every added registry in the Prometheus text format 0.0.4.
+pub(crate) fn write_prometheus_text(text: &mut String) {
+    for registry in USER_REGISTRIES.lock().unwrap_or_else(PoisonError::into_inner).iter() {
+        let _ = prometheus_client::encoding::prometheus_text::encode(text, registry);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::collide;
+    use crate::SetupError;
+    use crate::metrics::{ExpositionFormat, register, render};
+    use prometheus_client::metrics::counter::Counter;
+    use prometheus_client::metrics::family::Family;
+    use prometheus_client::metrics::gauge::Gauge;
+
+    #[test]
+    fn a_clash_with_obs_or_an_earlier_registration_is_a_typed_error_and_adds_nothing() {
+        let clash =
+            register(|registry| registry.register("http_server_active_requests", "mine", Gauge::<i64>::default()));
+        assert!(
+            matches!(&clash, Err(SetupError::MetricNameClash { name, existing }) if name == "http_server_active_requests" && existing == name),
+            "{clash:?}"
+        );
+        let jobs = Family::<Vec<(String, String)>, Counter>::default();
+        jobs.get_or_create(&vec![("queue".to_owned(), "mail".to_owned())]).inc_by(3);
+        register(|registry| registry.register("test_jobs_done", "Jobs done.", jobs.clone())).expect("a new name");
+        let again = register(|registry| registry.register("test_jobs_done", "Again.", Counter::<u64>::default()));
+        assert!(matches!(again, Err(SetupError::MetricNameClash { .. })), "{again:?}");
+        let openmetrics = render(ExpositionFormat::OpenMetrics);
+        assert!(openmetrics.contains("test_jobs_done_total{queue=\"mail\"} 3\n"), "{openmetrics}");
+        assert_eq!(openmetrics.matches("# EOF").count(), 1);
+        assert!(openmetrics.ends_with("# EOF\n"));
+        assert!(!openmetrics.contains("mine"), "the clashing registration added nothing");
+        let text = render(ExpositionFormat::PrometheusText);
+        assert!(text.contains("test_jobs_done_total{queue=\"mail\"} 3\n") && !text.contains("# EOF"), "{text}");
+    }
+
+    #[test]
+    fn names_collide_when_their_samples_would() {
+        assert!(collide("process_cpu_seconds", "process_cpu_seconds"));
+        assert!(collide("http_server_request_duration_seconds_count", "http_server_request_duration_seconds"));
+        assert!(collide("jobs", "jobs_total"));
+        assert!(!collide("jobs", "jobs_done"));
+        assert!(collide("orders_created", "orders"), "a counter `orders` writes `orders_created`");
+        assert!(!collide("orders_placed", "orders"));
+    }
+}
