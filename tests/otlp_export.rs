@@ -89,6 +89,11 @@ fn exports_one_trace_per_request_and_exactly_the_logged_records(
     printed_messages.sort_unstable();
     exported_bodies.sort_unstable();
     assert_eq!(exported_bodies, printed_messages, "exported records == printed lines");
+    // A record logged through the `log` facade (as crates that predate tracing log) is both,
+    // under its own target.
+    let legacy = "order numbering starts at 1";
+    assert!(printed.iter().any(|line| line["message"] == legacy && line["target"] == "demo::legacy"), "printed");
+    assert!(exported_bodies.contains(&legacy), "the `log` record is exported");
 
     for status in [200, 500] {
         let span = by_status(status);

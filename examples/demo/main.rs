@@ -203,6 +203,9 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // A record through the `log` facade, as crates that predate `tracing` write them: obs bridges
+    // it into a JSON line and an exported log record.
+    log::info!(target: "demo::legacy", "order numbering starts at {}", 1);
     let own_metrics = obs_runtime::metrics::register(|registry| {
         registry.register("demo_orders_created", "Orders placed through POST /orders.", ORDERS_CREATED.clone());
     });

@@ -219,6 +219,9 @@ impl ObsBuilder {
         let Built { identity, subscriber, log_format, log_filter, otlp, shutdown_timeout } = built;
         tracing::dispatcher::set_global_default(subscriber.dispatch).map_err(|_| SetupError::AlreadyInitialized)?;
         INITIALIZED.store(true, Ordering::Release);
+        // Crates that log through the `log` facade become tracing events: JSON lines and exported
+        // log records, under the same filters. A logger installed before keeps the facade.
+        let log_bridge = tracing_log::LogTracer::init().is_ok();
         let _ = ServiceIdentity::set(identity.clone());
         let guard = ObsGuard {
             metrics_server,
@@ -227,6 +230,13 @@ impl ObsBuilder {
             started: Instant::now(),
         };
         log_startup(&identity, &guard, log_format, &log_filter, &otlp);
+        if !log_bridge {
+            tracing::warn!(
+                target: SYSTEM_LOG_TARGET,
+                event = "log_bridge_off",
+                "another logger is installed for the `log` facade: records logged through `log` do not reach obs",
+            );
+        }
         if let (Some(addr), Some(hint)) = (guard.metrics_addr().filter(|addr| addr.ip().is_loopback()), container) {
             tracing::warn!(
                 target: SYSTEM_LOG_TARGET,

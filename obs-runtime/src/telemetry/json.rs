@@ -11,6 +11,7 @@ use std::time::SystemTime;
 use tracing::dispatcher::WeakDispatch;
 use tracing::field::{Field, Visit};
 use tracing::{Dispatch, Event, Subscriber};
+use tracing_log::NormalizeEvent as _;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::{LookupSpan, Registry};
@@ -40,14 +41,17 @@ where
     W: for<'writer> MakeWriter<'writer> + 'static,
 {
     fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+        // A record bridged from the `log` facade names its real target in its `log.*` fields.
+        let normalized = event.normalized_metadata();
+        let metadata = normalized.as_ref().unwrap_or_else(|| event.metadata());
         let mut line = String::with_capacity(512);
         line.push_str("{\"timestamp\":\"");
         write_rfc3339(&mut line, SystemTime::now());
         line.push_str("\",\"level\":\"");
-        line.push_str(event.metadata().level().as_str());
+        line.push_str(metadata.level().as_str());
         line.push_str("\",\"target\":");
-        push_json_string(&mut line, event.metadata().target());
-        let mut fields = FieldWriter { line: &mut line };
+        push_json_string(&mut line, metadata.target());
+        let mut fields = FieldWriter { line: &mut line, skip_log_fields: normalized.is_some() };
         event.record(&mut fields);
         if let Some(dispatch) = self.dispatch.get().and_then(WeakDispatch::upgrade) {
             write_span_context(&mut line, event, &dispatch);
@@ -106,9 +110,15 @@ fn write_span_context(line: &mut String, event: &Event<'_>, dispatch: &Dispatch)
 /// Appends each field as `,"name":value`; the `message` field is the formatted message.
 struct FieldWriter<'a> {
     line: &'a mut String,
+    /// The `log.target`, `log.module_path`, ... of a bridged `log` record, already written.
+    skip_log_fields: bool,
 }
 
 impl FieldWriter<'_> {
+    fn skips(&self, field: &Field) -> bool {
+        self.skip_log_fields && field.name().starts_with("log.")
+    }
+
     fn key(&mut self, field: &Field) {
         self.line.push(',');
         push_json_string(self.line, field.name());
@@ -118,6 +128,9 @@ impl FieldWriter<'_> {
 
 impl Visit for FieldWriter<'_> {
     fn record_f64(&mut self, field: &Field, value: f64) {
+        if self.skips(field) {
+            return;
+        }
         self.key(field);
         if value.is_finite() {
             let _ = write!(self.line, "{value}");
@@ -127,21 +140,33 @@ impl Visit for FieldWriter<'_> {
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
+        if self.skips(field) {
+            return;
+        }
         self.key(field);
         let _ = write!(self.line, "{value}");
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
+        if self.skips(field) {
+            return;
+        }
         self.key(field);
         let _ = write!(self.line, "{value}");
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
+        if self.skips(field) {
+            return;
+        }
         self.key(field);
         self.line.push_str(if value { "true" } else { "false" });
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {
+        if self.skips(field) {
+            return;
+        }
         self.key(field);
         push_json_string(self.line, value);
     }
@@ -152,6 +177,9 @@ impl Visit for FieldWriter<'_> {
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        if self.skips(field) {
+            return;
+        }
         self.key(field);
         push_json_string(self.line, &format!("{value:?}"));
     }

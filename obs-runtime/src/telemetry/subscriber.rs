@@ -45,6 +45,21 @@ pub struct BuiltSubscriber {
 const PLUMBING_TARGETS: &[&str] =
     &["hyper", "h2", "tonic", "tower", "reqwest", "rustls", "want", "mio", "opentelemetry", EXPORT_LOG_TARGET];
 
+/// Lets through what is not the export's plumbing, judging a record bridged from the `log`
+/// facade by its real target (its metadata says `log`).
+struct NotPlumbing;
+
+impl<S> tracing_subscriber::layer::Filter<S> for NotPlumbing {
+    fn enabled(&self, metadata: &Metadata<'_>, _: &tracing_subscriber::layer::Context<'_, S>) -> bool {
+        !is_plumbing(metadata.target())
+    }
+
+    fn event_enabled(&self, event: &tracing::Event<'_>, _: &tracing_subscriber::layer::Context<'_, S>) -> bool {
+        use tracing_log::NormalizeEvent as _;
+        event.normalized_metadata().is_none_or(|metadata| !is_plumbing(metadata.target()))
+    }
+}
+
 fn is_plumbing(target: &str) -> bool {
     PLUMBING_TARGETS.iter().any(|plumbing| {
         target
@@ -114,10 +129,8 @@ pub fn build(parts: SubscriberParts) -> Result<BuiltSubscriber, SetupError> {
     } else {
         tracing_subscriber::EnvFilter::new("off")
     };
-    let exported_logs = logger_provider
-        .as_ref()
-        .map(OpenTelemetryTracingBridge::new)
-        .with_filter(export_filter.and(filter_fn(|metadata: &Metadata<'_>| !is_plumbing(metadata.target()))));
+    let exported_logs =
+        logger_provider.as_ref().map(OpenTelemetryTracingBridge::new).with_filter(export_filter.and(NotPlumbing));
     let subscriber =
         Registry::default().with(spans).with(Layer::and_then(json, pretty).with_filter(log_filter)).with(exported_logs);
     // A concrete type, not a boxed one, so the OpenTelemetry layer can downcast the dispatcher.
