@@ -138,24 +138,48 @@ pub(crate) fn record_on_span(span: &Span, outcome: Classification, with_status: 
     }
 }
 
-/// What the per-request log event says about where the request went.
-pub(crate) struct RequestFields<'a> {
-    pub method: &'a str,
-    pub route: &'a str,
-    /// The `#[observed]` function, when one handled it.
-    pub function: Option<&'a str>,
-    pub namespace: Option<&'a str>,
+/// Where a request went, as its log event says: read only when the event is enabled, so a
+/// filtered-out log line costs nothing.
+pub(crate) enum RequestFields<'a> {
+    /// An `#[observed]` endpoint handled it.
+    Site(&'a CallSite),
+    /// The request layer recorded it.
+    Layer { method: &'a str, route: &'a str },
+}
+
+impl RequestFields<'_> {
+    fn method(&self) -> &str {
+        match self {
+            RequestFields::Site(site) => site.method(),
+            RequestFields::Layer { method, .. } => method,
+        }
+    }
+
+    fn route(&self) -> &str {
+        match self {
+            RequestFields::Site(site) => site.route(),
+            RequestFields::Layer { route, .. } => route,
+        }
+    }
+
+    fn function(&self) -> Option<&str> {
+        match self {
+            RequestFields::Site(site) => Some(site.function()),
+            RequestFields::Layer { .. } => None,
+        }
+    }
+
+    fn namespace(&self) -> Option<&str> {
+        match self {
+            RequestFields::Site(site) => Some(site.module_path()),
+            RequestFields::Layer { .. } => None,
+        }
+    }
 }
 
 /// Emits the per-call event of an endpoint: INFO on success, WARN on a 4xx, ERROR on a failure.
 fn log_request(site: &CallSite, outcome: Classification, elapsed: Duration) {
-    let fields = RequestFields {
-        method: site.method(),
-        route: site.route(),
-        function: Some(site.function()),
-        namespace: Some(site.module_path()),
-    };
-    log_request_fields(&fields, outcome, elapsed);
+    log_request_fields(&RequestFields::Site(site), outcome, elapsed);
 }
 
 /// Emits the per-request event: INFO on success, WARN on a 4xx, ERROR on a failure.
@@ -165,18 +189,18 @@ pub(crate) fn log_request_fields(site: &RequestFields<'_>, outcome: Classificati
             tracing::event!(
                 target: REQUEST_LOG_TARGET,
                 $level,
-                "http.request.method" = site.method,
-                "http.route" = site.route,
+                "http.request.method" = site.method(),
+                "http.route" = site.route(),
                 "http.response.status_code" = outcome.status_code(),
                 "rpc.grpc.status_code" = outcome.grpc_status_code().map(GrpcCode::value),
                 "error.type" = outcome.error_type().map(tracing::field::display),
                 outcome = outcome.outcome_name(),
                 duration_ms = whole_nanoseconds_as_millis(elapsed),
-                "code.function" = site.function,
-                "code.namespace" = site.namespace,
+                "code.function" = site.function(),
+                "code.namespace" = site.namespace(),
                 "{} {} {} in {:.3} ms",
-                site.method,
-                site.route,
+                site.method(),
+                site.route(),
                 StatusText(outcome),
                 elapsed.as_secs_f64() * 1e3,
             )

@@ -198,12 +198,7 @@ impl Record {
         if traced {
             record_on_span(&self.span, outcome, true);
         }
-        let fields = RequestFields {
-            method: self.method,
-            route: self.route.unwrap_or(schema::UNMATCHED_ROUTE),
-            function: None,
-            namespace: None,
-        };
+        let fields = RequestFields::Layer { method: self.method, route: self.route.unwrap_or(schema::UNMATCHED_ROUTE) };
         self.span.in_scope(|| log_request_fields(&fields, outcome, elapsed));
         // A 405 is the router refusing a method the route does not serve: nothing to annotate.
         if let (Some(route), false) = (self.route, status == Some(405)) {

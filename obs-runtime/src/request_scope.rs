@@ -8,6 +8,7 @@
 use crate::metrics::site_metrics::SiteMetrics;
 use crate::outcome::ErrorType;
 use std::cell::RefCell;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use tracing::Span;
 
@@ -33,6 +34,10 @@ pub(crate) struct RequestScope {
     layer_site: Arc<SiteMetrics>,
 }
 
+/// Requests in a scope right now, across threads: while none is, an endpoint call does not look
+/// for one (a service without `ObsLayer` pays one atomic load, not a thread-local access).
+static OPEN_SCOPES: AtomicUsize = AtomicUsize::new(0);
+
 thread_local! {
     /// The scope of the request whose future this thread is polling.
     static CURRENT: RefCell<Option<Arc<RequestScope>>> = const { RefCell::new(None) };
@@ -40,6 +45,7 @@ thread_local! {
 
 impl RequestScope {
     pub(crate) fn new(span: Span, matched_route: Option<&'static str>, layer_site: Arc<SiteMetrics>) -> Self {
+        OPEN_SCOPES.fetch_add(1, Ordering::Relaxed);
         RequestScope { state: Mutex::new(ScopeState::Open), span, matched_route, layer_site }
     }
 
@@ -76,9 +82,24 @@ impl RequestScope {
     }
 }
 
+impl Drop for RequestScope {
+    fn drop(&mut self) {
+        OPEN_SCOPES.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// Claims the current request for an `#[observed]` endpoint starting on this thread: the scope,
 /// when there is one that nobody claimed yet. The layer stops counting it in flight.
+#[inline]
 pub(crate) fn claim_current() -> Option<Arc<RequestScope>> {
+    // Relaxed suffices: a scope entered on this thread was counted on this thread first.
+    if OPEN_SCOPES.load(Ordering::Relaxed) == 0 {
+        return None;
+    }
+    claim_entered()
+}
+
+fn claim_entered() -> Option<Arc<RequestScope>> {
     let scope = CURRENT.with(|current| current.borrow().clone())?;
     {
         let mut state = scope.state.lock().unwrap_or_else(PoisonError::into_inner);
