@@ -75,18 +75,8 @@ impl Call {
     }
 
     fn record(&self, outcome: Classification) {
-        let ended = Instant::now();
-        let elapsed = ended.saturating_duration_since(self.started);
-        let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
-        let traced = !self.span.is_disabled();
-        // Only a span someone records can be sampled: no exemplar is offered otherwise.
-        let exemplar = traced.then_some(SpanSource { span: &self.span, ended });
-        self.metrics.finished(outcome, nanos, exemplar.as_ref());
-        let endpoint = self.metrics.is_endpoint();
-        if traced {
-            record_on_span(&self.span, outcome, endpoint);
-        }
-        if endpoint {
+        let elapsed = record_observation(self.metrics, &self.span, self.started, outcome);
+        if self.metrics.is_endpoint() {
             self.span.in_scope(|| log_request(self.site, outcome, elapsed));
         } else {
             self.span.in_scope(|| log_operation(self.site, outcome, elapsed));
@@ -119,12 +109,36 @@ fn adopt(span: &Span, site: &CallSite) -> Span {
         span.record("http.route", site.route());
         span.record("code.function", site.function());
         span.record("code.namespace", site.module_path());
-        crate::telemetry::json::set_span_name(span, name);
+        crate::telemetry::json::set_span_name(span, &name);
     }
     span.clone()
 }
 
-pub(crate) fn record_on_span(span: &Span, outcome: Classification, with_status: bool) {
+/// Records a call or request that started at `started` and ended now with `outcome`: its
+/// histogram observation (with the span as exemplar when traced), its in-flight count, and the
+/// outcome's fields on the span. Returns how long it took, for the log event. The one recording
+/// shared by `#[observed]` calls and the request layer.
+#[inline]
+pub(crate) fn record_observation(
+    metrics: &SiteMetrics,
+    span: &Span,
+    started: Instant,
+    outcome: Classification,
+) -> Duration {
+    let ended = Instant::now();
+    let elapsed = ended.saturating_duration_since(started);
+    let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
+    let traced = !span.is_disabled();
+    // Only a span someone records can be sampled: no exemplar is offered otherwise.
+    let exemplar = traced.then_some(SpanSource { span, ended });
+    metrics.finished(outcome, nanos, exemplar.as_ref());
+    if traced {
+        record_on_span(span, outcome, metrics.is_endpoint());
+    }
+    elapsed
+}
+
+fn record_on_span(span: &Span, outcome: Classification, with_status: bool) {
     if let Some(code) = outcome.status_code().filter(|_| with_status) {
         // As an integer, as the semantic conventions type it (u64 fields arrive as strings).
         span.record("http.response.status_code", i64::from(code));

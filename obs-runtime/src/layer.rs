@@ -28,15 +28,16 @@
 //!
 //! Add it outermost (last in axum's `.layer(..)` chain) so it sees every response.
 
-use crate::call::{REQUEST_LOG_TARGET, RequestFields, log_request_fields, record_on_span};
-use crate::metrics::exemplar::SpanSource;
+use crate::call::{REQUEST_LOG_TARGET, RequestFields, log_request_fields, record_observation};
 use crate::metrics::site_metrics::{self, SeriesKey, SiteMetrics};
 use crate::outcome::{Classification, ErrorType};
 use crate::request_scope::{RequestScope, ScopeState};
 use crate::schema;
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::task::{Context as TaskContext, Poll};
 use std::time::Instant;
 use tracing::Span;
@@ -75,12 +76,11 @@ fn bounded_method(method: &http::Method) -> &'static str {
     KNOWN_METHODS.iter().copied().find(|known| *known == method.as_str()).unwrap_or(schema::OTHER_METHOD)
 }
 
-/// The route template the router matched, interned: the router's templates are a fixed set, so
-/// the label stays bounded.
-fn matched_route<B>(request: &http::Request<B>) -> Option<&'static str> {
+/// The route template the router matched, when one did.
+fn matched_path<B>(request: &http::Request<B>) -> Option<&str> {
     #[cfg(feature = "axum")]
     {
-        request.extensions().get::<axum::extract::MatchedPath>().map(|path| intern(path.as_str()))
+        request.extensions().get::<axum::extract::MatchedPath>().map(axum::extract::MatchedPath::as_str)
     }
     #[cfg(not(feature = "axum"))]
     {
@@ -89,16 +89,52 @@ fn matched_route<B>(request: &http::Request<B>) -> Option<&'static str> {
     }
 }
 
-#[cfg_attr(not(feature = "axum"), allow(dead_code))]
-fn intern(route: &str) -> &'static str {
-    static ROUTES: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
-    let mut routes = ROUTES.lock().unwrap_or_else(PoisonError::into_inner);
-    if let Some(known) = routes.iter().copied().find(|known| *known == route) {
+/// What the layer needs about one method and route, worked out on its first request: the
+/// router's templates are a fixed set, so this stays bounded, and later requests only look it up.
+#[derive(Debug)]
+struct RouteSeries {
+    method: &'static str,
+    /// `None` when no route matched.
+    route: Option<&'static str>,
+    /// The span name: `GET /users/{id}`, or the method alone when no route matched.
+    name: &'static str,
+    site: Arc<SiteMetrics>,
+    /// Whether an `#[observed]` endpoint annotates this method and route.
+    annotated: bool,
+    /// Whether the missing annotation was already warned about.
+    warned: AtomicBool,
+}
+
+/// Every method and route seen, by method then route (`UNMATCHED_ROUTE` for none).
+static ROUTES: RwLock<BTreeMap<(&'static str, &'static str), Arc<RouteSeries>>> = RwLock::new(BTreeMap::new());
+
+/// The series of `method` and `matched`, created on the first request to them.
+fn route_series(method: &'static str, matched: Option<&str>) -> Arc<RouteSeries> {
+    let key_route = matched.unwrap_or(schema::UNMATCHED_ROUTE);
+    let known = ROUTES.read().unwrap_or_else(PoisonError::into_inner).get(&(method, key_route)).cloned();
+    if let Some(known) = known {
         return known;
     }
-    let leaked: &'static str = Box::leak(route.to_owned().into_boxed_str());
-    routes.push(leaked);
-    leaked
+    let mut routes = ROUTES.write().unwrap_or_else(PoisonError::into_inner);
+    if let Some(known) = routes.get(&(method, key_route)) {
+        return Arc::clone(known);
+    }
+    let route: Option<&'static str> = matched.map(|route| &*Box::leak(route.to_owned().into_boxed_str()));
+    let name: &'static str = match route {
+        Some(route) => Box::leak(format!("{method} {route}").into_boxed_str()),
+        None => method,
+    };
+    let label = route.unwrap_or(schema::UNMATCHED_ROUTE);
+    let series = Arc::new(RouteSeries {
+        method,
+        route,
+        name,
+        site: site_metrics::register(SeriesKey::Endpoint { method, route: label }, schema::DEFAULT_BUCKETS),
+        annotated: crate::endpoints().any(|site| site.method() == method && site.route() == label),
+        warned: AtomicBool::new(false),
+    });
+    routes.insert((method, label), Arc::clone(&series));
+    series
 }
 
 impl<S, B, ResBody> tower_service::Service<http::Request<B>> for ObsService<S>
@@ -114,19 +150,14 @@ where
     }
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        let method = bounded_method(request.method());
-        let route = matched_route(&request);
-        let name = match route {
-            Some(route) => format!("{method} {route}"),
-            None => method.to_owned(),
-        };
+        let series = route_series(bounded_method(request.method()), matched_path(&request));
         let span = tracing::info_span!(
             target: REQUEST_LOG_TARGET,
             "HTTP request",
-            otel.name = name.as_str(),
+            otel.name = series.name,
             otel.kind = "server",
-            http.request.method = method,
-            http.route = route,
+            http.request.method = series.method,
+            http.route = series.route,
             http.response.status_code = tracing::field::Empty,
             rpc.grpc.status_code = tracing::field::Empty,
             error.r#type = tracing::field::Empty,
@@ -135,16 +166,14 @@ where
             code.namespace = tracing::field::Empty,
         );
         let _ = span.set_parent(crate::propagation::extract(request.headers()));
-        crate::telemetry::json::set_span_name(&span, name);
-        let key = SeriesKey::Endpoint { method, route: route.unwrap_or(schema::UNMATCHED_ROUTE) };
-        let site = site_metrics::register(key, schema::DEFAULT_BUCKETS);
-        site.started();
-        let scope = Arc::new(RequestScope::new(span.clone(), route, Arc::clone(&site)));
+        crate::telemetry::json::set_span_name(&span, series.name);
+        series.site.started();
+        let scope = Arc::new(RequestScope::new(span.clone(), series.route, Arc::clone(&series.site)));
         // axum may start work in `call`: an endpoint called right here claims the request too.
         let inner = span.in_scope(|| scope.enter(|| self.inner.call(request)));
         ObsFuture {
             inner: Some(Box::pin(inner)),
-            record: Record { scope, span, site, method, route, started: Instant::now(), done: false },
+            record: Record { scope, span, series, started: Instant::now(), done: false },
         }
     }
 }
@@ -158,8 +187,8 @@ pub struct ObsFuture<F> {
 impl<F> std::fmt::Debug for ObsFuture<F> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ObsFuture")
-            .field("method", &self.record.method)
-            .field("route", &self.record.route)
+            .field("method", &self.record.series.method)
+            .field("route", &self.record.series.route)
             .finish_non_exhaustive()
     }
 }
@@ -168,9 +197,7 @@ impl<F> std::fmt::Debug for ObsFuture<F> {
 struct Record {
     scope: Arc<RequestScope>,
     span: Span,
-    site: Arc<SiteMetrics>,
-    method: &'static str,
-    route: Option<&'static str>,
+    series: Arc<RouteSeries>,
     started: Instant,
     done: bool,
 }
@@ -189,42 +216,24 @@ impl Record {
             (ScopeState::Open, Some(code)) => Classification::status(code),
             (ScopeState::Open, None) => Classification::interrupted(failure.unwrap_or(ErrorType::Cancelled)),
         };
-        let ended = Instant::now();
-        let elapsed = ended.saturating_duration_since(self.started);
-        let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
-        let traced = !self.span.is_disabled();
-        let exemplar = traced.then_some(SpanSource { span: &self.span, ended });
-        self.site.finished(outcome, nanos, exemplar.as_ref());
-        if traced {
-            record_on_span(&self.span, outcome, true);
-        }
-        let fields = RequestFields::Layer { method: self.method, route: self.route.unwrap_or(schema::UNMATCHED_ROUTE) };
+        let series = &self.series;
+        let elapsed = record_observation(&series.site, &self.span, self.started, outcome);
+        let fields =
+            RequestFields::Layer { method: series.method, route: series.route.unwrap_or(schema::UNMATCHED_ROUTE) };
         self.span.in_scope(|| log_request_fields(&fields, outcome, elapsed));
         // A 405 is the router refusing a method the route does not serve: nothing to annotate.
-        if let (Some(route), false) = (self.route, status == Some(405)) {
-            warn_if_unannotated(self.method, route);
+        if status != Some(405) {
+            warn_if_unannotated(series);
         }
     }
-}
-
-/// Warnings already given, so each mismatch is said once, not per request.
-static WARNED: Mutex<Vec<(&'static str, &'static str, &'static str)>> = Mutex::new(Vec::new());
-
-/// Whether `(kind, method, route)` is said for the first time.
-fn first_time(kind: &'static str, method: &'static str, route: &'static str) -> bool {
-    let mut warned = WARNED.lock().unwrap_or_else(PoisonError::into_inner);
-    if warned.contains(&(kind, method, route)) {
-        return false;
-    }
-    warned.push((kind, method, route));
-    true
 }
 
 /// A route the router serves that no `#[observed]` endpoint annotates: recorded by the layer,
 /// but without the endpoint's objectives, alerts and dashboard rows. Said once per route.
-fn warn_if_unannotated(method: &'static str, route: &'static str) {
-    let annotated = crate::endpoints().any(|site| site.method() == method && site.route() == route);
-    if !annotated && first_time("unannotated", method, route) {
+fn warn_if_unannotated(series: &RouteSeries) {
+    let Some(route) = series.route else { return };
+    let method = series.method;
+    if !series.annotated && !series.warned.swap(true, Ordering::Relaxed) {
         tracing::warn!(
             target: crate::telemetry::guard::SYSTEM_LOG_TARGET,
             event = "route_not_observed",
@@ -236,11 +245,24 @@ fn warn_if_unannotated(method: &'static str, route: &'static str) {
     }
 }
 
+/// Mismatches already warned about: (annotated route, method, matched route).
+static MISMATCHES: Mutex<Vec<(&'static str, &'static str, &'static str)>> = Mutex::new(Vec::new());
+
+/// Whether this mismatch is seen for the first time.
+fn first_mismatch(annotated: &'static str, method: &'static str, matched: &'static str) -> bool {
+    let mut seen = MISMATCHES.lock().unwrap_or_else(PoisonError::into_inner);
+    if seen.contains(&(annotated, method, matched)) {
+        return false;
+    }
+    seen.push((annotated, method, matched));
+    true
+}
+
 /// An `#[observed]` endpoint handling a request the router matched under another template: its
 /// annotation says one route, the router another (a typo on one side). Said once per pair.
 pub(crate) fn warn_if_route_differs(scope: &RequestScope, site: &crate::CallSite) {
     let Some(matched) = scope.matched_route() else { return };
-    if matched != site.route() && first_time(site.route(), site.method(), matched) {
+    if matched != site.route() && first_mismatch(site.route(), site.method(), matched) {
         tracing::warn!(
             target: crate::telemetry::guard::SYSTEM_LOG_TARGET,
             event = "route_mismatch",

@@ -6,8 +6,8 @@ use crate::error::SetupError;
 use prometheus_client::registry::Registry;
 use std::sync::{Mutex, PoisonError};
 
-/// Every registry the service added, in order.
-static USER_REGISTRIES: Mutex<Vec<Registry>> = Mutex::new(Vec::new());
+/// Every registry the service added, in order, with the family names it declares.
+static USER_REGISTRIES: Mutex<Vec<(Registry, Vec<String>)>> = Mutex::new(Vec::new());
 
 /// Suffixes a family's samples add to its name: a name that is another's plus one of these
 /// would make their samples collide.
@@ -36,31 +36,27 @@ pub(crate) fn register(build: impl FnOnce(&mut Registry), taken: &[String]) -> R
     // Writing into a String cannot fail, and collectors only fail when their writer does.
     let _ = prometheus_client::encoding::text::encode_registry(&mut text, &registry);
     let mut registries = USER_REGISTRIES.lock().unwrap_or_else(PoisonError::into_inner);
-    let mut all_taken = taken.to_vec();
-    for earlier in registries.iter() {
-        let mut earlier_text = String::new();
-        let _ = prometheus_client::encoding::text::encode_registry(&mut earlier_text, earlier);
-        all_taken.extend(family_names(&earlier_text));
-    }
-    for name in family_names(&text) {
-        if let Some(existing) = all_taken.iter().find(|existing| collide(&name, existing)) {
-            return Err(SetupError::MetricNameClash { name, existing: existing.clone() });
+    let earlier = registries.iter().flat_map(|(_, names)| names);
+    let names = family_names(&text);
+    for name in &names {
+        if let Some(existing) = taken.iter().chain(earlier.clone()).find(|existing| collide(name, existing)) {
+            return Err(SetupError::MetricNameClash { name: name.clone(), existing: existing.clone() });
         }
     }
-    registries.push(registry);
+    registries.push((registry, names));
     Ok(())
 }
 
 /// Appends every added registry in the OpenMetrics format (without `# EOF`).
 pub(crate) fn write_openmetrics(text: &mut String) {
-    for registry in USER_REGISTRIES.lock().unwrap_or_else(PoisonError::into_inner).iter() {
+    for (registry, _) in USER_REGISTRIES.lock().unwrap_or_else(PoisonError::into_inner).iter() {
         let _ = prometheus_client::encoding::text::encode_registry(text, registry);
     }
 }
 
 /// Appends every added registry in the Prometheus text format 0.0.4.
 pub(crate) fn write_prometheus_text(text: &mut String) {
-    for registry in USER_REGISTRIES.lock().unwrap_or_else(PoisonError::into_inner).iter() {
+    for (registry, _) in USER_REGISTRIES.lock().unwrap_or_else(PoisonError::into_inner).iter() {
         let _ = prometheus_client::encoding::prometheus_text::encode(text, registry);
     }
 }

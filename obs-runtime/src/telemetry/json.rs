@@ -68,10 +68,10 @@ where
 struct SpanName(String);
 
 /// Names `span` in the log lines as `name` (its exported name is set with `otel.name`).
-pub(crate) fn set_span_name(span: &tracing::Span, name: String) {
+pub(crate) fn set_span_name(span: &tracing::Span, name: &str) {
     span.with_subscriber(|(id, dispatch)| {
         if let Some(span) = dispatch.downcast_ref::<Registry>().and_then(|registry| registry.span(id)) {
-            span.extensions_mut().replace(SpanName(name));
+            span.extensions_mut().replace(SpanName(name.to_owned()));
         }
     });
 }
