@@ -8,7 +8,7 @@
 
 use obs_runtime::metrics::{ExpositionFormat, render};
 use obs_runtime::observed;
-use obs_tests::exposition::sum_matching;
+use obs_tests::exposition::{request_count, sum_matching};
 use std::collections::HashMap;
 use std::fmt::Display;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -90,11 +90,7 @@ fn own_locals(value: u32) -> u32 {
 }
 
 fn count(route: &str, error_type: &str) -> f64 {
-    sum_matching(
-        &render(ExpositionFormat::OpenMetrics),
-        "http_server_request_duration_seconds_count",
-        &[("http_route", route), ("error_type", error_type)],
-    )
+    request_count(&render(ExpositionFormat::OpenMetrics), route, error_type)
 }
 
 #[test]

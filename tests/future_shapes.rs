@@ -11,7 +11,7 @@
 use async_trait::async_trait;
 use obs_runtime::metrics::{ExpositionFormat, render};
 use obs_runtime::{LocalTelemetry, LogFormat, observed};
-use obs_tests::exposition::{sum_matching, value};
+use obs_tests::exposition::{request_count, sum_matching, value};
 use obs_tests::logs::CapturedLogs;
 use serde_json::Value;
 use std::future::Future;
@@ -92,11 +92,7 @@ fn openmetrics() -> String {
 }
 
 fn count(route: &str, error_type: &str) -> f64 {
-    sum_matching(
-        &openmetrics(),
-        "http_server_request_duration_seconds_count",
-        &[("http_route", route), ("error_type", error_type)],
-    )
+    request_count(&openmetrics(), route, error_type)
 }
 
 fn duration_sum(route: &str, error_type: &str) -> f64 {

@@ -7,7 +7,7 @@
 
 use obs_runtime::metrics::{ExpositionFormat, MetricsServer, render};
 use obs_runtime::{LocalTelemetry, LogFormat, SetupError, observed};
-use obs_tests::exposition::{matching, sum_matching, value};
+use obs_tests::exposition::{matching, request_count, value};
 use obs_tests::http_client::request;
 use obs_tests::logs::CapturedLogs;
 use obs_tests::process::require_tool;
@@ -23,11 +23,7 @@ fn openmetrics() -> String {
 }
 
 fn count(route: &str, error_type: &str) -> f64 {
-    sum_matching(
-        &openmetrics(),
-        "http_server_request_duration_seconds_count",
-        &[("http_route", route), ("error_type", error_type)],
-    )
+    request_count(&openmetrics(), route, error_type)
 }
 
 fn in_flight(route: &str) -> f64 {

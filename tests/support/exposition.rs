@@ -111,6 +111,16 @@ pub fn matching(text: &str, name: &str, labels: &[(&str, &str)]) -> Vec<Sample> 
         .collect()
 }
 
+/// Calls of `route` recorded with `error_type` (empty for successes), across methods and statuses.
+#[must_use]
+pub fn request_count(text: &str, route: &str, error_type: &str) -> f64 {
+    sum_matching(
+        text,
+        "http_server_request_duration_seconds_count",
+        &[("http_route", route), ("error_type", error_type)],
+    )
+}
+
 /// The sum of every sample named `name` whose labels include all of `labels`; 0 when none.
 #[must_use]
 pub fn sum_matching(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
