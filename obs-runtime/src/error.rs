@@ -47,6 +47,13 @@ pub enum SetupError {
         /// The family it collides with.
         existing: String,
     },
+    /// [`ObsBuilder::with_layer`](crate::ObsBuilder::with_layer) layers were given to
+    /// [`ObsBuilder::init_layers`](crate::ObsBuilder::init_layers), which builds no subscriber
+    /// to add them to.
+    LayersWithoutSubscriber {
+        /// How many layers were given.
+        layers: usize,
+    },
     /// A global tracing subscriber or the toolkit itself was already set up in this process.
     AlreadyInitialized,
     /// An OTLP exporter could not be built from valid settings (e.g. no thread could be started).
@@ -101,6 +108,11 @@ impl fmt::Display for SetupError {
             SetupError::MetricNameClash { name, existing } => write!(
                 f,
                 "metric {name:?} would write samples named like {existing:?}, which is already exposed: give it another name"
+            ),
+            SetupError::LayersWithoutSubscriber { layers } => write!(
+                f,
+                "{layers} layer(s) were added with with_layer, but init_layers installs no subscriber: \
+                 add them to the subscriber you build, beside obs's layers"
             ),
             SetupError::AlreadyInitialized => f.write_str(
                 "a global tracing subscriber is already installed: call obs_runtime init once, and do not install another subscriber",

@@ -3,18 +3,20 @@
 use crate::call_site::{endpoints, operations, register_catalog};
 use crate::error::SetupError;
 use crate::metrics::MetricsServer;
-use crate::telemetry::config::{self, EnvReader, LogFormat};
+use crate::telemetry::config::{self, EnvReader, LogFormat, parse_filter};
 use crate::telemetry::guard::{ObsGuard, SHUTDOWN_DEADLINE, SYSTEM_LOG_TARGET};
 use crate::telemetry::identity::ServiceIdentity;
 use crate::telemetry::otlp_config::{self, OtlpOverrides, OtlpProtocol, OtlpSettings, SignalExport};
 use crate::telemetry::providers::Providers;
-use crate::telemetry::subscriber::{self, SubscriberParts};
+use crate::telemetry::subscriber::{self, SubscriberParts, UserLayer};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
-use tracing::Dispatch;
+use tracing::{Dispatch, Subscriber};
+use tracing_subscriber::Layer;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
+use tracing_subscriber::registry::{LookupSpan, Registry};
 
 /// Starts configuring the toolkit for a service.
 ///
@@ -35,6 +37,7 @@ pub fn builder(service_name: impl Into<String>, service_version: impl Into<Strin
         log_writer: None,
         otlp: OtlpOverrides::default(),
         shutdown_timeout: SHUTDOWN_DEADLINE,
+        user_layers: Vec::new(),
         env: config::process_env(),
     }
 }
@@ -50,6 +53,7 @@ pub struct ObsBuilder {
     log_writer: Option<BoxMakeWriter>,
     otlp: OtlpOverrides,
     shutdown_timeout: Duration,
+    user_layers: Vec<UserLayer>,
     env: EnvReader,
 }
 
@@ -63,6 +67,7 @@ impl std::fmt::Debug for ObsBuilder {
             .field("trace_filter", &self.trace_filter)
             .field("otlp", &self.otlp)
             .field("shutdown_timeout", &self.shutdown_timeout)
+            .field("user_layers", &self.user_layers.len())
             .finish_non_exhaustive()
     }
 }
@@ -185,6 +190,30 @@ impl ObsBuilder {
         self
     }
 
+    /// Adds a layer of the service's own (Sentry's, tokio-console's, a metrics or audit layer) to
+    /// the subscriber [`init`](Self::init) installs. It sees every span and event obs's layers
+    /// see, `#[observed]` spans and per-call events included, and whatever else it enables
+    /// itself: give it its own filter (`layer.with_filter(...)`) so it does not turn on every
+    /// `debug!` and `trace!` in the process. Layers run in the order added, before obs's own.
+    ///
+    /// ```no_run
+    /// use obs_runtime::telemetry::tracing_subscriber::{Layer as _, filter::LevelFilter, fmt};
+    ///
+    /// # fn main() -> Result<(), obs_runtime::SetupError> {
+    /// let stderr_warnings = fmt::layer().with_writer(std::io::stderr).with_filter(LevelFilter::WARN);
+    /// let _guard = obs_runtime::builder("checkout", "1.4.2").with_layer(stderr_warnings).init()?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn with_layer<L>(mut self, layer: L) -> Self
+    where
+        L: Layer<Registry> + Send + Sync + 'static,
+    {
+        self.user_layers.push(Box::new(layer));
+        self
+    }
+
     /// Reads settings through `env` instead of the process environment.
     #[doc(hidden)]
     #[must_use]
@@ -198,7 +227,69 @@ impl ObsBuilder {
     ///
     /// # Errors
     /// A [`SetupError`] naming what to fix; nothing is installed when it fails.
-    pub fn init(self) -> Result<ObsGuard, SetupError> {
+    pub fn init(mut self) -> Result<ObsGuard, SetupError> {
+        let user_layers = std::mem::take(&mut self.user_layers);
+        let settings = self.settle()?;
+        let subscriber = subscriber::build(settings.subscriber_parts(), user_layers)?;
+        let started = Started::claim(&settings)?;
+        tracing::dispatcher::set_global_default(subscriber.dispatch).map_err(|_| SetupError::AlreadyInitialized)?;
+        let guard = started.finish(&settings, subscriber.providers);
+        log_startup(&settings, &guard);
+        Ok(guard)
+    }
+
+    /// Sets the toolkit up like [`init`](Self::init), but installs no subscriber: returns obs's
+    /// tracing layers (spans and trace ids, the log lines, the OTLP export, each with its own
+    /// filter) for a subscriber the service builds and installs itself, beside its own layers.
+    /// The log lines and exported records are the same as under `init`; the start-up event is
+    /// not logged, as no subscriber is installed yet when this returns. Layers added with
+    /// [`with_layer`](Self::with_layer) belong to `init`'s subscriber: here add them to your own.
+    ///
+    /// ```no_run
+    /// use obs_runtime::telemetry::tracing_subscriber::{self, filter::LevelFilter, fmt, prelude::*};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let (obs_layers, _guard) = obs_runtime::builder("checkout", "1.4.2").init_layers()?;
+    /// tracing_subscriber::registry()
+    ///     .with(obs_layers)
+    ///     .with(fmt::layer().with_writer(std::io::stderr).with_filter(LevelFilter::WARN))
+    ///     .try_init()?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// A [`SetupError`] naming what to fix; nothing is started when it fails.
+    pub fn init_layers<S>(self) -> Result<(impl Layer<S> + Send + Sync + 'static, ObsGuard), SetupError>
+    where
+        S: Subscriber + for<'span> LookupSpan<'span> + Send + Sync + 'static,
+    {
+        if !self.user_layers.is_empty() {
+            return Err(SetupError::LayersWithoutSubscriber { layers: self.user_layers.len() });
+        }
+        let settings = self.settle()?;
+        let (layers, providers) = subscriber::obs_layers::<S>(settings.subscriber_parts())?;
+        let started = Started::claim(&settings)?;
+        Ok((layers, started.finish(&settings, providers)))
+    }
+
+    /// Builds the subscriber without installing it or starting the listener.
+    ///
+    /// # Errors
+    /// A [`SetupError`] for an invalid setting.
+    pub fn build_local(mut self) -> Result<LocalTelemetry, SetupError> {
+        let user_layers = std::mem::take(&mut self.user_layers);
+        let settings = self.settle()?;
+        let subscriber = subscriber::build(settings.subscriber_parts(), user_layers)?;
+        Ok(LocalTelemetry {
+            dispatch: subscriber.dispatch,
+            providers: Some(subscriber.providers),
+            shutdown_timeout: settings.shutdown_timeout,
+        })
+    }
+
+    /// Reads every setting, from code, then the environment, then the defaults.
+    fn settle(self) -> Result<Settings, SetupError> {
         register_catalog().map_err(|duplicates| SetupError::DuplicateCallSites { duplicates })?;
         let metrics_addr = match self.metrics_listener {
             MetricsListener::At(addr) => Some(addr),
@@ -206,77 +297,16 @@ impl ObsBuilder {
             MetricsListener::FromEnv => config::metrics_addr(&self.env)?,
         };
         let container = config::container_hint(&self.env)?;
-        let built = self.build()?;
-        // Before binding anything: a second init() in the same process (a test suite calling it
-        // per test) is told exactly that, not that its own port is taken.
-        // (`tracing::dispatcher::has_been_set` cannot tell: a scoped default sets it too.)
-        if INITIALIZED.load(Ordering::Acquire) {
-            return Err(SetupError::AlreadyInitialized);
-        }
-        let metrics_server = metrics_addr
-            .map(|addr| MetricsServer::start(addr).map_err(|source| SetupError::MetricsBind { addr, source }))
-            .transpose()?;
-        let Built { identity, subscriber, log_format, log_filter, otlp, shutdown_timeout } = built;
-        tracing::dispatcher::set_global_default(subscriber.dispatch).map_err(|_| SetupError::AlreadyInitialized)?;
-        INITIALIZED.store(true, Ordering::Release);
-        // Crates that log through the `log` facade become tracing events: JSON lines and exported
-        // log records, under the same filters. A logger installed before keeps the facade.
-        let log_bridge = tracing_log::LogTracer::init().is_ok();
-        let _ = ServiceIdentity::set(identity.clone());
-        let guard = ObsGuard {
-            metrics_server,
-            providers: Some(subscriber.providers),
-            shutdown_timeout,
-            started: Instant::now(),
+        let log_format = match self.log_format {
+            Some(format) => format,
+            None => config::log_format(&self.env)?,
         };
-        log_startup(&identity, &guard, log_format, &log_filter, &otlp);
-        if !log_bridge {
-            tracing::warn!(
-                target: SYSTEM_LOG_TARGET,
-                event = "log_bridge_off",
-                "another logger is installed for the `log` facade: records logged through `log` do not reach obs",
-            );
-        }
-        if let (Some(addr), Some(hint)) = (guard.metrics_addr().filter(|addr| addr.ip().is_loopback()), container) {
-            tracing::warn!(
-                target: SYSTEM_LOG_TARGET,
-                event = "metrics_on_loopback",
-                "metrics.address" = %addr,
-                container = hint,
-                "the /metrics listener is on loopback ({addr}) but this process runs in a container ({hint}): \
-                 Prometheus in another container or pod cannot reach it; set OBS_METRICS_ADDR=0.0.0.0:{}",
-                addr.port(),
-            );
-        }
-        Ok(guard)
-    }
-
-    /// Builds the subscriber without installing it or starting the listener.
-    ///
-    /// # Errors
-    /// A [`SetupError`] for an invalid setting.
-    pub fn build_local(self) -> Result<LocalTelemetry, SetupError> {
-        let built = self.build()?;
-        Ok(LocalTelemetry {
-            dispatch: built.subscriber.dispatch,
-            providers: Some(built.subscriber.providers),
-            shutdown_timeout: built.shutdown_timeout,
-        })
-    }
-
-    fn resolve_log_format(&self) -> Result<LogFormat, SetupError> {
-        match self.log_format {
-            Some(format) => Ok(format),
-            None => config::log_format(&self.env),
-        }
-    }
-
-    fn build(self) -> Result<Built, SetupError> {
-        let log_format = self.resolve_log_format()?;
         let log_filter = match self.log_filter {
             Some(directives) => (directives, "log_filter"),
             None => config::log_filter(&self.env)?,
         };
+        // Checked here, not only when the subscriber is built: `init` fails before binding.
+        parse_filter(&log_filter.0, log_filter.1)?;
         let otlp = otlp_config::otlp_settings(&self.env, &self.otlp)?;
         // OTEL_SERVICE_NAME, then a service.name in OTEL_RESOURCE_ATTRIBUTES, rename the service
         // at deployment; the name given in code is the default.
@@ -287,46 +317,87 @@ impl ObsBuilder {
             identity.name = name;
         }
         let trace_filter = (self.trace_filter.unwrap_or_else(|| config::DEFAULT_LOG_FILTER.to_owned()), "trace_filter");
-        let log_filter_text = log_filter.0.clone();
-        let subscriber = subscriber::build(SubscriberParts {
-            identity: identity.clone(),
-            otlp: otlp.clone(),
+        Ok(Settings {
+            identity,
+            metrics_addr,
+            container,
             log_format,
             log_filter,
             trace_filter,
-            log_writer: self.log_writer.unwrap_or_else(|| BoxMakeWriter::new(std::io::stdout)),
-        })?;
-        Ok(Built {
-            identity,
-            subscriber,
-            log_format,
-            log_filter: log_filter_text,
+            log_writer: std::sync::Mutex::new(self.log_writer),
             otlp,
             shutdown_timeout: self.shutdown_timeout,
         })
     }
 }
 
-/// Whether `init()` has installed the toolkit in this process; it can only once.
-static INITIALIZED: AtomicBool = AtomicBool::new(false);
-
-/// Everything `build` decided.
-struct Built {
+/// Every setting, decided.
+struct Settings {
     identity: ServiceIdentity,
-    subscriber: subscriber::BuiltSubscriber,
+    metrics_addr: Option<SocketAddr>,
+    container: Option<&'static str>,
     log_format: LogFormat,
-    log_filter: String,
+    log_filter: (String, &'static str),
+    trace_filter: (String, &'static str),
+    /// Taken by the one subscriber built from these settings.
+    log_writer: std::sync::Mutex<Option<BoxMakeWriter>>,
     otlp: OtlpSettings,
     shutdown_timeout: Duration,
 }
 
-fn log_startup(
-    identity: &ServiceIdentity,
-    guard: &ObsGuard,
-    log_format: LogFormat,
-    log_filter: &str,
-    otlp: &OtlpSettings,
-) {
+impl Settings {
+    fn subscriber_parts(&self) -> SubscriberParts {
+        let writer = self.log_writer.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+        SubscriberParts {
+            identity: self.identity.clone(),
+            otlp: self.otlp.clone(),
+            log_format: self.log_format,
+            log_filter: self.log_filter.clone(),
+            trace_filter: self.trace_filter.clone(),
+            log_writer: writer.unwrap_or_else(|| BoxMakeWriter::new(std::io::stdout)),
+        }
+    }
+}
+
+/// The process-wide part of setting up: claimed once, with the metrics listener bound.
+struct Started {
+    metrics_server: Option<MetricsServer>,
+}
+
+impl Started {
+    /// Claims the process for the toolkit and binds the metrics listener.
+    fn claim(settings: &Settings) -> Result<Self, SetupError> {
+        // Before binding anything: a second init() in the same process (a test suite calling it
+        // per test) is told exactly that, not that its own port is taken.
+        // (`tracing::dispatcher::has_been_set` cannot tell: a scoped default sets it too.)
+        if INITIALIZED.swap(true, Ordering::AcqRel) {
+            return Err(SetupError::AlreadyInitialized);
+        }
+        let metrics_server = settings
+            .metrics_addr
+            .map(|addr| MetricsServer::start(addr).map_err(|source| SetupError::MetricsBind { addr, source }))
+            .transpose()
+            .inspect_err(|_| INITIALIZED.store(false, Ordering::Release))?;
+        Ok(Started { metrics_server })
+    }
+
+    fn finish(self, settings: &Settings, providers: Providers) -> ObsGuard {
+        let _ = ServiceIdentity::set(settings.identity.clone());
+        ObsGuard {
+            metrics_server: self.metrics_server,
+            providers: Some(providers),
+            shutdown_timeout: settings.shutdown_timeout,
+            started: Instant::now(),
+            log_bridge: tracing_log::LogTracer::init().is_ok(),
+        }
+    }
+}
+
+/// Whether `init()` has installed the toolkit in this process; it can only once.
+static INITIALIZED: AtomicBool = AtomicBool::new(false);
+
+fn log_startup(settings: &Settings, guard: &ObsGuard) {
+    let Settings { identity, log_format, log_filter, otlp, container, .. } = settings;
     let metrics_addr = guard.metrics_addr().map_or_else(|| "off".to_owned(), |addr| addr.to_string());
     let export = |signal: Option<&SignalExport>| {
         signal.map_or_else(|| "off".to_owned(), |signal| format!("{} {}", signal.protocol.as_str(), signal.endpoint))
@@ -338,7 +409,7 @@ fn log_startup(
         "service.version" = identity.version.as_str(),
         "metrics.address" = metrics_addr.as_str(),
         "log.format" = log_format.as_str(),
-        "log.filter" = log_filter,
+        "log.filter" = log_filter.0.as_str(),
         "otlp.traces" = export(otlp.traces.as_ref()),
         "otlp.logs" = export(otlp.logs.as_ref()),
         "otlp.sampler" = ?otlp.sampler,
@@ -349,4 +420,24 @@ fn log_startup(
         identity.version,
         metrics_addr,
     );
+    // Crates that log through the `log` facade become tracing events: JSON lines and exported
+    // log records, under the same filters. A logger installed before keeps the facade.
+    if !guard.log_bridge {
+        tracing::warn!(
+            target: SYSTEM_LOG_TARGET,
+            event = "log_bridge_off",
+            "another logger is installed for the `log` facade: records logged through `log` do not reach obs",
+        );
+    }
+    if let (Some(addr), Some(hint)) = (guard.metrics_addr().filter(|addr| addr.ip().is_loopback()), container) {
+        tracing::warn!(
+            target: SYSTEM_LOG_TARGET,
+            event = "metrics_on_loopback",
+            "metrics.address" = %addr,
+            container = hint,
+            "the /metrics listener is on loopback ({addr}) but this process runs in a container ({hint}): \
+             Prometheus in another container or pod cannot reach it; set OBS_METRICS_ADDR=0.0.0.0:{}",
+            addr.port(),
+        );
+    }
 }

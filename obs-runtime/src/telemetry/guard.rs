@@ -22,6 +22,8 @@ pub struct ObsGuard {
     pub(crate) providers: Option<Providers>,
     pub(crate) shutdown_timeout: Duration,
     pub(crate) started: Instant,
+    /// Whether records of the `log` facade reach obs (no other logger was installed first).
+    pub(crate) log_bridge: bool,
 }
 
 impl ObsGuard {

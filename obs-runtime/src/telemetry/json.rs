@@ -6,7 +6,7 @@ use crate::telemetry::timestamp::write_rfc3339;
 use opentelemetry::trace::TraceContextExt;
 use std::fmt::{self, Write as _};
 use std::io::Write as _;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 use std::time::SystemTime;
 use tracing::dispatcher::WeakDispatch;
 use tracing::field::{Field, Visit};
@@ -20,18 +20,17 @@ use tracing_subscriber::registry::{LookupSpan, Registry};
 #[derive(Debug)]
 pub struct JsonLayer<W> {
     make_writer: W,
-    /// The dispatcher this layer ends up in, to look up OpenTelemetry ids. `get_default` cannot
-    /// be used (inside a scoped dispatcher's callback it answers with the no-op dispatcher), nor
-    /// `on_register_dispatch` (`Option` and boxed layers do not forward it); the builder fills
-    /// this cell once the dispatcher exists.
-    dispatch: Arc<OnceLock<WeakDispatch>>,
+    /// The dispatcher this layer ends up in, to look up OpenTelemetry ids: `get_default` cannot
+    /// be used (inside a scoped dispatcher's callback it answers with the no-op dispatcher).
+    /// Filled when the dispatcher is created; the layer must not sit inside an `Option`, which
+    /// does not pass that on.
+    dispatch: OnceLock<WeakDispatch>,
 }
 
 impl<W> JsonLayer<W> {
-    /// A layer writing one line per event to `make_writer`; `dispatch` is filled with the
-    /// dispatcher the layer is installed in, for trace ids.
-    pub fn new(make_writer: W, dispatch: Arc<OnceLock<WeakDispatch>>) -> Self {
-        JsonLayer { make_writer, dispatch }
+    /// A layer writing one line per event to `make_writer`.
+    pub fn new(make_writer: W) -> Self {
+        JsonLayer { make_writer, dispatch: OnceLock::new() }
     }
 }
 
@@ -40,6 +39,10 @@ where
     S: Subscriber + for<'lookup> LookupSpan<'lookup>,
     W: for<'writer> MakeWriter<'writer> + 'static,
 {
+    fn on_register_dispatch(&self, dispatch: &Dispatch) {
+        let _ = self.dispatch.set(dispatch.downgrade());
+    }
+
     fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
         // A record bridged from the `log` facade names its real target in its `log.*` fields.
         let normalized = event.normalized_metadata();

@@ -12,6 +12,10 @@ pub(crate) mod resource;
 pub(crate) mod subscriber;
 pub(crate) mod timestamp;
 
+/// The tracing-subscriber obs is built on, for the service's own layers and subscriber: the
+/// same version, so they combine with obs's (see `ObsBuilder::with_layer` and
+/// `ObsBuilder::init_layers`).
+pub use ::tracing_subscriber;
 pub use config::{DEFAULT_LOG_FILTER, DEFAULT_METRICS_ADDR, LogFormat};
 pub use guard::{ObsGuard, SHUTDOWN_DEADLINE, SYSTEM_LOG_TARGET};
 pub use identity::ServiceIdentity;

@@ -16,13 +16,12 @@ use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge;
 use opentelemetry_sdk::logs::SdkLoggerProvider;
 use opentelemetry_sdk::trace::SdkTracerProvider;
-use std::sync::{Arc, OnceLock};
-use tracing::{Dispatch, Metadata};
+use tracing::{Dispatch, Metadata, Subscriber};
 use tracing_subscriber::Layer;
 use tracing_subscriber::filter::{FilterExt, filter_fn};
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::registry::Registry;
+use tracing_subscriber::registry::{LookupSpan, Registry};
 
 /// What the subscriber is built from.
 pub struct SubscriberParts {
@@ -68,7 +67,28 @@ fn is_plumbing(target: &str) -> bool {
     })
 }
 
-pub fn build(parts: SubscriberParts) -> Result<BuiltSubscriber, SetupError> {
+/// A layer of the service's own, added under obs's (see `ObsBuilder::with_layer`).
+pub type UserLayer = Box<dyn Layer<Registry> + Send + Sync + 'static>;
+
+/// obs's layers, the providers they feed, and the user's layers below them, as one dispatcher.
+pub fn build(parts: SubscriberParts, user_layers: Vec<UserLayer>) -> Result<BuiltSubscriber, SetupError> {
+    // Without user layers the stack has no `Vec` in it: an empty one would still take part in
+    // every callsite's interest.
+    if user_layers.is_empty() {
+        let (layers, providers) = obs_layers(parts)?;
+        Ok(BuiltSubscriber { dispatch: Dispatch::new(Registry::default().with(layers)), providers })
+    } else {
+        let (layers, providers) = obs_layers(parts)?;
+        Ok(BuiltSubscriber { dispatch: Dispatch::new(Registry::default().with(user_layers).with(layers)), providers })
+    }
+}
+
+/// obs's layers over any registry-backed subscriber `S`: the spans, the log output and the log
+/// export, each with its own filter, and the providers that must be shut down with them.
+pub fn obs_layers<S>(parts: SubscriberParts) -> Result<(impl Layer<S> + Send + Sync + 'static, Providers), SetupError>
+where
+    S: Subscriber + for<'span> LookupSpan<'span> + Send + Sync + 'static,
+{
     let log_filter = parse_filter(&parts.log_filter.0, parts.log_filter.1)?;
     let trace_filter = parse_filter(&parts.trace_filter.0, parts.trace_filter.1)?;
     let otlp = &parts.otlp;
@@ -108,16 +128,13 @@ pub fn build(parts: SubscriberParts) -> Result<BuiltSubscriber, SetupError> {
         .with_threads(false)
         .with_target(false)
         .with_filter(trace_filter.and(not_the_call_event));
-    let dispatch_cell = Arc::new(OnceLock::new());
-    let (json, pretty) = match parts.log_format {
-        LogFormat::Json => (Some(JsonLayer::new(parts.log_writer, Arc::clone(&dispatch_cell))), None),
-        LogFormat::Pretty => (
-            None,
-            Some(
-                tracing_subscriber::fmt::layer()
-                    .with_writer(parts.log_writer)
-                    .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout())),
-            ),
+    // Boxed, not an `Option` of each: a box passes on the dispatcher the JSON layer needs.
+    let log_output: Box<dyn Layer<S> + Send + Sync> = match parts.log_format {
+        LogFormat::Json => Box::new(JsonLayer::new(parts.log_writer)),
+        LogFormat::Pretty => Box::new(
+            tracing_subscriber::fmt::layer()
+                .with_writer(parts.log_writer)
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout())),
         ),
     };
     // Exported log records are exactly the printed lines, minus the exporter's own plumbing.
@@ -131,12 +148,8 @@ pub fn build(parts: SubscriberParts) -> Result<BuiltSubscriber, SetupError> {
     };
     let exported_logs =
         logger_provider.as_ref().map(OpenTelemetryTracingBridge::new).with_filter(export_filter.and(NotPlumbing));
-    let subscriber =
-        Registry::default().with(spans).with(Layer::and_then(json, pretty).with_filter(log_filter)).with(exported_logs);
-    // A concrete type, not a boxed one, so the OpenTelemetry layer can downcast the dispatcher.
-    let dispatch = Dispatch::new(subscriber);
-    let _ = dispatch_cell.set(dispatch.downgrade());
-    Ok(BuiltSubscriber { dispatch, providers: Providers { tracer: tracer_provider, logger: logger_provider, runtime } })
+    let layers = spans.and_then(log_output.with_filter(log_filter)).and_then(exported_logs);
+    Ok((layers, Providers { tracer: tracer_provider, logger: logger_provider, runtime }))
 }
 
 #[cfg(test)]
