@@ -8,6 +8,7 @@ pub mod exposition;
 pub mod http_client;
 pub mod logs;
 pub mod otlp;
+pub mod pki;
 pub mod process;
 pub mod prometheus;
 pub mod queries;

@@ -9,7 +9,7 @@ from prometheus_client.openmetrics.parser import text_string_to_metric_families
 families = {}
 samples = []
 for family in text_string_to_metric_families(sys.stdin.read()):
-    families[family.name] = {"type": family.type, "unit": family.unit}
+    families[family.name] = {"type": family.type, "unit": family.unit, "help": family.documentation}
     for sample in family.samples:
         exemplar = None
         if sample.exemplar is not None:
