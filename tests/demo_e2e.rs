@@ -69,6 +69,17 @@ fn the_demo_serves_counts_logs_and_shuts_down_cleanly() {
     // the exposition (one # EOF, checked by promtool and the Python parser below).
     assert_eq!(value(text, "demo_orders_created_total", &[]), Some(2.0), "{text}");
     assert_eq!(text.matches("# EOF").count(), 1);
+    // And one recorded through the `metrics` facade, once per GET /users/{id} call, whatever its end.
+    let user_calls: f64 = samples(text)
+        .iter()
+        .filter(|sample| {
+            sample.name == "http_server_request_duration_seconds_count"
+                && sample.labels.iter().any(|(name, value)| name == "http_route" && value == "/users/{id}")
+        })
+        .map(|sample| sample.value)
+        .sum();
+    assert_eq!(user_calls, 7.0, "{text}");
+    assert_eq!(value(text, "demo_users_lookups_total", &[]), Some(user_calls), "{text}");
     assert_eq!(expected_count(text, "POST", "/orders", Some("422"), ""), 2.0);
     assert_eq!(expected_count(text, "GET", "/health", Some("200"), ""), 1.0);
     assert_eq!(expected_count(text, "GET", "/health", None, ""), 0.0, "the start-up zero series");
@@ -102,6 +113,9 @@ fn the_demo_serves_counts_logs_and_shuts_down_cleanly() {
     assert_eq!(families["http_server_active_requests"]["type"], "gauge");
     assert_eq!(families["process_cpu_seconds"]["type"], "counter");
     assert_eq!(families["obs_build"]["type"], "info");
+    assert_eq!(families["demo_orders_created"]["type"], "counter");
+    assert_eq!(families["demo_users_lookups"]["type"], "counter");
+    assert_eq!(families["demo_users_lookups"]["help"], "User lookups through GET /users/{id}.");
     let python_total: f64 = parsed["samples"]
         .as_array()
         .expect("samples")
@@ -122,6 +136,7 @@ fn the_demo_serves_counts_logs_and_shuts_down_cleanly() {
         "{}",
         plain.body
     );
+    assert!(plain.body.contains("\n# TYPE demo_users_lookups_total counter\n"), "{}", plain.body);
     let (lint_ok, lint_out, lint_err) = run_with_stdin("promtool", &["check", "metrics"], &plain.body);
     assert!(lint_ok, "promtool check metrics failed:\n{lint_out}{lint_err}");
 

@@ -137,6 +137,8 @@ static ORDERS: OrderRepository = OrderRepository { next_id: AtomicU64::new(1) };
 /// and 998 a stuck dependency (slower than the timeout).
 #[observed(endpoint = "/users/{id}", method = "GET", slo(success = "99.9%", latency = "250ms @ 99%"))]
 async fn get_user(Path(id): Path<u64>) -> Result<Json<User>, ApiError> {
+    // Through the `metrics` facade, as many libraries record: obs's recorder puts it on /metrics.
+    metrics::counter!("demo_users_lookups_total").increment(1);
     match id {
         997 => panic!("simulated bug while loading user {id}"),
         998 => tokio::time::sleep(REQUEST_TIMEOUT * 4).await,
@@ -213,6 +215,7 @@ async fn main() -> ExitCode {
         eprintln!("demo: {error}");
         return ExitCode::FAILURE;
     }
+    metrics::describe_counter!("demo_users_lookups_total", "User lookups through GET /users/{id}.");
     let shutdown = obs_examples::shutdown_signal();
     let served = async {
         let addr = app_addr()?;

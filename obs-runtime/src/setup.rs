@@ -389,6 +389,8 @@ impl Started {
             shutdown_timeout: settings.shutdown_timeout,
             started: Instant::now(),
             log_bridge: tracing_log::LogTracer::init().is_ok(),
+            #[cfg(feature = "metrics")]
+            metrics_facade: crate::metrics::facade::install_global(),
         }
     }
 }
@@ -427,6 +429,14 @@ fn log_startup(settings: &Settings, guard: &ObsGuard) {
             target: SYSTEM_LOG_TARGET,
             event = "log_bridge_off",
             "another logger is installed for the `log` facade: records logged through `log` do not reach obs",
+        );
+    }
+    #[cfg(feature = "metrics")]
+    if !guard.metrics_facade {
+        tracing::warn!(
+            target: SYSTEM_LOG_TARGET,
+            event = "metrics_facade_off",
+            "another recorder is installed for the `metrics` facade: metrics recorded through `metrics` are not on obs's /metrics",
         );
     }
     if let (Some(addr), Some(hint)) = (guard.metrics_addr().filter(|addr| addr.ip().is_loopback()), container) {

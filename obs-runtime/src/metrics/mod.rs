@@ -8,6 +8,8 @@ pub(crate) mod call_families;
 pub(crate) mod durations;
 pub(crate) mod exemplar;
 pub(crate) mod export_health;
+#[cfg(feature = "metrics")]
+pub(crate) mod facade;
 pub(crate) mod histogram;
 pub(crate) mod outcome_series;
 pub(crate) mod process;
@@ -19,6 +21,8 @@ pub(crate) mod user_metrics;
 use prometheus_client::registry::Registry;
 use std::sync::OnceLock;
 
+#[cfg(feature = "metrics")]
+pub use facade::{FacadeRecorder, MAX_SERIES_PER_FAMILY, recorder};
 /// The prometheus-client obs is built on, for the service's own metrics: the same version, so
 /// its metric types register with [`register`].
 pub use prometheus_client;
@@ -126,8 +130,18 @@ pub fn render(format: ExpositionFormat) -> String {
 /// [`SetupError::MetricNameClash`](crate::SetupError::MetricNameClash) when a family would write samples named like obs's own (or
 /// an earlier registration's): nothing is added then.
 pub fn register(build: impl FnOnce(&mut Registry)) -> Result<(), crate::SetupError> {
-    let own = user_metrics::family_names(&render_own(ExpositionFormat::OpenMetrics));
-    user_metrics::register(build, &own)
+    #[cfg_attr(not(feature = "metrics"), allow(unused_mut))]
+    let mut taken = own_family_names().to_vec();
+    // Read before the registration takes its lock: the facade takes the locks the other way round.
+    #[cfg(feature = "metrics")]
+    taken.extend(facade::family_names());
+    user_metrics::register(build, &taken)
+}
+
+/// The names of obs's own families: fixed once the program is linked (its call sites are).
+pub(crate) fn own_family_names() -> &'static [String] {
+    static NAMES: OnceLock<Vec<String>> = OnceLock::new();
+    NAMES.get_or_init(|| user_metrics::family_names(&render_own(ExpositionFormat::OpenMetrics)))
 }
 
 /// obs's own families, without `# EOF`.

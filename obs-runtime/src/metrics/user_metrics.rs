@@ -19,7 +19,7 @@ pub(crate) fn family_names(exposition: &str) -> Vec<String> {
 }
 
 /// Whether families named `a` and `b` would write the same sample name.
-fn collide(a: &str, b: &str) -> bool {
+pub(crate) fn collide(a: &str, b: &str) -> bool {
     let stems = |name: &str| {
         std::iter::once(name.to_owned())
             .chain(SAMPLE_SUFFIXES.iter().filter_map(|suffix| name.strip_suffix(suffix).map(str::to_owned)))
@@ -45,6 +45,24 @@ pub(crate) fn register(build: impl FnOnce(&mut Registry), taken: &[String]) -> R
     }
     registries.push((registry, names));
     Ok(())
+}
+
+/// Adds the `metrics` facade's collector, whose families come and go with use: its names are
+/// checked as each family appears.
+#[cfg(feature = "metrics")]
+pub(crate) fn register_facade(collector: Box<dyn prometheus_client::collector::Collector>) {
+    let mut registry = Registry::default();
+    registry.register_collector(collector);
+    USER_REGISTRIES.lock().unwrap_or_else(PoisonError::into_inner).push((registry, Vec::new()));
+}
+
+/// Every family name exposed but the facade's: obs's own and the service's registrations.
+#[cfg(feature = "metrics")]
+pub(crate) fn taken_names() -> Vec<String> {
+    let mut taken = crate::metrics::own_family_names().to_vec();
+    let registries = USER_REGISTRIES.lock().unwrap_or_else(PoisonError::into_inner);
+    taken.extend(registries.iter().flat_map(|(_, names)| names.iter().cloned()));
+    taken
 }
 
 /// Appends every added registry in the OpenMetrics format (without `# EOF`).

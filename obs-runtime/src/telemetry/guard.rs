@@ -24,6 +24,9 @@ pub struct ObsGuard {
     pub(crate) started: Instant,
     /// Whether records of the `log` facade reach obs (no other logger was installed first).
     pub(crate) log_bridge: bool,
+    /// Whether obs's recorder serves the `metrics` facade (no other recorder was installed first).
+    #[cfg(feature = "metrics")]
+    pub(crate) metrics_facade: bool,
 }
 
 impl ObsGuard {
