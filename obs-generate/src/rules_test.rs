@@ -298,7 +298,7 @@ impl Cases<'_> {
     fn telemetry_dropped_steadily(&self) -> Node {
         let settled = self.settled();
         let length = settled + 5;
-        let [traces, logs] = schema::SIGNALS;
+        let [traces, logs, _] = schema::SIGNALS;
         let [queue_full, export_failed, _] = schema::DROP_REASONS;
         let input = vec![
             self.up(format!("1+0x{length}")),

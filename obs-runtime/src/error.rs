@@ -54,6 +54,23 @@ pub enum SetupError {
         /// How many layers were given.
         layers: usize,
     },
+    /// The settings ask for something this build of obs-runtime does not compile in.
+    NotCompiled {
+        /// What was asked for, e.g. `grpc export of traces to http://collector:4317`.
+        what: String,
+        /// The obs-runtime feature that provides it.
+        feature: &'static str,
+    },
+    /// A certificate or key file named by an `OTEL_EXPORTER_OTLP_*` variable cannot be read or
+    /// used.
+    TlsFile {
+        /// The variable, e.g. `OTEL_EXPORTER_OTLP_CERTIFICATE`.
+        var: &'static str,
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A global tracing subscriber or the toolkit itself was already set up in this process.
     AlreadyInitialized,
     /// An OTLP exporter could not be built from valid settings (e.g. no thread could be started).
@@ -113,6 +130,15 @@ impl fmt::Display for SetupError {
                 f,
                 "{layers} layer(s) were added with with_layer, but init_layers installs no subscriber: \
                  add them to the subscriber you build, beside obs's layers"
+            ),
+            SetupError::NotCompiled { what, feature } => write!(
+                f,
+                "{what} needs obs-runtime's `{feature}` feature, which this build leaves out: enable it in Cargo.toml"
+            ),
+            SetupError::TlsFile { var, path, reason } => write!(
+                f,
+                "{var}={}: {reason}; name a readable PEM file (certificates, or for a client key a PKCS#8, PKCS#1 or SEC1 private key)",
+                path.display()
             ),
             SetupError::AlreadyInitialized => f.write_str(
                 "a global tracing subscriber is already installed: call obs_runtime init once, and do not install another subscriber",

@@ -103,10 +103,7 @@ impl LocalTelemetry {
     /// it could not be delivered in time.
     #[must_use]
     pub fn flush(&self) -> bool {
-        let Some(providers) = &self.providers else { return true };
-        let traces = providers.tracer.force_flush().is_ok();
-        let logs = providers.logger.as_ref().is_none_or(|logger| logger.force_flush().is_ok());
-        traces && logs
+        self.providers.as_ref().is_none_or(Providers::flush)
     }
 }
 

@@ -116,7 +116,7 @@ pub const ERROR_TYPE: &str = "error_type";
 pub const OPERATION: &str = "operation";
 /// A histogram bucket's upper bound, spelled by [`le_value`].
 pub const LE: &str = "le";
-/// `traces` or `logs`: one of [`SIGNALS`].
+/// `traces`, `logs` or `metrics`: one of [`SIGNALS`].
 pub const SIGNAL: &str = "signal";
 /// Why telemetry was lost: one of [`DROP_REASONS`].
 pub const REASON: &str = "reason";
@@ -140,7 +140,7 @@ pub const ERROR_TYPE_PANIC: &str = "panic";
 pub const ERROR_TYPE_CANCELLED: &str = "cancelled";
 
 /// The [`SIGNAL`] values, in label order.
-pub const SIGNALS: [&str; 2] = ["traces", "logs"];
+pub const SIGNALS: [&str; 3] = ["traces", "logs", "metrics"];
 
 /// The [`REASON`] values, in label order: the queue was full (the collector did not keep up),
 /// the export request failed or timed out, or still queued when shutdown's deadline passed.

@@ -9,9 +9,6 @@ use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::ConstCounter;
 
-/// Every signal, in label order: the `signal` label values.
-pub(crate) const SIGNALS: [Signal; 2] = [Signal::Traces, Signal::Logs];
-
 /// The collector registered in the global registry.
 #[derive(Debug)]
 pub struct ExportHealthCollector;
@@ -24,7 +21,7 @@ impl Collector for ExportHealthCollector {
             None,
             MetricType::Counter,
         )?;
-        for signal in SIGNALS {
+        for signal in Signal::ALL {
             let labels = [(schema::SIGNAL, signal.as_str())];
             ConstCounter::new(counters(signal).exported()).encode(exported.encode_family(&labels)?)?;
         }
@@ -34,7 +31,7 @@ impl Collector for ExportHealthCollector {
             None,
             MetricType::Counter,
         )?;
-        for signal in SIGNALS {
+        for signal in Signal::ALL {
             for reason in DropReason::ALL {
                 let labels = [(schema::SIGNAL, signal.as_str()), (schema::REASON, reason.as_str())];
                 ConstCounter::new(counters(signal).dropped(reason)).encode(dropped.encode_family(&labels)?)?;

@@ -11,6 +11,8 @@ pub(crate) mod export_health;
 #[cfg(feature = "metrics")]
 pub(crate) mod facade;
 pub(crate) mod histogram;
+#[cfg(feature = "_otlp")]
+pub(crate) mod otlp_encode;
 pub(crate) mod outcome_series;
 pub(crate) mod process;
 pub(crate) mod request_head;

@@ -96,6 +96,12 @@ static LOGS: SignalCounters = SignalCounters {
     export_failed: AtomicU64::new(0),
     shutdown: AtomicU64::new(0),
 };
+static METRICS: SignalCounters = SignalCounters {
+    exported: AtomicU64::new(0),
+    queue_full: AtomicU64::new(0),
+    export_failed: AtomicU64::new(0),
+    shutdown: AtomicU64::new(0),
+};
 
 /// The process-wide counters of `signal`.
 #[must_use]
@@ -103,6 +109,7 @@ pub fn counters(signal: Signal) -> &'static SignalCounters {
     match signal {
         Signal::Traces => &TRACES,
         Signal::Logs => &LOGS,
+        Signal::Metrics => &METRICS,
     }
 }
 

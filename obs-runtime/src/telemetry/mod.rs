@@ -5,8 +5,13 @@ pub(crate) mod export_queue;
 pub(crate) mod guard;
 pub(crate) mod identity;
 pub(crate) mod json;
+#[cfg(feature = "_otlp")]
+pub(crate) mod metrics_push;
+#[cfg(feature = "_otlp")]
 pub(crate) mod otlp;
 pub(crate) mod otlp_config;
+#[cfg(all(feature = "tls", feature = "_otlp"))]
+pub(crate) mod otlp_tls;
 pub(crate) mod providers;
 pub(crate) mod resource;
 pub(crate) mod subscriber;

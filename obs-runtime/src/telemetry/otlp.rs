@@ -3,14 +3,14 @@
 
 use crate::error::SetupError;
 use crate::telemetry::export_queue::{BatchExporter, ExportQueue};
-use crate::telemetry::otlp_config::{OtlpProtocol, SamplerSetting, Signal, SignalExport};
+use crate::telemetry::otlp_config::{Compression, OtlpProtocol, Signal, SignalExport};
 use opentelemetry::Context;
 use opentelemetry::InstrumentationScope;
-use opentelemetry_otlp::{WithExportConfig, WithHttpConfig, WithTonicConfig};
+use opentelemetry_otlp::WithExportConfig as _;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::logs::{LogBatch, LogExporter, LogProcessor, SdkLogRecord};
-use opentelemetry_sdk::trace::{Sampler, Span, SpanData, SpanExporter, SpanProcessor};
+use opentelemetry_sdk::trace::{Span, SpanData, SpanExporter, SpanProcessor};
 use std::future::Future;
 use std::sync::Arc;
 use std::task::{Poll, Wake, Waker};
@@ -73,14 +73,12 @@ fn retry_policy() -> opentelemetry_otlp::RetryPolicy {
         .with_max_delay(Duration::from_secs(1))
 }
 
-fn setup_error(signal: Signal, error: &impl std::fmt::Display) -> SetupError {
+pub(crate) fn setup_error(signal: Signal, error: &impl std::fmt::Display) -> SetupError {
     SetupError::ExportSetup { signal: signal.as_str(), reason: error.to_string() }
 }
 
-fn metadata(
-    headers: &[(String, String)],
-    signal: Signal,
-) -> Result<opentelemetry_otlp::tonic_types::metadata::MetadataMap, SetupError> {
+/// The request headers of `settings` as HTTP headers, checked.
+pub(crate) fn header_map(headers: &[(String, String)], signal: Signal) -> Result<http::HeaderMap, SetupError> {
     let mut map = http::HeaderMap::new();
     for (key, value) in headers {
         let name = http::HeaderName::from_bytes(key.as_bytes())
@@ -89,7 +87,39 @@ fn metadata(
             .map_err(|error| setup_error(signal, &format!("header value for {key}: {error}")))?;
         map.insert(name, value);
     }
-    Ok(opentelemetry_otlp::tonic_types::metadata::MetadataMap::from_headers(map))
+    Ok(map)
+}
+
+/// Whether `settings` connect over TLS.
+#[cfg(all(feature = "otlp-grpc", feature = "tls"))]
+pub(crate) fn is_https(settings: &SignalExport) -> bool {
+    settings.endpoint.get(..8).is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"))
+}
+
+/// The blocking HTTP client of one signal's OTLP/HTTP export, with its TLS settings.
+#[cfg(feature = "otlp-http")]
+pub(crate) fn http_client(settings: &SignalExport, signal: Signal) -> Result<reqwest::blocking::Client, SetupError> {
+    #[cfg(feature = "tls")]
+    {
+        let config = crate::telemetry::otlp_tls::TlsMaterial::load(&settings.tls)?.rustls_config()?;
+        crate::telemetry::otlp_tls::http_client(signal, config, settings.timeout)
+    }
+    #[cfg(not(feature = "tls"))]
+    {
+        let timeout = settings.timeout;
+        // Built on a thread of its own: reqwest's blocking client may not be built inside an
+        // async runtime, and `init` may be called from one.
+        std::thread::spawn(move || reqwest::blocking::Client::builder().timeout(timeout).build())
+            .join()
+            .map_err(|_| setup_error(signal, &"building the HTTP client panicked"))?
+            .map_err(|error| setup_error(signal, &error))
+    }
+}
+
+/// The tonic TLS settings of one signal's OTLP/gRPC export to an `https://` endpoint.
+#[cfg(all(feature = "otlp-grpc", feature = "tls"))]
+pub(crate) fn grpc_tls(settings: &SignalExport) -> Result<tonic::transport::ClientTlsConfig, SetupError> {
+    Ok(crate::telemetry::otlp_tls::TlsMaterial::load(&settings.tls)?.tonic_config())
 }
 
 /// Builds an exporter of `settings` with `$builder` (`SpanExporter::builder()` or
@@ -98,27 +128,52 @@ fn metadata(
 macro_rules! build_exporter {
     ($builder:expr, $settings:expr, $runner:expr, $signal:expr) => {{
         let (settings, signal): (&SignalExport, Signal) = ($settings, $signal);
+        let compression = match settings.compression {
+            Compression::Gzip => Some(opentelemetry_otlp::Compression::Gzip),
+            Compression::None => None,
+        };
         match (settings.protocol, $runner) {
+            #[cfg(feature = "otlp-grpc")]
             (OtlpProtocol::Grpc, Runner::Tokio(handle)) => {
+                use opentelemetry_otlp::WithTonicConfig as _;
                 let _entered = handle.enter();
-                $builder
+                let mut builder = $builder
                     .with_tonic()
                     .with_endpoint(settings.endpoint.clone())
                     .with_timeout(settings.timeout)
-                    .with_metadata(metadata(&settings.headers, signal)?)
-                    .with_retry_policy(retry_policy())
-                    .build()
-                    .map_err(|error| setup_error(signal, &error))
+                    .with_metadata(opentelemetry_otlp::tonic_types::metadata::MetadataMap::from_headers(header_map(
+                        &settings.headers,
+                        signal,
+                    )?))
+                    .with_retry_policy(retry_policy());
+                if let Some(compression) = compression {
+                    builder = builder.with_compression(compression);
+                }
+                #[cfg(feature = "tls")]
+                if is_https(settings) {
+                    builder = builder.with_tls_config(grpc_tls(settings)?);
+                }
+                builder.build().map_err(|error| setup_error(signal, &error))
             }
-            _ => $builder
-                .with_http()
-                .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
-                .with_endpoint(settings.endpoint.clone())
-                .with_timeout(settings.timeout)
-                .with_headers(settings.headers.iter().cloned().collect())
-                .with_retry_policy(retry_policy())
-                .build()
-                .map_err(|error| setup_error(signal, &error)),
+            #[cfg(feature = "otlp-http")]
+            (OtlpProtocol::HttpProtobuf, _) => {
+                use opentelemetry_otlp::WithHttpConfig as _;
+                let mut builder = $builder
+                    .with_http()
+                    .with_http_client(http_client(settings, signal)?)
+                    .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
+                    .with_endpoint(settings.endpoint.clone())
+                    .with_timeout(settings.timeout)
+                    .with_headers(settings.headers.iter().cloned().collect())
+                    .with_retry_policy(retry_policy());
+                if let Some(compression) = compression {
+                    builder = builder.with_compression(compression);
+                }
+                builder.build().map_err(|error| setup_error(signal, &error))
+            }
+            // Settings name only compiled protocols (checked when read), and gRPC gets a runtime.
+            #[allow(unreachable_patterns)]
+            _ => Err(setup_error(signal, &format!("{} export is not compiled in", settings.protocol.as_str()))),
         }
     }};
 }
@@ -230,18 +285,5 @@ impl LogProcessor for QueuedLogProcessor {
 
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
         flushed(self.queue.shutdown(timeout))
-    }
-}
-
-/// The SDK sampler for a [`SamplerSetting`].
-#[must_use]
-pub fn sampler(setting: SamplerSetting) -> Sampler {
-    match setting {
-        SamplerSetting::ParentBasedAlwaysOn => Sampler::ParentBased(Box::new(Sampler::AlwaysOn)),
-        SamplerSetting::ParentBasedAlwaysOff => Sampler::ParentBased(Box::new(Sampler::AlwaysOff)),
-        SamplerSetting::ParentBasedRatio(ratio) => Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(ratio))),
-        SamplerSetting::AlwaysOn => Sampler::AlwaysOn,
-        SamplerSetting::AlwaysOff => Sampler::AlwaysOff,
-        SamplerSetting::Ratio(ratio) => Sampler::TraceIdRatioBased(ratio),
     }
 }

@@ -34,45 +34,104 @@ pub enum Signal {
     Traces,
     /// Log records.
     Logs,
+    /// Metrics, pushed periodically.
+    Metrics,
 }
 
+/// The per-signal forms of the `OTEL_EXPORTER_OTLP_*` variables.
+#[derive(Debug)]
+struct SignalVars {
+    endpoint: &'static str,
+    protocol: &'static str,
+    headers: &'static str,
+    timeout: &'static str,
+    compression: &'static str,
+    certificate: &'static str,
+    client_certificate: &'static str,
+    client_key: &'static str,
+}
+
+/// Declares the variables of one signal from its upper-case name.
+macro_rules! signal_vars {
+    ($signal:literal) => {
+        SignalVars {
+            endpoint: concat!("OTEL_EXPORTER_OTLP_", $signal, "_ENDPOINT"),
+            protocol: concat!("OTEL_EXPORTER_OTLP_", $signal, "_PROTOCOL"),
+            headers: concat!("OTEL_EXPORTER_OTLP_", $signal, "_HEADERS"),
+            timeout: concat!("OTEL_EXPORTER_OTLP_", $signal, "_TIMEOUT"),
+            compression: concat!("OTEL_EXPORTER_OTLP_", $signal, "_COMPRESSION"),
+            certificate: concat!("OTEL_EXPORTER_OTLP_", $signal, "_CERTIFICATE"),
+            client_certificate: concat!("OTEL_EXPORTER_OTLP_", $signal, "_CLIENT_CERTIFICATE"),
+            client_key: concat!("OTEL_EXPORTER_OTLP_", $signal, "_CLIENT_KEY"),
+        }
+    };
+}
+
+/// The generic variables, which every signal falls back to.
+const GENERIC_VARS: SignalVars = SignalVars {
+    endpoint: "OTEL_EXPORTER_OTLP_ENDPOINT",
+    protocol: "OTEL_EXPORTER_OTLP_PROTOCOL",
+    headers: "OTEL_EXPORTER_OTLP_HEADERS",
+    timeout: "OTEL_EXPORTER_OTLP_TIMEOUT",
+    compression: "OTEL_EXPORTER_OTLP_COMPRESSION",
+    certificate: "OTEL_EXPORTER_OTLP_CERTIFICATE",
+    client_certificate: "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
+    client_key: "OTEL_EXPORTER_OTLP_CLIENT_KEY",
+};
+
 impl Signal {
-    /// `traces` or `logs`: the OTLP/HTTP path segment and the `signal` label value.
+    /// Every signal, in label order.
+    pub const ALL: [Signal; 3] = [Signal::Traces, Signal::Logs, Signal::Metrics];
+
+    /// `traces`, `logs` or `metrics`: the OTLP/HTTP path segment and the `signal` label value.
     #[must_use]
     pub const fn as_str(self) -> &'static str {
+        let [traces, logs, metrics] = crate::schema::SIGNALS;
         match self {
-            Signal::Traces => crate::schema::SIGNALS[0],
-            Signal::Logs => crate::schema::SIGNALS[1],
+            Signal::Traces => traces,
+            Signal::Logs => logs,
+            Signal::Metrics => metrics,
         }
     }
 
-    const fn endpoint_var(self) -> &'static str {
+    const fn vars(self) -> &'static SignalVars {
+        const TRACES: SignalVars = signal_vars!("TRACES");
+        const LOGS: SignalVars = signal_vars!("LOGS");
+        const METRICS: SignalVars = signal_vars!("METRICS");
         match self {
-            Signal::Traces => "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
-            Signal::Logs => "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
+            Signal::Traces => &TRACES,
+            Signal::Logs => &LOGS,
+            Signal::Metrics => &METRICS,
         }
     }
+}
 
-    const fn protocol_var(self) -> &'static str {
-        match self {
-            Signal::Traces => "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
-            Signal::Logs => "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL",
-        }
-    }
+/// How export requests are compressed (`OTEL_EXPORTER_OTLP_COMPRESSION`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Compression {
+    /// Uncompressed (the specification's default).
+    #[default]
+    None,
+    /// gzip.
+    Gzip,
+}
 
-    const fn headers_var(self) -> &'static str {
-        match self {
-            Signal::Traces => "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
-            Signal::Logs => "OTEL_EXPORTER_OTLP_LOGS_HEADERS",
-        }
-    }
+/// A file named by a variable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamedFile {
+    /// The path.
+    pub path: std::path::PathBuf,
+    /// The variable that named it.
+    pub var: &'static str,
+}
 
-    const fn timeout_var(self) -> &'static str {
-        match self {
-            Signal::Traces => "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
-            Signal::Logs => "OTEL_EXPORTER_OTLP_LOGS_TIMEOUT",
-        }
-    }
+/// The certificate files of a TLS connection to the collector.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TlsFiles {
+    /// A PEM file of CA certificates trusted besides the built-in roots.
+    pub ca: Option<NamedFile>,
+    /// The client certificate chain and its private key (PEM) for mutual TLS.
+    pub client: Option<(NamedFile, NamedFile)>,
 }
 
 /// Where and how one signal is exported.
@@ -86,6 +145,10 @@ pub struct SignalExport {
     pub headers: Vec<(String, String)>,
     /// How long one export request may take.
     pub timeout: Duration,
+    /// How request bodies are compressed.
+    pub compression: Compression,
+    /// The certificates of an `https://` endpoint.
+    pub tls: TlsFiles,
 }
 
 /// Which trace ids are exported.
@@ -105,6 +168,24 @@ pub enum SamplerSetting {
     Ratio(f64),
 }
 
+impl SamplerSetting {
+    /// The SDK sampler.
+    #[must_use]
+    pub fn sdk_sampler(self) -> opentelemetry_sdk::trace::Sampler {
+        use opentelemetry_sdk::trace::Sampler;
+        match self {
+            SamplerSetting::ParentBasedAlwaysOn => Sampler::ParentBased(Box::new(Sampler::AlwaysOn)),
+            SamplerSetting::ParentBasedAlwaysOff => Sampler::ParentBased(Box::new(Sampler::AlwaysOff)),
+            SamplerSetting::ParentBasedRatio(ratio) => {
+                Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(ratio)))
+            }
+            SamplerSetting::AlwaysOn => Sampler::AlwaysOn,
+            SamplerSetting::AlwaysOff => Sampler::AlwaysOff,
+            SamplerSetting::Ratio(ratio) => Sampler::TraceIdRatioBased(ratio),
+        }
+    }
+}
+
 /// The effective OTLP settings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OtlpSettings {
@@ -112,6 +193,11 @@ pub struct OtlpSettings {
     pub traces: Option<SignalExport>,
     /// `None` when logs are not exported.
     pub logs: Option<SignalExport>,
+    /// `None` when metrics are not pushed: only when `OTEL_METRICS_EXPORTER=otlp` or a metrics
+    /// endpoint is set, since Prometheus scrapes them by default.
+    pub metrics: Option<SignalExport>,
+    /// How often metrics are pushed (`OTEL_METRIC_EXPORT_INTERVAL`, default 60 s).
+    pub metrics_interval: Duration,
     /// The sampler of new traces.
     pub sampler: SamplerSetting,
     /// `OTEL_SERVICE_NAME`, overriding the name given in code.
@@ -131,6 +217,28 @@ pub struct OtlpOverrides {
 
 /// The OTLP export timeout of the specification: 10 s.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The metric export interval of the specification: 60 s.
+const DEFAULT_METRICS_INTERVAL: Duration = Duration::from_secs(60);
+
+/// What `OTEL_METRICS_EXPORTER` asks for.
+enum MetricsExporter {
+    Otlp,
+    /// `none` or `prometheus`: scraped only.
+    NoPush,
+    Unset,
+}
+
+fn metrics_exporter(env: &EnvReader) -> Result<MetricsExporter, SetupError> {
+    let Some(value) = env("OTEL_METRICS_EXPORTER")? else { return Ok(MetricsExporter::Unset) };
+    match value.trim() {
+        "" => Ok(MetricsExporter::Unset),
+        "otlp" => Ok(MetricsExporter::Otlp),
+        "none" | "prometheus" => Ok(MetricsExporter::NoPush),
+        _ => {
+            Err(invalid("OTEL_METRICS_EXPORTER", &value, "`otlp`, `prometheus` (scraped only, the default) or `none`"))
+        }
+    }
+}
 
 /// Reads every `OTEL_*` variable the toolkit honours.
 pub fn otlp_settings(env: &EnvReader, overrides: &OtlpOverrides) -> Result<OtlpSettings, SetupError> {
@@ -146,12 +254,29 @@ pub fn otlp_settings(env: &EnvReader, overrides: &OtlpOverrides) -> Result<OtlpS
         Some(text) => key_value_list(&text, "OTEL_RESOURCE_ATTRIBUTES")?,
         None => Vec::new(),
     };
-    let (traces, logs) = if disabled {
-        (None, None)
-    } else {
-        (signal_export(env, overrides, Signal::Traces)?, signal_export(env, overrides, Signal::Logs)?)
+    let metrics_interval = match env("OTEL_METRIC_EXPORT_INTERVAL")? {
+        Some(text) => {
+            milliseconds(&text, "OTEL_METRIC_EXPORT_INTERVAL").ok().filter(|interval| !interval.is_zero()).ok_or_else(
+                || invalid("OTEL_METRIC_EXPORT_INTERVAL", &text, "a positive number of milliseconds, e.g. 60000"),
+            )?
+        }
+        None => DEFAULT_METRICS_INTERVAL,
     };
-    Ok(OtlpSettings { traces, logs, sampler, service_name, resource_attributes })
+    let (traces, logs, metrics) = if disabled {
+        (None, None, None)
+    } else {
+        let metrics = match metrics_exporter(env)? {
+            MetricsExporter::Otlp => signal_export(env, overrides, Signal::Metrics)?,
+            // A metrics endpoint of its own says push, whatever the generic endpoint does.
+            MetricsExporter::Unset => match env(Signal::Metrics.vars().endpoint)? {
+                Some(url) if !url.trim().is_empty() => signal_export(env, overrides, Signal::Metrics)?,
+                _ => None,
+            },
+            MetricsExporter::NoPush => None,
+        };
+        (signal_export(env, overrides, Signal::Traces)?, signal_export(env, overrides, Signal::Logs)?, metrics)
+    };
+    Ok(OtlpSettings { traces, logs, metrics, metrics_interval, sampler, service_name, resource_attributes })
 }
 
 fn invalid(var: &'static str, value: &str, expected: &'static str) -> SetupError {
@@ -198,12 +323,8 @@ fn protocol(env: &EnvReader, signal: Signal, overrides: &OtlpOverrides) -> Resul
     if let Some(protocol) = overrides.protocol {
         return Ok(protocol);
     }
-    let (var, value) = match env(signal.protocol_var())? {
-        Some(value) => (signal.protocol_var(), value),
-        None => match env("OTEL_EXPORTER_OTLP_PROTOCOL")? {
-            Some(value) => ("OTEL_EXPORTER_OTLP_PROTOCOL", value),
-            None => return Ok(OtlpProtocol::HttpProtobuf),
-        },
+    let Some((var, value)) = first_set(env, signal.vars().protocol, GENERIC_VARS.protocol)? else {
+        return Ok(OtlpProtocol::HttpProtobuf);
     };
     match value.trim() {
         "grpc" => Ok(OtlpProtocol::Grpc),
@@ -222,29 +343,82 @@ fn signal_export(
     // A signal-specific endpoint is used as given; a base endpoint gets the signal's path for HTTP.
     let endpoint = if let Some(base) = &overrides.endpoint {
         Some(with_signal_path(&checked_url("otlp_endpoint", base)?, protocol, signal))
-    } else if let Some(url) = env(signal.endpoint_var())?.filter(|url| !url.trim().is_empty()) {
-        Some(checked_url(signal.endpoint_var(), &url)?)
+    } else if let Some(url) = env(signal.vars().endpoint)?.filter(|url| !url.trim().is_empty()) {
+        Some(checked_url(signal.vars().endpoint, &url)?)
     } else if let Some(base) = env("OTEL_EXPORTER_OTLP_ENDPOINT")?.filter(|url| !url.trim().is_empty()) {
         Some(with_signal_path(&checked_url("OTEL_EXPORTER_OTLP_ENDPOINT", &base)?, protocol, signal))
     } else {
         None
     };
     let Some(endpoint) = endpoint else { return Ok(None) };
-    let headers = match env(signal.headers_var())? {
-        Some(text) => key_value_list(&text, signal.headers_var())?,
-        None => match env("OTEL_EXPORTER_OTLP_HEADERS")? {
-            Some(text) => key_value_list(&text, "OTEL_EXPORTER_OTLP_HEADERS")?,
-            None => Vec::new(),
+    let vars = signal.vars();
+    compiled(&endpoint, protocol, signal)?;
+    let headers = match first_set(env, vars.headers, GENERIC_VARS.headers)? {
+        Some((var, text)) => key_value_list(&text, var)?,
+        None => Vec::new(),
+    };
+    let timeout = match first_set(env, vars.timeout, GENERIC_VARS.timeout)? {
+        Some((var, text)) => milliseconds(&text, var)?,
+        None => DEFAULT_TIMEOUT,
+    };
+    let compression = match first_set(env, vars.compression, GENERIC_VARS.compression)? {
+        None => Compression::None,
+        Some((var, text)) => match text.trim() {
+            "" | "none" => Compression::None,
+            "gzip" => Compression::Gzip,
+            _ => return Err(invalid(var, &text, "`gzip` or `none`")),
         },
     };
-    let timeout = match env(signal.timeout_var())? {
-        Some(text) => milliseconds(&text, signal.timeout_var())?,
-        None => match env("OTEL_EXPORTER_OTLP_TIMEOUT")? {
-            Some(text) => milliseconds(&text, "OTEL_EXPORTER_OTLP_TIMEOUT")?,
-            None => DEFAULT_TIMEOUT,
-        },
+    let file = |signal_var, generic_var| -> Result<Option<NamedFile>, SetupError> {
+        Ok(first_set(env, signal_var, generic_var)?
+            .filter(|(_, path)| !path.trim().is_empty())
+            .map(|(var, path)| NamedFile { path: path.trim().into(), var }))
     };
-    Ok(Some(SignalExport { endpoint, protocol, headers, timeout }))
+    let ca = file(vars.certificate, GENERIC_VARS.certificate)?;
+    let client = match (
+        file(vars.client_certificate, GENERIC_VARS.client_certificate)?,
+        file(vars.client_key, GENERIC_VARS.client_key)?,
+    ) {
+        (None, None) => None,
+        (Some(certificate), Some(key)) => Some((certificate, key)),
+        (Some(alone), None) | (None, Some(alone)) => {
+            return Err(invalid(
+                alone.var,
+                &alone.path.display().to_string(),
+                "a client certificate and its key together (…_CLIENT_CERTIFICATE and …_CLIENT_KEY), or neither",
+            ));
+        }
+    };
+    Ok(Some(SignalExport { endpoint, protocol, headers, timeout, compression, tls: TlsFiles { ca, client } }))
+}
+
+/// Fails when this build cannot export `signal` to `endpoint` over `protocol`: a missing
+/// feature is a setup error naming it, never an exporter that silently loses everything.
+fn compiled(endpoint: &str, protocol: OtlpProtocol, signal: Signal) -> Result<(), SetupError> {
+    let feature = match protocol {
+        OtlpProtocol::Grpc => (!cfg!(feature = "otlp-grpc")).then_some("otlp-grpc"),
+        OtlpProtocol::HttpProtobuf => (!cfg!(feature = "otlp-http")).then_some("otlp-http"),
+    };
+    let https = endpoint.get(..8).is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"));
+    match feature.or((https && !cfg!(feature = "tls")).then_some("tls")) {
+        Some(feature) => Err(SetupError::NotCompiled {
+            what: format!("{} export of {} to {endpoint}", protocol.as_str(), signal.as_str()),
+            feature,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The signal's own variable when set, else the generic one, with the name of the one used.
+fn first_set(
+    env: &EnvReader,
+    signal_var: &'static str,
+    generic_var: &'static str,
+) -> Result<Option<(&'static str, String)>, SetupError> {
+    if let Some(value) = env(signal_var)? {
+        return Ok(Some((signal_var, value)));
+    }
+    Ok(env(generic_var)?.map(|value| (generic_var, value)))
 }
 
 fn checked_url(var: &'static str, text: &str) -> Result<String, SetupError> {

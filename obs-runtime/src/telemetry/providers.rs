@@ -1,5 +1,9 @@
-//! The OpenTelemetry providers the subscriber feeds, and their shutdown within one deadline.
+//! The OpenTelemetry providers the subscriber feeds, the metrics pusher, and their shutdown
+//! within one deadline.
 
+use crate::error::SetupError;
+use crate::telemetry::otlp_config::OtlpSettings;
+use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::logs::SdkLoggerProvider;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use std::time::{Duration, Instant};
@@ -11,16 +15,78 @@ pub struct Providers {
     pub tracer: SdkTracerProvider,
     /// Log records, when logs are exported.
     pub logger: Option<SdkLoggerProvider>,
+    /// The periodic metrics push, when metrics are exported.
+    #[cfg(feature = "_otlp")]
+    pub metrics: Option<crate::telemetry::metrics_push::MetricsPusher>,
     /// The toolkit's own runtime, when a signal is exported over gRPC.
     pub runtime: Option<tokio::runtime::Runtime>,
 }
 
 impl Providers {
+    /// Starts what `otlp` asks for: the tracer provider always (trace ids), its export, the log
+    /// export and the metrics push when configured.
+    #[cfg_attr(not(feature = "_otlp"), allow(clippy::unnecessary_wraps))]
+    pub fn start(otlp: &OtlpSettings, resource: &Resource) -> Result<Self, SetupError> {
+        let tracer =
+            SdkTracerProvider::builder().with_resource(resource.clone()).with_sampler(otlp.sampler.sdk_sampler());
+        #[cfg(feature = "_otlp")]
+        {
+            use crate::telemetry::otlp::{self, QueuedLogProcessor, QueuedSpanProcessor, Runner};
+            use crate::telemetry::otlp_config::OtlpProtocol;
+            let uses_grpc = [&otlp.traces, &otlp.logs, &otlp.metrics]
+                .into_iter()
+                .flatten()
+                .any(|signal| signal.protocol == OtlpProtocol::Grpc);
+            let runtime = if uses_grpc { Some(otlp::grpc_runtime()?) } else { None };
+            let runner = runtime.as_ref().map_or(Runner::Inline, |runtime| Runner::Tokio(runtime.handle().clone()));
+            let tracer = match &otlp.traces {
+                Some(settings) => tracer.with_span_processor(QueuedSpanProcessor::start(settings, &runner, resource)?),
+                None => tracer,
+            };
+            let logger = match &otlp.logs {
+                Some(settings) => Some(
+                    SdkLoggerProvider::builder()
+                        .with_resource(resource.clone())
+                        .with_log_processor(QueuedLogProcessor::start(settings, &runner, resource)?)
+                        .build(),
+                ),
+                None => None,
+            };
+            let metrics = match &otlp.metrics {
+                Some(settings) => Some(crate::telemetry::metrics_push::MetricsPusher::start(
+                    settings,
+                    otlp.metrics_interval,
+                    &runner,
+                    resource,
+                )?),
+                None => None,
+            };
+            Ok(Providers { tracer: tracer.build(), logger, metrics, runtime })
+        }
+        #[cfg(not(feature = "_otlp"))]
+        Ok(Providers { tracer: tracer.build(), logger: None, runtime: None })
+    }
+
+    /// Exports what is queued now, waiting at most the shutdown timeout; `false` when some of
+    /// it could not be delivered in time.
+    pub fn flush(&self) -> bool {
+        let traces = self.tracer.force_flush().is_ok();
+        let logs = self.logger.as_ref().is_none_or(|logger| logger.force_flush().is_ok());
+        traces && logs
+    }
+
     /// Flushes and stops everything, all within `deadline`; returns what failed to flush.
     pub fn shutdown(self, deadline: Duration) -> Vec<String> {
         let until = Instant::now() + deadline;
         let mut failures = Vec::new();
-        if let Err(error) = self.tracer.shutdown_with_timeout(deadline) {
+        // Metrics first: their last push records the spans and logs of the final requests.
+        #[cfg(feature = "_otlp")]
+        if let Some(metrics) = self.metrics {
+            if !metrics.shutdown(deadline) {
+                failures.push("metrics: the last push was not delivered".to_owned());
+            }
+        }
+        if let Err(error) = self.tracer.shutdown_with_timeout(until.saturating_duration_since(Instant::now())) {
             failures.push(format!("traces: {error}"));
         }
         if let Some(logger) = self.logger {

@@ -8,14 +8,11 @@ use crate::telemetry::config::{LogFormat, parse_filter};
 use crate::telemetry::export_queue::EXPORT_LOG_TARGET;
 use crate::telemetry::identity::ServiceIdentity;
 use crate::telemetry::json::JsonLayer;
-use crate::telemetry::otlp::{self, QueuedLogProcessor, QueuedSpanProcessor, Runner};
-use crate::telemetry::otlp_config::{OtlpProtocol, OtlpSettings};
+use crate::telemetry::otlp_config::OtlpSettings;
 use crate::telemetry::providers::Providers;
 use crate::telemetry::resource;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge;
-use opentelemetry_sdk::logs::SdkLoggerProvider;
-use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing::{Dispatch, Metadata, Subscriber};
 use tracing_subscriber::Layer;
 use tracing_subscriber::filter::{FilterExt, filter_fn};
@@ -91,29 +88,10 @@ where
 {
     let log_filter = parse_filter(&parts.log_filter.0, parts.log_filter.1)?;
     let trace_filter = parse_filter(&parts.trace_filter.0, parts.trace_filter.1)?;
-    let otlp = &parts.otlp;
-    let resource = resource::build(&parts.identity, &resource::new_instance_id(), &otlp.resource_attributes);
-    let uses_grpc =
-        [&otlp.traces, &otlp.logs].into_iter().flatten().any(|signal| signal.protocol == OtlpProtocol::Grpc);
-    let runtime = if uses_grpc { Some(otlp::grpc_runtime()?) } else { None };
-    let runner = runtime.as_ref().map_or(Runner::Inline, |runtime| Runner::Tokio(runtime.handle().clone()));
-
-    let mut tracer_builder =
-        SdkTracerProvider::builder().with_resource(resource.clone()).with_sampler(otlp::sampler(otlp.sampler));
-    if let Some(traces) = &otlp.traces {
-        tracer_builder = tracer_builder.with_span_processor(QueuedSpanProcessor::start(traces, &runner, &resource)?);
-    }
-    let tracer_provider = tracer_builder.build();
-    let tracer = tracer_provider.tracer("obs");
-    let logger_provider = match &otlp.logs {
-        Some(logs) => Some(
-            SdkLoggerProvider::builder()
-                .with_resource(resource.clone())
-                .with_log_processor(QueuedLogProcessor::start(logs, &runner, &resource)?)
-                .build(),
-        ),
-        None => None,
-    };
+    let resource = resource::build(&parts.identity, &resource::new_instance_id(), &parts.otlp.resource_attributes);
+    let providers = Providers::start(&parts.otlp, &resource)?;
+    let tracer = providers.tracer.tracer("obs");
+    let logger_provider = providers.logger.clone();
 
     // The per-call event repeats the span's own attributes: copying it into a span event would
     // double the cost of every traced call for no information.
@@ -149,7 +127,7 @@ where
     let exported_logs =
         logger_provider.as_ref().map(OpenTelemetryTracingBridge::new).with_filter(export_filter.and(NotPlumbing));
     let layers = spans.and_then(log_output.with_filter(log_filter)).and_then(exported_logs);
-    Ok((layers, Providers { tracer: tracer_provider, logger: logger_provider, runtime }))
+    Ok((layers, providers))
 }
 
 #[cfg(test)]

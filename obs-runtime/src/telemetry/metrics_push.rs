@@ -1,0 +1,197 @@
+//! OTLP metrics: every `OTEL_METRIC_EXPORT_INTERVAL` a thread of obs's own renders the
+//! exposition a scrape would get, encodes it as one OTLP request and hands it to the same
+//! bounded, never-blocking, drop-counted [`ExportQueue`] traces and logs go through; one last push
+//! at shutdown, within the deadline. A push is the unit counted in `obs_telemetry_*{signal="metrics"}`.
+
+use crate::error::SetupError;
+use crate::metrics::otlp_encode::{self, Times};
+use crate::metrics::{ExpositionFormat, render};
+use crate::telemetry::export_queue::{BatchExporter, ExportQueue};
+use crate::telemetry::otlp::{self, Runner};
+use crate::telemetry::otlp_config::{Compression, OtlpProtocol, Signal, SignalExport};
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+use std::sync::mpsc::{RecvTimeoutError, Sender, channel};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Pushes metrics until shut down.
+#[derive(Debug)]
+pub struct MetricsPusher {
+    stop: Sender<()>,
+    thread: JoinHandle<ExportQueue<ExportMetricsServiceRequest>>,
+}
+
+fn unix_nanos(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH).map_or(0, |since| u64::try_from(since.as_nanos()).unwrap_or(u64::MAX))
+}
+
+fn any_value(value: &opentelemetry::Value) -> AnyValue {
+    let value = match value {
+        opentelemetry::Value::Bool(value) => any_value::Value::BoolValue(*value),
+        opentelemetry::Value::I64(value) => any_value::Value::IntValue(*value),
+        opentelemetry::Value::F64(value) => any_value::Value::DoubleValue(*value),
+        other => any_value::Value::StringValue(other.to_string()),
+    };
+    AnyValue { value: Some(value) }
+}
+
+/// The SDK resource (the one spans and log records carry) as OTLP.
+fn resource(resource: &opentelemetry_sdk::Resource) -> opentelemetry_proto::tonic::resource::v1::Resource {
+    opentelemetry_proto::tonic::resource::v1::Resource {
+        attributes: resource
+            .iter()
+            .map(|(key, value)| KeyValue { key: key.to_string(), value: Some(any_value(value)), ..KeyValue::default() })
+            .collect(),
+        ..Default::default()
+    }
+}
+
+impl MetricsPusher {
+    /// Starts pushing every `interval` as `settings` say.
+    pub fn start(
+        settings: &SignalExport,
+        interval: Duration,
+        runner: &Runner,
+        sdk_resource: &opentelemetry_sdk::Resource,
+    ) -> Result<Self, SetupError> {
+        let transport = Transport::new(settings, runner)?;
+        let queue = ExportQueue::start(Signal::Metrics, transport)
+            .map_err(|error| otlp::setup_error(Signal::Metrics, &error))?;
+        let resource = resource(sdk_resource);
+        let start_unix_nano = unix_nanos(SystemTime::now());
+        let (stop, stopped) = channel();
+        let thread = std::thread::Builder::new()
+            .name("obs-metrics-push".to_owned())
+            .spawn(move || {
+                let push = || {
+                    let times = Times { start_unix_nano, now_unix_nano: unix_nanos(SystemTime::now()) };
+                    queue.push(otlp_encode::request(&render(ExpositionFormat::OpenMetrics), resource.clone(), times));
+                };
+                // A stop (or the guard gone) ends the wait early; the final push follows.
+                while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(interval) {
+                    push();
+                }
+                push();
+                queue
+            })
+            .map_err(|error| otlp::setup_error(Signal::Metrics, &error))?;
+        Ok(MetricsPusher { stop, thread })
+    }
+
+    /// Pushes once more and delivers what is queued, within `deadline`; `false` when some of it
+    /// was lost.
+    pub fn shutdown(self, deadline: Duration) -> bool {
+        let until = Instant::now() + deadline;
+        let _ = self.stop.send(());
+        match self.thread.join() {
+            Ok(queue) => queue.shutdown(until.saturating_duration_since(Instant::now())),
+            Err(_) => false,
+        }
+    }
+}
+
+/// Sends one request to the collector.
+enum Transport {
+    #[cfg(feature = "otlp-http")]
+    Http { client: reqwest::blocking::Client, endpoint: String, headers: http::HeaderMap, gzip: bool },
+    #[cfg(feature = "otlp-grpc")]
+    Grpc {
+        client: opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_client::MetricsServiceClient<
+            tonic::transport::Channel,
+        >,
+        handle: tokio::runtime::Handle,
+        headers: http::HeaderMap,
+    },
+}
+
+impl Transport {
+    fn new(settings: &SignalExport, runner: &Runner) -> Result<Self, SetupError> {
+        let headers = otlp::header_map(&settings.headers, Signal::Metrics)?;
+        match (settings.protocol, runner) {
+            #[cfg(feature = "otlp-http")]
+            (OtlpProtocol::HttpProtobuf, _) => Ok(Transport::Http {
+                client: otlp::http_client(settings, Signal::Metrics)?,
+                endpoint: settings.endpoint.clone(),
+                headers,
+                gzip: settings.compression == Compression::Gzip,
+            }),
+            #[cfg(feature = "otlp-grpc")]
+            (OtlpProtocol::Grpc, Runner::Tokio(handle)) => {
+                use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_client::MetricsServiceClient;
+                let failed = |error: &dyn std::fmt::Display| otlp::setup_error(Signal::Metrics, &error);
+                let _entered = handle.enter();
+                let mut endpoint = tonic::transport::Endpoint::from_shared(settings.endpoint.clone())
+                    .map_err(|error| failed(&error))?
+                    .timeout(settings.timeout)
+                    .connect_timeout(settings.timeout);
+                #[cfg(feature = "tls")]
+                if otlp::is_https(settings) {
+                    endpoint = endpoint.tls_config(otlp::grpc_tls(settings)?).map_err(|error| failed(&error))?;
+                }
+                let mut client = MetricsServiceClient::new(endpoint.connect_lazy());
+                if settings.compression == Compression::Gzip {
+                    client = client.send_compressed(tonic::codec::CompressionEncoding::Gzip);
+                }
+                Ok(Transport::Grpc { client, handle: handle.clone(), headers })
+            }
+            #[allow(unreachable_patterns)]
+            _ => Err(otlp::setup_error(
+                Signal::Metrics,
+                &format!("{} export is not compiled in", settings.protocol.as_str()),
+            )),
+        }
+    }
+
+    fn send(&mut self, request: ExportMetricsServiceRequest) -> Result<(), String> {
+        match self {
+            #[cfg(feature = "otlp-http")]
+            Transport::Http { client, endpoint, headers, gzip } => {
+                use prost::Message as _;
+                let mut body = request.encode_to_vec();
+                let mut post = client
+                    .post(endpoint.as_str())
+                    .headers(headers.clone())
+                    .header(http::header::CONTENT_TYPE, "application/x-protobuf");
+                if *gzip {
+                    body = gzip_bytes(&body).map_err(|error| error.to_string())?;
+                    post = post.header(http::header::CONTENT_ENCODING, "gzip");
+                }
+                let response = post.body(body).send().map_err(|error| error.to_string())?;
+                if response.status().is_success() {
+                    Ok(())
+                } else {
+                    Err(format!("the collector answered {}", response.status()))
+                }
+            }
+            #[cfg(feature = "otlp-grpc")]
+            Transport::Grpc { client, handle, headers } => {
+                let mut grpc_request = tonic::Request::new(request);
+                *grpc_request.metadata_mut() = tonic::metadata::MetadataMap::from_headers(headers.clone());
+                let mut client = client.clone();
+                handle.block_on(client.export(grpc_request)).map(|_| ()).map_err(|status| status.to_string())
+            }
+        }
+    }
+}
+
+#[cfg(feature = "otlp-http")]
+fn gzip_bytes(body: &[u8]) -> std::io::Result<Vec<u8>> {
+    use std::io::Write as _;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::with_capacity(body.len() / 4), flate2::Compression::fast());
+    encoder.write_all(body)?;
+    encoder.finish()
+}
+
+impl BatchExporter<ExportMetricsServiceRequest> for Transport {
+    fn export(&mut self, batch: Vec<ExportMetricsServiceRequest>) -> Result<(), String> {
+        // Each push is a complete picture: only the newest of a backlog is worth sending, but
+        // each is sent so the counts of pushes delivered and lost stay exact.
+        for request in batch {
+            self.send(request)?;
+        }
+        Ok(())
+    }
+
+    fn shutdown(&mut self) {}
+}
