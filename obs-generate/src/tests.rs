@@ -179,7 +179,7 @@ fn a_full_catalog_splits_into_endpoints_and_operations() {
     assert!(
         docs.contains("```promql\nsum by (signal, reason) (rate(obs_telemetry_dropped_total{job=\"shop\"}[5m]))\n```")
     );
-    assert!(docs.contains("- `signal`: `traces`, `logs`.\n"));
+    assert!(docs.contains("- `signal`: `traces`, `logs`, `metrics`.\n"));
     assert!(docs.contains("- `reason`: `queue_full` ("), "{docs}");
     assert!(docs.contains("`export_failed` (") && docs.contains("`shutdown` ("));
     assert!(docs.contains("trace_id") && docs.contains("span_id"), "the exemplars are documented");

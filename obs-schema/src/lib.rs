@@ -74,10 +74,10 @@ metrics! {
     HTTP_SERVER_ACTIVE_REQUESTS = "http_server_active_requests", stem "http_server_active_requests", unit None, help "Number of HTTP server requests in flight in #[observed] functions.";
     /// The service's name and version; labels [`SERVICE_NAME`], [`SERVICE_VERSION`], [`OBS_VERSION`].
     OBS_BUILD_INFO = "obs_build_info", stem "obs_build", unit None, help "Build and service information of this process.";
-    /// Spans and log records the OTLP export delivered; label [`SIGNAL`].
-    OBS_TELEMETRY_EXPORTED = "obs_telemetry_exported_total", stem "obs_telemetry_exported", unit None, help "Spans and log records delivered to the OTLP endpoint.";
-    /// Spans and log records the OTLP export lost; labels [`SIGNAL`], [`REASON`].
-    OBS_TELEMETRY_DROPPED = "obs_telemetry_dropped_total", stem "obs_telemetry_dropped", unit None, help "Spans and log records lost: the export queue was full, the export failed, or shutdown's deadline passed.";
+    /// Spans, log records and metric pushes the OTLP export delivered; label [`SIGNAL`].
+    OBS_TELEMETRY_EXPORTED = "obs_telemetry_exported_total", stem "obs_telemetry_exported", unit None, help "Spans, log records and metric pushes delivered to the OTLP endpoint.";
+    /// Spans, log records and metric pushes the OTLP export lost; labels [`SIGNAL`], [`REASON`].
+    OBS_TELEMETRY_DROPPED = "obs_telemetry_dropped_total", stem "obs_telemetry_dropped", unit None, help "Spans, log records and metric pushes lost: the export queue was full, the export failed, or shutdown's deadline passed.";
     /// CPU time, from `/proc`.
     PROCESS_CPU_SECONDS = "process_cpu_seconds_total", stem "process_cpu", unit Some("seconds"), help "Total user and system CPU time spent in seconds.";
     /// Resident memory.
