@@ -16,7 +16,7 @@ as_root() {
 # Each binary the tests run, with the Debian package that ships it; a package is listed once.
 missing_debian=()
 for pair in prometheus:prometheus promtool:prometheus \
-    prometheus-alertmanager:prometheus-alertmanager amtool:prometheus-alertmanager; do
+    prometheus-alertmanager:prometheus-alertmanager amtool:prometheus-alertmanager openssl:openssl; do
     binary="${pair%%:*}" package="${pair#*:}"
     if ! command -v "$binary" >/dev/null 2>&1 && [[ " ${missing_debian[*]} " != *" $package "* ]]; then
         missing_debian+=("$package")

@@ -16,4 +16,9 @@ for crate in obs-schema obs-macros obs-runtime obs-generate; do
         echo "cargo package --list -p $crate is not clean:"; echo "$listed"; exit 1
     fi
 done
+# obs-runtime without its default features (no exporter, no TLS), and each feature alone.
+cargo test -p obs-runtime --no-default-features --locked
+for feature in otlp-http otlp-grpc tls metrics tonic axum reqwest; do
+    cargo clippy -p obs-runtime --no-default-features --features "$feature" --locked --quiet -- -D warnings
+done
 cargo test --workspace --locked

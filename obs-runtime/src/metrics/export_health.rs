@@ -2,7 +2,7 @@
 //! delivered and what it lost, by signal and reason, so a dead collector shows on a dashboard.
 
 use crate::schema;
-use crate::telemetry::export_queue::{DropReason, counters};
+use crate::telemetry::export_counters::{DropReason, counters};
 use crate::telemetry::otlp_config::Signal;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};

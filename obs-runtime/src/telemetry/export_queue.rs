@@ -5,8 +5,8 @@
 //! on at full speed. One worker thread per signal batches and exports; its failures are counted
 //! too, and reported by a rate-limited warning, never a flood.
 
+use crate::telemetry::export_counters::{DropReason, counters};
 use crate::telemetry::otlp_config::Signal;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
 use std::sync::{Mutex, PoisonError};
 use std::thread::JoinHandle;
@@ -21,97 +21,7 @@ pub const BATCH_DELAY: Duration = Duration::from_secs(1);
 /// At most one warning about dropped telemetry per signal in this interval.
 const WARNING_INTERVAL: Duration = Duration::from_secs(30);
 
-/// Where `obs::export` warnings go; excluded from the OTLP log export so it cannot feed itself.
-pub const EXPORT_LOG_TARGET: &str = "obs::export";
-
-/// Why telemetry was dropped: the `reason` label of `obs_telemetry_dropped_total`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DropReason {
-    /// The queue was full: the collector did not keep up.
-    QueueFull,
-    /// The export request failed or timed out.
-    ExportFailed,
-    /// Still queued when the shutdown deadline passed.
-    Shutdown,
-}
-
-impl DropReason {
-    /// The label value.
-    #[must_use]
-    pub const fn as_str(self) -> &'static str {
-        let [queue_full, export_failed, shutdown] = crate::schema::DROP_REASONS;
-        match self {
-            DropReason::QueueFull => queue_full,
-            DropReason::ExportFailed => export_failed,
-            DropReason::Shutdown => shutdown,
-        }
-    }
-
-    /// Every reason, in label order.
-    pub const ALL: [DropReason; 3] = [DropReason::QueueFull, DropReason::ExportFailed, DropReason::Shutdown];
-}
-
-/// Counters of one signal, read by the metrics collector.
-#[derive(Debug, Default)]
-pub struct SignalCounters {
-    exported: AtomicU64,
-    queue_full: AtomicU64,
-    export_failed: AtomicU64,
-    shutdown: AtomicU64,
-}
-
-impl SignalCounters {
-    /// Items exported successfully.
-    pub fn exported(&self) -> u64 {
-        self.exported.load(Ordering::Relaxed)
-    }
-
-    /// Items dropped for `reason`.
-    pub fn dropped(&self, reason: DropReason) -> u64 {
-        self.counter(reason).load(Ordering::Relaxed)
-    }
-
-    fn counter(&self, reason: DropReason) -> &AtomicU64 {
-        match reason {
-            DropReason::QueueFull => &self.queue_full,
-            DropReason::ExportFailed => &self.export_failed,
-            DropReason::Shutdown => &self.shutdown,
-        }
-    }
-
-    fn add_dropped(&self, reason: DropReason, count: usize) {
-        self.counter(reason).fetch_add(u64::try_from(count).unwrap_or(u64::MAX), Ordering::Relaxed);
-    }
-}
-
-static TRACES: SignalCounters = SignalCounters {
-    exported: AtomicU64::new(0),
-    queue_full: AtomicU64::new(0),
-    export_failed: AtomicU64::new(0),
-    shutdown: AtomicU64::new(0),
-};
-static LOGS: SignalCounters = SignalCounters {
-    exported: AtomicU64::new(0),
-    queue_full: AtomicU64::new(0),
-    export_failed: AtomicU64::new(0),
-    shutdown: AtomicU64::new(0),
-};
-static METRICS: SignalCounters = SignalCounters {
-    exported: AtomicU64::new(0),
-    queue_full: AtomicU64::new(0),
-    export_failed: AtomicU64::new(0),
-    shutdown: AtomicU64::new(0),
-};
-
-/// The process-wide counters of `signal`.
-#[must_use]
-pub fn counters(signal: Signal) -> &'static SignalCounters {
-    match signal {
-        Signal::Traces => &TRACES,
-        Signal::Logs => &LOGS,
-        Signal::Metrics => &METRICS,
-    }
-}
+pub use crate::telemetry::export_counters::EXPORT_LOG_TARGET;
 
 /// Sends one batch; runs on the queue's worker thread only.
 pub trait BatchExporter<T>: Send + 'static {
@@ -229,7 +139,7 @@ fn run_worker<T>(signal: Signal, mut exporter: impl BatchExporter<T>, receiver: 
         let count = items.len();
         match exporter.export(items) {
             Ok(()) => {
-                counters.exported.fetch_add(u64::try_from(count).unwrap_or(u64::MAX), Ordering::Relaxed);
+                counters.add_exported(count);
             }
             Err(error) => {
                 counters.add_dropped(DropReason::ExportFailed, count);
@@ -317,7 +227,7 @@ impl WarningLimiter {
 mod tests {
     use super::*;
     use std::sync::Arc;
-    use std::sync::atomic::AtomicBool;
+    use std::sync::atomic::{AtomicBool, Ordering};
 
     /// Records batches, or fails, or blocks until released.
     struct TestExporter {

@@ -121,6 +121,7 @@ impl Transport {
                 use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_client::MetricsServiceClient;
                 let failed = |error: &dyn std::fmt::Display| otlp::setup_error(Signal::Metrics, &error);
                 let _entered = handle.enter();
+                #[cfg_attr(not(feature = "tls"), allow(unused_mut))]
                 let mut endpoint = tonic::transport::Endpoint::from_shared(settings.endpoint.clone())
                     .map_err(|error| failed(&error))?
                     .timeout(settings.timeout)
@@ -143,6 +144,7 @@ impl Transport {
         }
     }
 
+    #[allow(clippy::needless_pass_by_value, reason = "the gRPC request takes it by value")]
     fn send(&mut self, request: ExportMetricsServiceRequest) -> Result<(), String> {
         match self {
             #[cfg(feature = "otlp-http")]

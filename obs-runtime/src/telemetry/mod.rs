@@ -1,6 +1,8 @@
 //! Tracing and logging: settings, the subscriber, the JSON line format, and the guard.
 
 pub(crate) mod config;
+pub(crate) mod export_counters;
+#[cfg(feature = "_otlp")]
 pub(crate) mod export_queue;
 pub(crate) mod guard;
 pub(crate) mod identity;

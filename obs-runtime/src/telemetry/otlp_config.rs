@@ -242,6 +242,19 @@ fn metrics_exporter(env: &EnvReader) -> Result<MetricsExporter, SetupError> {
 
 /// Reads every `OTEL_*` variable the toolkit honours.
 pub fn otlp_settings(env: &EnvReader, overrides: &OtlpOverrides) -> Result<OtlpSettings, SetupError> {
+    let settings = parse_settings(env, overrides)?;
+    for (signal, export) in
+        [(Signal::Traces, &settings.traces), (Signal::Logs, &settings.logs), (Signal::Metrics, &settings.metrics)]
+    {
+        if let Some(export) = export {
+            compiled(&export.endpoint, export.protocol, signal)?;
+        }
+    }
+    Ok(settings)
+}
+
+/// The settings as the variables and the code say, whether or not this build can act on them.
+fn parse_settings(env: &EnvReader, overrides: &OtlpOverrides) -> Result<OtlpSettings, SetupError> {
     let disabled = sdk_disabled(env)?;
     let sampler = sampler(env)?;
     let service_name = match env("OTEL_SERVICE_NAME")? {
@@ -352,7 +365,6 @@ fn signal_export(
     };
     let Some(endpoint) = endpoint else { return Ok(None) };
     let vars = signal.vars();
-    compiled(&endpoint, protocol, signal)?;
     let headers = match first_set(env, vars.headers, GENERIC_VARS.headers)? {
         Some((var, text)) => key_value_list(&text, var)?,
         None => Vec::new(),
@@ -492,7 +504,27 @@ mod tests {
     }
 
     fn settings(pairs: &[(&str, &str)]) -> Result<OtlpSettings, SetupError> {
-        otlp_settings(&env_of(pairs), &OtlpOverrides::default())
+        parse_settings(&env_of(pairs), &OtlpOverrides::default())
+    }
+
+    #[test]
+    fn a_protocol_or_tls_the_build_leaves_out_is_an_error_naming_its_feature() {
+        let feature = |result: Result<(), SetupError>| match result {
+            Ok(()) => None,
+            Err(SetupError::NotCompiled { feature, .. }) => Some(feature),
+            Err(other) => panic!("{other}"),
+        };
+        let grpc = feature(compiled("http://collector:4317", OtlpProtocol::Grpc, Signal::Traces));
+        assert_eq!(grpc, (!cfg!(feature = "otlp-grpc")).then_some("otlp-grpc"));
+        let https = feature(compiled("https://collector:4318/v1/logs", OtlpProtocol::HttpProtobuf, Signal::Logs));
+        let expected = if !cfg!(feature = "otlp-http") {
+            Some("otlp-http")
+        } else if !cfg!(feature = "tls") {
+            Some("tls")
+        } else {
+            None
+        };
+        assert_eq!(https, expected);
     }
 
     fn invalid_var(pairs: &[(&str, &str)]) -> &'static str {
@@ -549,7 +581,7 @@ mod tests {
             ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://env:4318"),
             ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
         ]);
-        let settings = otlp_settings(&env, &overrides).expect("valid");
+        let settings = parse_settings(&env, &overrides).expect("valid");
         let traces = settings.traces.expect("traces");
         assert_eq!((traces.endpoint.as_str(), traces.protocol), ("http://code:4317", OtlpProtocol::Grpc));
     }

@@ -5,7 +5,7 @@
 use crate::call::{OPERATION_LOG_TARGET, REQUEST_LOG_TARGET};
 use crate::error::SetupError;
 use crate::telemetry::config::{LogFormat, parse_filter};
-use crate::telemetry::export_queue::EXPORT_LOG_TARGET;
+use crate::telemetry::export_counters::EXPORT_LOG_TARGET;
 use crate::telemetry::identity::ServiceIdentity;
 use crate::telemetry::json::JsonLayer;
 use crate::telemetry::otlp_config::OtlpSettings;
