@@ -119,18 +119,8 @@ impl Transport {
             #[cfg(feature = "otlp-grpc")]
             (OtlpProtocol::Grpc, Runner::Tokio(handle)) => {
                 use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_client::MetricsServiceClient;
-                let failed = |error: &dyn std::fmt::Display| otlp::setup_error(Signal::Metrics, &error);
                 let _entered = handle.enter();
-                #[cfg_attr(not(feature = "tls"), allow(unused_mut))]
-                let mut endpoint = tonic::transport::Endpoint::from_shared(settings.endpoint.clone())
-                    .map_err(|error| failed(&error))?
-                    .timeout(settings.timeout)
-                    .connect_timeout(settings.timeout);
-                #[cfg(feature = "tls")]
-                if otlp::is_https(settings) {
-                    endpoint = endpoint.tls_config(otlp::grpc_tls(settings)?).map_err(|error| failed(&error))?;
-                }
-                let mut client = MetricsServiceClient::new(endpoint.connect_lazy());
+                let mut client = MetricsServiceClient::new(otlp::grpc_channel(settings, Signal::Metrics)?);
                 if settings.compression == Compression::Gzip {
                     client = client.send_compressed(tonic::codec::CompressionEncoding::Gzip);
                 }

@@ -116,10 +116,21 @@ pub(crate) fn http_client(settings: &SignalExport, signal: Signal) -> Result<req
     }
 }
 
-/// The tonic TLS settings of one signal's OTLP/gRPC export to an `https://` endpoint.
-#[cfg(all(feature = "otlp-grpc", feature = "tls"))]
-pub(crate) fn grpc_tls(settings: &SignalExport) -> Result<tonic::transport::ClientTlsConfig, SetupError> {
-    Ok(crate::telemetry::otlp_tls::TlsMaterial::load(&settings.tls)?.tonic_config())
+/// The channel of one signal's OTLP/gRPC export, TLS included for an `https://` endpoint; to be
+/// made inside the toolkit's runtime.
+#[cfg(feature = "otlp-grpc")]
+pub(crate) fn grpc_channel(settings: &SignalExport, signal: Signal) -> Result<tonic::transport::Channel, SetupError> {
+    #[cfg_attr(not(feature = "tls"), allow(unused_mut))]
+    let mut endpoint = tonic::transport::Endpoint::from_shared(settings.endpoint.clone())
+        .map_err(|error| setup_error(signal, &error))?
+        .timeout(settings.timeout)
+        .connect_timeout(settings.timeout);
+    #[cfg(feature = "tls")]
+    if is_https(settings) {
+        let tls = crate::telemetry::otlp_tls::TlsMaterial::load(&settings.tls)?.tonic_config();
+        endpoint = endpoint.tls_config(tls).map_err(|error| setup_error(signal, &error))?;
+    }
+    Ok(endpoint.connect_lazy())
 }
 
 /// Builds an exporter of `settings` with `$builder` (`SpanExporter::builder()` or
@@ -149,11 +160,10 @@ macro_rules! build_exporter {
                 if let Some(compression) = compression {
                     builder = builder.with_compression(compression);
                 }
-                #[cfg(feature = "tls")]
-                if is_https(settings) {
-                    builder = builder.with_tls_config(grpc_tls(settings)?);
-                }
-                builder.build().map_err(|error| setup_error(signal, &error))
+                builder
+                    .with_channel(grpc_channel(settings, signal)?)
+                    .build()
+                    .map_err(|error| setup_error(signal, &error))
             }
             #[cfg(feature = "otlp-http")]
             (OtlpProtocol::HttpProtobuf, _) => {

@@ -5,7 +5,7 @@
 //! `webpki-roots` plus the CA file given.
 
 use crate::error::SetupError;
-use crate::telemetry::otlp_config::{Signal, TlsFiles};
+use crate::telemetry::otlp_config::TlsFiles;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use std::path::Path;
@@ -119,7 +119,7 @@ impl TlsMaterial {
 /// on a thread of its own: reqwest's blocking client may not be built (or dropped) inside an
 /// async runtime, and `init` may be called from one.
 pub fn http_client(
-    signal: Signal,
+    signal: crate::telemetry::otlp_config::Signal,
     config: rustls::ClientConfig,
     timeout: std::time::Duration,
 ) -> Result<reqwest::blocking::Client, SetupError> {
