@@ -229,7 +229,7 @@ fn assert_key_numbers(prometheus: &Prometheus, checks: &[Check], results: &[Quer
     assert_eq!(operation_p99.values().len(), 2, "{operation_p99:?}");
     assert!(operation_p99.values().iter().all(|seconds| seconds.is_finite() && *seconds > 0.0), "{operation_p99:?}");
     let (_, dropped) = find("demo-overview.json", "Telemetry dropped");
-    assert_eq!(dropped.values(), [0.0; 6], "2 signals x 3 reasons, nothing lost without an OTLP endpoint");
+    assert_eq!(dropped.values(), [0.0; 9], "3 signals x 3 reasons, nothing lost without an OTLP endpoint");
     let doc_block = |contains: &[&str]| {
         checks
             .iter()

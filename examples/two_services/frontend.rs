@@ -16,12 +16,15 @@ use obs_runtime::observed;
 use obs_runtime::propagation::{TraceContextLayer, inject_reqwest};
 use serde::{Deserialize, Serialize};
 use std::process::ExitCode;
+use std::sync::LazyLock;
 use tracing::Instrument;
+
+/// One client for the process, built on first use: after `init()`, which sets up TLS for it.
+static HTTP: LazyLock<reqwest::Client> = LazyLock::new(reqwest::Client::new);
 
 #[derive(Clone)]
 struct Users {
     base_url: String,
-    client: reqwest::Client,
 }
 
 #[derive(Debug, Deserialize, Serialize)]
@@ -48,7 +51,7 @@ impl Users {
         );
         async {
             let url = format!("{}/users/{id}", self.base_url);
-            let response = inject_reqwest(self.client.get(url)).send().await.map_err(|_| StatusCode::BAD_GATEWAY)?;
+            let response = inject_reqwest(HTTP.get(url)).send().await.map_err(|_| StatusCode::BAD_GATEWAY)?;
             tracing::Span::current().record("http.response.status_code", i64::from(response.status().as_u16()));
             match response.status().as_u16() {
                 200 => {
@@ -74,10 +77,7 @@ async fn profile(State(users): State<Users>, Path(id): Path<u64>) -> Result<Json
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let users = Users {
-        base_url: std::env::var("USERS_URL").unwrap_or_else(|_| "http://127.0.0.1:3001".to_owned()),
-        client: reqwest::Client::new(),
-    };
+    let users = Users { base_url: std::env::var("USERS_URL").unwrap_or_else(|_| "http://127.0.0.1:3001".to_owned()) };
     let app = Router::new().route("/profile/{id}", get(profile)).with_state(users).layer(TraceContextLayer::new());
     obs_examples::serve("frontend", env!("CARGO_PKG_VERSION"), "127.0.0.1:3002", app).await
 }

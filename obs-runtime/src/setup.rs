@@ -287,6 +287,11 @@ impl ObsBuilder {
 
     /// Reads every setting, from code, then the environment, then the defaults.
     fn settle(self) -> Result<Settings, SetupError> {
+        // reqwest is built with TLS but no crypto provider of its own (`rustls-no-provider`, to
+        // leave out aws-lc): ring becomes the process default unless one is installed, so the
+        // service's reqwest clients built from here on work too.
+        #[cfg(all(feature = "tls", feature = "otlp-http"))]
+        let _ = rustls::crypto::ring::default_provider().install_default();
         register_catalog().map_err(|duplicates| SetupError::DuplicateCallSites { duplicates })?;
         let metrics_addr = match self.metrics_listener {
             MetricsListener::At(addr) => Some(addr),
