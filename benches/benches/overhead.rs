@@ -5,6 +5,9 @@
 //!   histogram, the best a careful engineer writes without a toolkit;
 //! - `observed_metrics_only`: `#[observed]` with spans and logs filtered out by level;
 //! - `observed_full`: `#[observed]` with spans traced and one JSON log line per call (to a sink);
+//! - `observed_unsampled`: the same with a sampler that keeps no trace (`always_off`);
+//! - `observed_full_otlp`: `observed_full` with spans and log records exported over OTLP/HTTP to
+//!   a live receiver in the process (which reads and discards them);
 //! - `autometrics`: `#[autometrics]` with its prometheus-client backend;
 //! - `instrument_json`: `tracing`'s `#[instrument]` span, a JSON log event (to a sink) and the
 //!   hand-written histogram, without OpenTelemetry spans;
@@ -124,6 +127,33 @@ fn overhead(criterion: &mut Criterion) {
         .expect("full telemetry");
     tracing::dispatcher::with_default(full.dispatch(), || {
         group.bench_function("observed_full", |bencher| bencher.iter(|| lookup_observed(next_id())));
+    });
+
+    let unsampled = obs_runtime::builder("bench", "0")
+        .without_metrics_server()
+        .log_format(obs_runtime::LogFormat::Json)
+        .log_filter("info")
+        .trace_filter("info")
+        .log_writer(std::io::sink)
+        .with_env(|name| (name == "OTEL_TRACES_SAMPLER").then(|| "always_off".to_owned()))
+        .build_local()
+        .expect("unsampled telemetry");
+    tracing::dispatcher::with_default(unsampled.dispatch(), || {
+        group.bench_function("observed_unsampled", |bencher| bencher.iter(|| lookup_observed(next_id())));
+    });
+
+    let sink = obs_bench::sink::start();
+    let exported = obs_runtime::builder("bench", "0")
+        .without_metrics_server()
+        .log_format(obs_runtime::LogFormat::Json)
+        .log_filter("info")
+        .trace_filter("info")
+        .log_writer(std::io::sink)
+        .otlp_endpoint(format!("http://{sink}"))
+        .build_local()
+        .expect("exported telemetry");
+    tracing::dispatcher::with_default(exported.dispatch(), || {
+        group.bench_function("observed_full_otlp", |bencher| bencher.iter(|| lookup_observed(next_id())));
     });
 
     let _ = autometrics::settings::AutometricsSettings::builder().try_init();
