@@ -212,11 +212,11 @@ pub(crate) fn log_request_fields(site: &RequestFields<'_>, outcome: Classificati
                 duration_ms = whole_nanoseconds_as_millis(elapsed),
                 "code.function" = site.function(),
                 "code.namespace" = site.namespace(),
-                "{} {} {} in {:.3} ms",
+                "{} {} {} in {} ms",
                 site.method(),
                 site.route(),
                 StatusText(outcome),
-                elapsed.as_secs_f64() * 1e3,
+                Milliseconds(elapsed),
             )
         };
     }
@@ -243,10 +243,10 @@ fn log_operation(site: &CallSite, outcome: Classification, elapsed: Duration) {
                 duration_ms = whole_nanoseconds_as_millis(elapsed),
                 "code.function" = site.function(),
                 "code.namespace" = site.module_path(),
-                "{} {} in {:.3} ms",
+                "{} {} in {} ms",
                 operation,
                 StatusText(outcome),
-                elapsed.as_secs_f64() * 1e3,
+                Milliseconds(elapsed),
             )
         };
     }
@@ -262,6 +262,18 @@ fn log_operation(site: &CallSite, outcome: Classification, elapsed: Duration) {
 /// the exact decimal.
 fn whole_nanoseconds_as_millis(elapsed: Duration) -> f64 {
     (elapsed.as_secs_f64() * 1e9).round() / 1e6
+}
+
+/// A duration as milliseconds with three decimals (`0.048`, `1500.000`), rounded to the nearest
+/// microsecond in integers: float formatting with a precision costs more than the log line's
+/// other fields together.
+struct Milliseconds(Duration);
+
+impl std::fmt::Display for Milliseconds {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let micros = (self.0.as_nanos() + 500) / 1000;
+        write!(f, "{}.{:03}", micros / 1000, micros % 1000)
+    }
 }
 
 /// `200`, `500 (ApiError)` or `failed (panic)`, for the human-readable message.
@@ -283,8 +295,15 @@ impl std::fmt::Display for StatusText {
 
 #[cfg(test)]
 mod tests {
-    use super::whole_nanoseconds_as_millis;
+    use super::{Milliseconds, whole_nanoseconds_as_millis};
     use std::time::Duration;
+
+    #[test]
+    fn messages_print_milliseconds_with_three_decimals() {
+        for (nanos, printed) in [(47_863, "0.048"), (499, "0.000"), (1_500_000_000, "1500.000"), (999_500, "1.000")] {
+            assert_eq!(Milliseconds(Duration::from_nanos(nanos)).to_string(), printed);
+        }
+    }
 
     #[test]
     fn durations_print_as_short_decimals() {

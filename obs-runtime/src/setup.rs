@@ -327,6 +327,7 @@ impl ObsBuilder {
             log_filter,
             trace_filter,
             log_writer: std::sync::Mutex::new(self.log_writer),
+            log_blocking: config::log_blocking(&self.env)?,
             otlp,
             shutdown_timeout: self.shutdown_timeout,
         })
@@ -343,6 +344,7 @@ struct Settings {
     trace_filter: (String, &'static str),
     /// Taken by the one subscriber built from these settings.
     log_writer: std::sync::Mutex<Option<BoxMakeWriter>>,
+    log_blocking: bool,
     otlp: OtlpSettings,
     shutdown_timeout: Duration,
 }
@@ -356,7 +358,8 @@ impl Settings {
             log_format: self.log_format,
             log_filter: self.log_filter.clone(),
             trace_filter: self.trace_filter.clone(),
-            log_writer: writer.unwrap_or_else(|| BoxMakeWriter::new(std::io::stdout)),
+            log_writer: writer,
+            log_blocking: self.log_blocking,
         }
     }
 }

@@ -84,6 +84,20 @@ pub fn log_format(env: &EnvReader) -> Result<LogFormat, SetupError> {
     }
 }
 
+/// `OBS_LOG_BLOCKING`: `true` makes a logger wait for room in the line queue instead of
+/// dropping (and counting) the line.
+pub fn log_blocking(env: &EnvReader) -> Result<bool, SetupError> {
+    match env("OBS_LOG_BLOCKING")?.as_deref().map(str::trim) {
+        None | Some("" | "false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(other) => Err(SetupError::InvalidEnv {
+            var: "OBS_LOG_BLOCKING",
+            value: other.to_owned(),
+            expected: "`true` (wait for the writer) or `false` (drop and count when full, the default)",
+        }),
+    }
+}
+
 /// `RUST_LOG`, or the default filter.
 pub fn log_filter(env: &EnvReader) -> Result<(String, &'static str), SetupError> {
     Ok(match env("RUST_LOG")? {

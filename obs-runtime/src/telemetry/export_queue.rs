@@ -7,7 +7,7 @@
 
 use crate::telemetry::export_counters::{DropReason, counters};
 use crate::telemetry::otlp_config::Signal;
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TryRecvError, TrySendError, sync_channel};
 use std::sync::{Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -18,6 +18,8 @@ pub const QUEUE_CAPACITY: usize = 2048;
 pub const MAX_BATCH: usize = 512;
 /// How long a partial batch waits for more items.
 pub const BATCH_DELAY: Duration = Duration::from_secs(1);
+/// How long the worker naps between looks at the queue while a batch gathers.
+const GATHER_NAP: Duration = Duration::from_millis(5);
 /// At most one warning about dropped telemetry per signal in this interval.
 const WARNING_INTERVAL: Duration = Duration::from_secs(30);
 
@@ -148,28 +150,40 @@ fn run_worker<T>(signal: Signal, mut exporter: impl BatchExporter<T>, receiver: 
         }
         warnings.maybe_warn();
     };
-    let mut oldest: Option<Instant> = None;
+    let mut oldest = Instant::now();
     loop {
-        let wait = oldest.map_or(BATCH_DELAY, |since| BATCH_DELAY.saturating_sub(since.elapsed()));
-        match receiver.recv_timeout(wait) {
+        let message = if batch.is_empty() {
+            // Idle: block until something arrives.
+            receiver.recv().map_err(|_| RecvTimeoutError::Disconnected)
+        } else {
+            match receiver.try_recv() {
+                Ok(message) => Ok(message),
+                Err(TryRecvError::Empty) if oldest.elapsed() >= BATCH_DELAY => Err(RecvTimeoutError::Timeout),
+                Err(TryRecvError::Empty) => {
+                    // Gathering: nap rather than wait on the channel, so the application's
+                    // sends find no waiter to wake (a system call per item otherwise).
+                    std::thread::sleep(GATHER_NAP.min(BATCH_DELAY.saturating_sub(oldest.elapsed())));
+                    continue;
+                }
+                Err(TryRecvError::Disconnected) => Err(RecvTimeoutError::Disconnected),
+            }
+        };
+        match message {
             Ok(Message::Item(item)) => {
-                oldest.get_or_insert_with(Instant::now);
+                if batch.is_empty() {
+                    oldest = Instant::now();
+                }
                 batch.push(item);
                 if batch.len() >= MAX_BATCH {
                     export(&mut batch, &mut warnings);
-                    oldest = None;
                 }
             }
             Ok(Message::Flush(done)) => {
                 // Everything sent before the flush request is already in `batch` or exported.
                 export(&mut batch, &mut warnings);
-                oldest = None;
                 let _ = done.send(());
             }
-            Err(RecvTimeoutError::Timeout) => {
-                export(&mut batch, &mut warnings);
-                oldest = None;
-            }
+            Err(RecvTimeoutError::Timeout) => export(&mut batch, &mut warnings),
             Ok(Message::Shutdown) | Err(RecvTimeoutError::Disconnected) => {
                 export(&mut batch, &mut warnings);
                 break;

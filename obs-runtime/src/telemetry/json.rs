@@ -2,6 +2,7 @@
 //! fields, the enclosing span's name, and the OpenTelemetry trace and span ids that link the line
 //! to its trace.
 
+use crate::telemetry::line_writer::LineQueue;
 use crate::telemetry::timestamp::write_rfc3339;
 use opentelemetry::trace::TraceContextExt;
 use std::fmt::{self, Write as _};
@@ -19,7 +20,7 @@ use tracing_subscriber::registry::{LookupSpan, Registry};
 /// The JSON-lines layer; `W` is where lines go (stdout by default).
 #[derive(Debug)]
 pub struct JsonLayer<W> {
-    make_writer: W,
+    output: LineOutput<W>,
     /// The dispatcher this layer ends up in, to look up OpenTelemetry ids: `get_default` cannot
     /// be used (inside a scoped dispatcher's callback it answers with the no-op dispatcher).
     /// Filled when the dispatcher is created; the layer must not sit inside an `Option`, which
@@ -28,10 +29,24 @@ pub struct JsonLayer<W> {
 }
 
 impl<W> JsonLayer<W> {
-    /// A layer writing one line per event to `make_writer`.
+    /// A layer writing one line per event to `make_writer`, on the logging thread.
     pub fn new(make_writer: W) -> Self {
-        JsonLayer { make_writer, dispatch: OnceLock::new() }
+        JsonLayer { output: LineOutput::Direct(make_writer), dispatch: OnceLock::new() }
     }
+
+    /// A layer handing each line to `queue`'s writer thread.
+    pub(crate) fn queued(queue: std::sync::Arc<LineQueue>) -> Self {
+        JsonLayer { output: LineOutput::Queued(queue), dispatch: OnceLock::new() }
+    }
+}
+
+/// Where a finished line goes.
+#[derive(Debug)]
+enum LineOutput<W> {
+    /// Written by the logging thread.
+    Direct(W),
+    /// Handed to a writer thread.
+    Queued(std::sync::Arc<LineQueue>),
 }
 
 impl<S, W> Layer<S> for JsonLayer<W>
@@ -60,8 +75,13 @@ where
             write_span_context(&mut line, event, &dispatch);
         }
         line.push_str("}\n");
-        // A log line that cannot be written is dropped: logging must never fail the request.
-        let _ = self.make_writer.make_writer_for(event.metadata()).write_all(line.as_bytes());
+        match &self.output {
+            // A log line that cannot be written is dropped: logging must never fail the request.
+            LineOutput::Direct(make_writer) => {
+                let _ = make_writer.make_writer_for(event.metadata()).write_all(line.as_bytes());
+            }
+            LineOutput::Queued(queue) => queue.push(line),
+        }
     }
 }
 
@@ -100,13 +120,22 @@ fn write_span_context(line: &mut String, event: &Event<'_>, dispatch: &Dispatch)
         let span_ref = context.span();
         let span_context = span_ref.span_context();
         if span_context.is_valid() {
-            let _ = write!(
-                line,
-                ",\"trace_id\":\"{}\",\"span_id\":\"{}\"",
-                span_context.trace_id(),
-                span_context.span_id()
-            );
+            line.push_str(",\"trace_id\":\"");
+            push_hex(line, &span_context.trace_id().to_bytes());
+            line.push_str("\",\"span_id\":\"");
+            push_hex(line, &span_context.span_id().to_bytes());
+            line.push('"');
         }
+    }
+}
+
+/// Appends `bytes` as lower-case hex, as W3C trace context writes ids (without `fmt`'s
+/// machinery, which costs more than the rest of the id lookup).
+fn push_hex(line: &mut String, bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for byte in bytes {
+        line.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        line.push(char::from(DIGITS[usize::from(byte & 0xf)]));
     }
 }
 
@@ -184,27 +213,55 @@ impl Visit for FieldWriter<'_> {
             return;
         }
         self.key(field);
-        push_json_string(self.line, &format!("{value:?}"));
+        // Formatted straight into the line, escaped on the way: no string of its own.
+        self.line.push('"');
+        let _ = write!(Escaping(self.line), "{value:?}");
+        self.line.push('"');
+    }
+}
+
+/// Escapes what is written through it into a JSON string's contents.
+struct Escaping<'a>(&'a mut String);
+
+impl fmt::Write for Escaping<'_> {
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        push_escaped(self.0, text);
+        Ok(())
     }
 }
 
 /// Appends `text` as a JSON string literal, escaped per RFC 8259.
 pub fn push_json_string(out: &mut String, text: &str) {
+    out.reserve(text.len() + 2);
     out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if u32::from(c) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", u32::from(c));
-            }
-            c => out.push(c),
+    push_escaped(out, text);
+    out.push('"');
+}
+
+/// Appends `text` escaped as the contents of a JSON string.
+fn push_escaped(out: &mut String, text: &str) {
+    // Runs of bytes that need no escape are copied whole: almost every string of a log line is
+    // one such run. Every byte that needs one is ASCII, so the runs end on character boundaries.
+    let mut run_start = 0;
+    for (index, byte) in text.bytes().enumerate() {
+        let escape = match byte {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0..0x20 => "",
+            _ => continue,
+        };
+        out.push_str(&text[run_start..index]);
+        if escape.is_empty() {
+            let _ = write!(out, "\\u{byte:04x}");
+        } else {
+            out.push_str(escape);
         }
+        run_start = index + 1;
     }
-    out.push('"');
+    out.push_str(&text[run_start..]);
 }
 
 #[cfg(test)]
@@ -216,5 +273,8 @@ mod tests {
         let mut out = String::new();
         push_json_string(&mut out, "a\"b\\c\nd\u{1}é");
         assert_eq!(out, r#""a\"b\\c\nd\u0001é""#);
+        out.clear();
+        push_json_string(&mut out, "plain /users/{id} ✓\t");
+        assert_eq!(out, r#""plain /users/{id} ✓\t""#);
     }
 }

@@ -7,6 +7,7 @@ pub(crate) mod export_queue;
 pub(crate) mod guard;
 pub(crate) mod identity;
 pub(crate) mod json;
+pub(crate) mod line_writer;
 #[cfg(feature = "_otlp")]
 pub(crate) mod metrics_push;
 #[cfg(feature = "_otlp")]

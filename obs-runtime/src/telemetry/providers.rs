@@ -20,6 +20,8 @@ pub struct Providers {
     pub metrics: Option<crate::telemetry::metrics_push::MetricsPusher>,
     /// The toolkit's own runtime, when a signal is exported over gRPC.
     pub runtime: Option<tokio::runtime::Runtime>,
+    /// The writer thread of the log lines, when they go to standard output.
+    pub lines: Option<std::sync::Arc<crate::telemetry::line_writer::LineQueue>>,
 }
 
 impl Providers {
@@ -61,10 +63,10 @@ impl Providers {
                 )?),
                 None => None,
             };
-            Ok(Providers { tracer: tracer.build(), logger, metrics, runtime })
+            Ok(Providers { tracer: tracer.build(), logger, metrics, runtime, lines: None })
         }
         #[cfg(not(feature = "_otlp"))]
-        Ok(Providers { tracer: tracer.build(), logger: None, runtime: None })
+        Ok(Providers { tracer: tracer.build(), logger: None, runtime: None, lines: None })
     }
 
     /// Exports what is queued now, waiting at most the shutdown timeout; `false` when some of
@@ -72,7 +74,8 @@ impl Providers {
     pub fn flush(&self) -> bool {
         let traces = self.tracer.force_flush().is_ok();
         let logs = self.logger.as_ref().is_none_or(|logger| logger.force_flush().is_ok());
-        traces && logs
+        let lines = self.lines.as_ref().is_none_or(|lines| lines.flush(crate::telemetry::SHUTDOWN_DEADLINE));
+        traces && logs && lines
     }
 
     /// Flushes and stops everything, all within `deadline`; returns what failed to flush.
@@ -92,6 +95,12 @@ impl Providers {
         if let Some(logger) = self.logger {
             if let Err(error) = logger.shutdown_with_timeout(until.saturating_duration_since(Instant::now())) {
                 failures.push(format!("logs: {error}"));
+            }
+        }
+        // Last: the lines above (an export's warning) are written too.
+        if let Some(lines) = self.lines {
+            if !lines.shutdown(until.saturating_duration_since(Instant::now())) {
+                failures.push("log lines: not all were written".to_owned());
             }
         }
         // Not `drop`: dropping a runtime blocks, which panics inside the application's runtime.

@@ -8,6 +8,7 @@ use crate::telemetry::config::{LogFormat, parse_filter};
 use crate::telemetry::export_counters::EXPORT_LOG_TARGET;
 use crate::telemetry::identity::ServiceIdentity;
 use crate::telemetry::json::JsonLayer;
+use crate::telemetry::line_writer::LineQueue;
 use crate::telemetry::otlp_config::OtlpSettings;
 use crate::telemetry::providers::Providers;
 use crate::telemetry::resource;
@@ -27,7 +28,10 @@ pub struct SubscriberParts {
     pub log_format: LogFormat,
     pub log_filter: (String, &'static str),
     pub trace_filter: (String, &'static str),
-    pub log_writer: BoxMakeWriter,
+    /// Where log lines go; `None` for standard output, through the writer thread.
+    pub log_writer: Option<BoxMakeWriter>,
+    /// `OBS_LOG_BLOCKING`: whether a full line queue makes the logger wait instead of dropping.
+    pub log_blocking: bool,
 }
 
 /// The subscriber, as a dispatcher, and the providers that must be shut down with it.
@@ -89,7 +93,7 @@ where
     let log_filter = parse_filter(&parts.log_filter.0, parts.log_filter.1)?;
     let trace_filter = parse_filter(&parts.trace_filter.0, parts.trace_filter.1)?;
     let resource = resource::build(&parts.identity, &resource::new_instance_id(), &parts.otlp.resource_attributes);
-    let providers = Providers::start(&parts.otlp, &resource)?;
+    let mut providers = Providers::start(&parts.otlp, &resource)?;
     let tracer = providers.tracer.tracer("obs");
     let logger_provider = providers.logger.clone();
 
@@ -107,11 +111,18 @@ where
         .with_target(false)
         .with_filter(trace_filter.and(not_the_call_event));
     // Boxed, not an `Option` of each: a box passes on the dispatcher the JSON layer needs.
-    let log_output: Box<dyn Layer<S> + Send + Sync> = match parts.log_format {
-        LogFormat::Json => Box::new(JsonLayer::new(parts.log_writer)),
-        LogFormat::Pretty => Box::new(
+    let log_output: Box<dyn Layer<S> + Send + Sync> = match (parts.log_format, parts.log_writer) {
+        (LogFormat::Json, Some(writer)) => Box::new(JsonLayer::new(writer)),
+        (LogFormat::Json, None) => {
+            let queue = LineQueue::start(BoxMakeWriter::new(std::io::stdout), parts.log_blocking)
+                .map_err(|error| SetupError::ExportSetup { signal: "logs", reason: error.to_string() })?;
+            let queue = std::sync::Arc::new(queue);
+            providers.lines = Some(std::sync::Arc::clone(&queue));
+            Box::new(JsonLayer::<BoxMakeWriter>::queued(queue))
+        }
+        (LogFormat::Pretty, writer) => Box::new(
             tracing_subscriber::fmt::layer()
-                .with_writer(parts.log_writer)
+                .with_writer(writer.unwrap_or_else(|| BoxMakeWriter::new(std::io::stdout)))
                 .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout())),
         ),
     };

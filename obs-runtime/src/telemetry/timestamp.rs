@@ -1,6 +1,5 @@
 //! RFC 3339 UTC timestamps with microseconds, without a date-time dependency.
 
-use std::fmt::Write;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Appends `2026-11-25T08:40:00.123456Z` for `time` to `out`.
@@ -9,14 +8,31 @@ pub fn write_rfc3339(out: &mut String, time: SystemTime) {
     let seconds = since_epoch.as_secs();
     let (year, month, day) = civil_from_days(seconds / 86_400);
     let of_day = seconds % 86_400;
-    let _ = write!(
-        out,
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:06}Z",
-        of_day / 3600,
-        of_day / 60 % 60,
-        of_day % 60,
-        since_epoch.subsec_micros()
-    );
+    // Digit by digit: `write!` with widths costs more than the whole date arithmetic.
+    push_digits(out, year, 4);
+    out.push('-');
+    push_digits(out, month, 2);
+    out.push('-');
+    push_digits(out, day, 2);
+    out.push('T');
+    push_digits(out, of_day / 3600, 2);
+    out.push(':');
+    push_digits(out, of_day / 60 % 60, 2);
+    out.push(':');
+    push_digits(out, of_day % 60, 2);
+    out.push('.');
+    push_digits(out, u64::from(since_epoch.subsec_micros()), 6);
+    out.push('Z');
+}
+
+/// Appends the last `width` decimal digits of `value`, zero-padded.
+fn push_digits(out: &mut String, value: u64, width: u32) {
+    let mut divisor = 10_u64.pow(width - 1);
+    while divisor > 0 {
+        let digit = u8::try_from(value / divisor % 10).unwrap_or(0);
+        out.push(char::from(b'0' + digit));
+        divisor /= 10;
+    }
 }
 
 /// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar
