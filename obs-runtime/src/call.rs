@@ -2,12 +2,13 @@
 //! or dropped unfinished by a panic or a cancellation.
 
 use crate::call_site::CallSite;
+use crate::clock::Tick;
 use crate::metrics::exemplar::SpanSource;
 use crate::metrics::site_metrics::SiteMetrics;
 use crate::outcome::{Classification, ErrorType, GrpcCode};
 use crate::request_scope::{self, RequestScope};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tracing::{Level, Span};
 
 /// Where per-call log events of endpoints go; filter them with e.g.
@@ -35,7 +36,7 @@ pub struct Call {
     site: &'static CallSite,
     metrics: &'static SiteMetrics,
     span: Span,
-    started: Instant,
+    started: Tick,
     finished: bool,
     /// The layer's request this endpoint call claimed, if it runs under `ObsLayer`.
     scope: Option<Arc<RequestScope>>,
@@ -57,7 +58,7 @@ impl Call {
             None => make_span(),
         };
         metrics.started();
-        Call { site, metrics, span, started: Instant::now(), finished: false, scope }
+        Call { site, metrics, span, started: Tick::now(), finished: false, scope }
     }
 
     /// The call's span, to enter while the body runs.
@@ -122,11 +123,11 @@ fn adopt(span: &Span, site: &CallSite) -> Span {
 pub(crate) fn record_observation(
     metrics: &SiteMetrics,
     span: &Span,
-    started: Instant,
+    started: Tick,
     outcome: Classification,
 ) -> Duration {
-    let ended = Instant::now();
-    let elapsed = ended.saturating_duration_since(started);
+    let ended = Tick::now();
+    let elapsed = ended.since(started);
     let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
     let traced = !span.is_disabled();
     // Only a span someone records can be sampled: no exemplar is offered otherwise.

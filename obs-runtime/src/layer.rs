@@ -29,6 +29,7 @@
 //! Add it outermost (last in axum's `.layer(..)` chain) so it sees every response.
 
 use crate::call::{REQUEST_LOG_TARGET, RequestFields, log_request_fields, record_observation};
+use crate::clock::Tick;
 use crate::metrics::site_metrics::{self, SeriesKey, SiteMetrics};
 use crate::outcome::{Classification, ErrorType};
 use crate::request_scope::{RequestScope, ScopeState};
@@ -39,7 +40,6 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::task::{Context as TaskContext, Poll};
-use std::time::Instant;
 use tracing::Span;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
@@ -173,7 +173,7 @@ where
         let inner = span.in_scope(|| scope.enter(|| self.inner.call(request)));
         ObsFuture {
             inner: Some(Box::pin(inner)),
-            record: Record { scope, span, series, started: Instant::now(), done: false },
+            record: Record { scope, span, series, started: Tick::now(), done: false },
         }
     }
 }
@@ -198,7 +198,7 @@ struct Record {
     scope: Arc<RequestScope>,
     span: Span,
     series: Arc<RouteSeries>,
-    started: Instant,
+    started: Tick,
     done: bool,
 }
 

@@ -45,6 +45,7 @@
 
 mod call;
 mod call_site;
+mod clock;
 mod error;
 pub mod layer;
 pub mod metrics;

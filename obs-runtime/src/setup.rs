@@ -293,6 +293,8 @@ impl ObsBuilder {
         #[cfg(all(feature = "tls", feature = "otlp-http"))]
         let _ = rustls::crypto::ring::default_provider().install_default();
         register_catalog().map_err(|duplicates| SetupError::DuplicateCallSites { duplicates })?;
+        // Calibrates the call clock now, not on the first request.
+        let _ = crate::clock::Tick::now();
         let metrics_addr = match self.metrics_listener {
             MetricsListener::At(addr) => Some(addr),
             MetricsListener::Off => None,

@@ -11,11 +11,12 @@
 //! [`REFRESH_INTERVAL`]: under load the lookup is paid a few times per second per bucket, and an
 //! exemplar is never older than the interval while sampled calls keep landing in its bucket.
 
+use crate::clock::Tick;
 use opentelemetry::trace::TraceContextExt;
 use std::fmt::Write as _;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering, fence};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// How often a bucket looks for a new exemplar.
 pub const REFRESH_INTERVAL: Duration = Duration::from_millis(100);
@@ -33,12 +34,12 @@ pub trait ExemplarSource {
 #[derive(Debug)]
 pub struct SpanSource<'a> {
     pub span: &'a tracing::Span,
-    pub ended: Instant,
+    pub ended: Tick,
 }
 
 impl ExemplarSource for SpanSource<'_> {
     fn ended(&self) -> u64 {
-        let since_anchor = self.ended.saturating_duration_since(anchor().0).as_nanos();
+        let since_anchor = self.ended.since(anchor().0).as_nanos();
         u64::try_from(since_anchor).unwrap_or(u64::MAX).saturating_add(1)
     }
 
@@ -168,7 +169,7 @@ impl ExemplarSlot {
 ///
 /// `ended` is the instant the call ended, from the clock read that timed it: the wall-clock time
 /// is derived from it, so recording an exemplar reads no clock.
-fn sampled_call(span: &tracing::Span, ended: Instant) -> Option<SampledCall> {
+fn sampled_call(span: &tracing::Span, ended: Tick) -> Option<SampledCall> {
     let context = span.with_subscriber(|(id, dispatch)| tracing_opentelemetry::get_otel_context(id, dispatch))??;
     let otel_span = context.span();
     let span_context = otel_span.span_context();
@@ -183,20 +184,21 @@ fn sampled_call(span: &tracing::Span, ended: Instant) -> Option<SampledCall> {
 }
 
 /// One pairing of the monotonic and the wall clock, taken on first use.
-fn anchor() -> (Instant, u128) {
-    static ANCHOR: OnceLock<(Instant, u128)> = OnceLock::new();
+fn anchor() -> (Tick, u128) {
+    static ANCHOR: OnceLock<(Tick, u128)> = OnceLock::new();
     *ANCHOR.get_or_init(|| {
         let unix = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |since| since.as_nanos());
-        (Instant::now(), unix)
+        (Tick::now(), unix)
     })
 }
 
-/// The wall-clock time of `instant`, in nanoseconds since the Unix epoch.
-fn unix_nanos_at(instant: Instant) -> u64 {
-    let (anchor_instant, anchor_unix) = anchor();
-    let unix = match instant.checked_duration_since(anchor_instant) {
-        Some(after) => anchor_unix + after.as_nanos(),
-        None => anchor_unix.saturating_sub(anchor_instant.duration_since(instant).as_nanos()),
+/// The wall-clock time of `tick`, in nanoseconds since the Unix epoch.
+fn unix_nanos_at(tick: Tick) -> u64 {
+    let (anchor_tick, anchor_unix) = anchor();
+    let unix = if tick >= anchor_tick {
+        anchor_unix + tick.since(anchor_tick).as_nanos()
+    } else {
+        anchor_unix.saturating_sub(anchor_tick.since(tick).as_nanos())
     };
     u64::try_from(unix).unwrap_or(u64::MAX)
 }
@@ -204,8 +206,9 @@ fn unix_nanos_at(instant: Instant) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::{ExemplarSlot, ExemplarSource, REFRESH_INTERVAL, SampledCall, unix_nanos_at};
+    use crate::clock::Tick;
     use std::cell::Cell;
-    use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
     const CALL: SampledCall = SampledCall {
         trace_id: 0x0af7_6519_16cd_43dd_8448_eb21_1c80_319c,
@@ -311,13 +314,16 @@ mod tests {
     }
 
     #[test]
-    fn wall_clock_times_follow_the_monotonic_clock() {
-        let now = Instant::now();
+    fn wall_clock_times_follow_the_call_clock() {
+        let now = Tick::now();
         let unix = unix_nanos_at(now);
         let system = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
         let system = u64::try_from(system).unwrap();
         assert!(unix.abs_diff(system) < 60_000_000_000, "{unix} vs {system}");
-        let later = unix_nanos_at(now + Duration::from_millis(1500));
-        assert_eq!(later - unix, 1_500_000_000);
+        std::thread::sleep(Duration::from_millis(20));
+        let later = Tick::now();
+        let elapsed = u64::try_from(later.since(now).as_nanos()).unwrap();
+        assert!(elapsed >= 19_000_000, "{elapsed}");
+        assert_eq!(unix_nanos_at(later) - unix, elapsed);
     }
 }
