@@ -77,10 +77,11 @@ impl Call {
 
     fn record(&self, outcome: Classification) {
         let elapsed = record_observation(self.metrics, &self.span, self.started, outcome);
+        let parent = EventParent::of(&self.span);
         if self.metrics.is_endpoint() {
-            self.span.in_scope(|| log_request(self.site, outcome, elapsed));
+            log_request_fields(&RequestFields::Site(self.site), outcome, elapsed, &parent);
         } else {
-            self.span.in_scope(|| log_operation(self.site, outcome, elapsed));
+            log_operation(self.site, outcome, elapsed, &parent);
         }
     }
 }
@@ -192,16 +193,47 @@ impl RequestFields<'_> {
     }
 }
 
-/// Emits the per-call event of an endpoint: INFO on success, WARN on a 4xx, ERROR on a failure.
-fn log_request(site: &CallSite, outcome: Classification, elapsed: Duration) {
-    log_request_fields(&RequestFields::Site(site), outcome, elapsed);
+/// How a per-call event finds its span.
+pub(crate) enum EventParent<'a> {
+    /// Inside the span, entered: the exported log record reads the active OpenTelemetry context.
+    Entered(&'a Span),
+    /// Named as the event's parent, without entering the span (an enter and an exit saved).
+    Named(&'a Span),
+}
+
+impl<'a> EventParent<'a> {
+    /// Names `span` unless log records are exported (their trace ids come from the entered
+    /// span's context) or `span` is disabled (the event then belongs to the current span).
+    pub(crate) fn of(span: &'a Span) -> Self {
+        if span.is_disabled() || crate::telemetry::logs_exported() {
+            EventParent::Entered(span)
+        } else {
+            EventParent::Named(span)
+        }
+    }
+}
+
+/// Emits an event with `$parent` as its span, by the `EventParent` variant.
+macro_rules! event_in {
+    ($parent:expr, target: $target:expr, $($event:tt)*) => {
+        match $parent {
+            EventParent::Entered(span) => span.in_scope(|| tracing::event!(target: $target, $($event)*)),
+            EventParent::Named(span) => tracing::event!(target: $target, parent: *span, $($event)*),
+        }
+    };
 }
 
 /// Emits the per-request event: INFO on success, WARN on a 4xx, ERROR on a failure.
-pub(crate) fn log_request_fields(site: &RequestFields<'_>, outcome: Classification, elapsed: Duration) {
+pub(crate) fn log_request_fields(
+    site: &RequestFields<'_>,
+    outcome: Classification,
+    elapsed: Duration,
+    parent: &EventParent<'_>,
+) {
     macro_rules! completed {
         ($level:expr) => {
-            tracing::event!(
+            event_in!(
+                parent,
                 target: REQUEST_LOG_TARGET,
                 $level,
                 "http.request.method" = site.method(),
@@ -231,11 +263,12 @@ pub(crate) fn log_request_fields(site: &RequestFields<'_>, outcome: Classificati
 }
 
 /// Emits the per-call event of an operation: DEBUG unless it failed, then ERROR.
-fn log_operation(site: &CallSite, outcome: Classification, elapsed: Duration) {
+fn log_operation(site: &CallSite, outcome: Classification, elapsed: Duration, parent: &EventParent<'_>) {
     let operation = site.operation().unwrap_or_default();
     macro_rules! completed {
         ($level:expr) => {
-            tracing::event!(
+            event_in!(
+                parent,
                 target: OPERATION_LOG_TARGET,
                 $level,
                 operation,

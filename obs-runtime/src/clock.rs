@@ -36,11 +36,15 @@ mod tests {
 
     #[test]
     fn ticks_measure_what_the_monotonic_clock_measures() {
-        let (started, tick) = (Instant::now(), Tick::now());
+        // The ticks are read inside the instants, so they measure at least the sleep and at most
+        // what the monotonic clock measured around them (give or take the calibration's error).
+        let started = Instant::now();
+        let tick = Tick::now();
         std::thread::sleep(Duration::from_millis(30));
-        let (tick_elapsed, elapsed) = (Tick::now().since(tick), started.elapsed());
+        let tick_elapsed = Tick::now().since(tick);
+        let elapsed = started.elapsed();
         assert!(tick_elapsed >= Duration::from_millis(29), "{tick_elapsed:?}");
-        assert!(tick_elapsed.abs_diff(elapsed) < Duration::from_millis(5), "{tick_elapsed:?} vs {elapsed:?}");
+        assert!(tick_elapsed <= elapsed + Duration::from_millis(1), "{tick_elapsed:?} vs {elapsed:?}");
         assert_eq!(tick.since(Tick::now()), Duration::ZERO, "never negative");
     }
 }

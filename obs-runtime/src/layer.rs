@@ -28,7 +28,7 @@
 //!
 //! Add it outermost (last in axum's `.layer(..)` chain) so it sees every response.
 
-use crate::call::{REQUEST_LOG_TARGET, RequestFields, log_request_fields, record_observation};
+use crate::call::{EventParent, REQUEST_LOG_TARGET, RequestFields, log_request_fields, record_observation};
 use crate::clock::Tick;
 use crate::metrics::site_metrics::{self, SeriesKey, SiteMetrics};
 use crate::outcome::{Classification, ErrorType};
@@ -220,7 +220,7 @@ impl Record {
         let elapsed = record_observation(&series.site, &self.span, self.started, outcome);
         let fields =
             RequestFields::Layer { method: series.method, route: series.route.unwrap_or(schema::UNMATCHED_ROUTE) };
-        self.span.in_scope(|| log_request_fields(&fields, outcome, elapsed));
+        log_request_fields(&fields, outcome, elapsed, &EventParent::of(&self.span));
         // A 405 is the router refusing a method the route does not serve: nothing to annotate.
         if status != Some(405) {
             warn_if_unannotated(series);

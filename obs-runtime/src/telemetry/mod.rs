@@ -28,3 +28,16 @@ pub use config::{DEFAULT_LOG_FILTER, DEFAULT_METRICS_ADDR, LogFormat};
 pub use guard::{ObsGuard, SHUTDOWN_DEADLINE, SYSTEM_LOG_TARGET};
 pub use identity::ServiceIdentity;
 pub use json::JsonLayer;
+
+/// Whether some subscriber built in this process exports log records over OTLP: their trace ids
+/// come from the entered span's OpenTelemetry context, so per-call events are emitted inside
+/// their span then, and merely name it otherwise.
+static LOGS_EXPORTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+pub(crate) fn logs_exported() -> bool {
+    LOGS_EXPORTED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+pub(crate) fn set_logs_exported() {
+    LOGS_EXPORTED.store(true, std::sync::atomic::Ordering::Relaxed);
+}

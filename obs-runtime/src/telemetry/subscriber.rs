@@ -96,6 +96,9 @@ where
     let mut providers = Providers::start(&parts.otlp, &resource)?;
     let tracer = providers.tracer.tracer("obs");
     let logger_provider = providers.logger.clone();
+    if logger_provider.is_some() {
+        crate::telemetry::set_logs_exported();
+    }
 
     // The per-call event repeats the span's own attributes: copying it into a span event would
     // double the cost of every traced call for no information.
