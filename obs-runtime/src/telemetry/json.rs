@@ -129,6 +129,57 @@ fn write_span_context(line: &mut String, event: &Event<'_>, dispatch: &Dispatch)
     }
 }
 
+/// Appends `value` in decimal, without `fmt`'s machinery.
+fn push_integer(line: &mut String, mut value: u64) {
+    let mut digits = [0_u8; 20];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + u8::try_from(value % 10).unwrap_or(0);
+        value /= 10;
+        if value == 0 {
+            break;
+        }
+    }
+    for digit in &digits[start..] {
+        line.push(char::from(*digit));
+    }
+}
+
+/// Appends `value` when it is a whole number of millionths (as durations in milliseconds with
+/// nanosecond resolution are) below 2^53 of them: exactly what `{value}` prints, shortest digits
+/// that read back as `value`, without the general float formatting. `false`, having appended
+/// nothing, for any other value.
+fn push_micros_decimal(line: &mut String, value: f64) -> bool {
+    const SCALE: f64 = 1e6;
+    let scaled = (value.abs() * SCALE).round();
+    if scaled >= 9_007_199_254_740_992.0 || (scaled / SCALE).to_bits() != value.abs().to_bits() {
+        return false;
+    }
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "checked: a whole number below 2^53")]
+    let millionths = scaled as u64;
+    if value.is_sign_negative() && millionths != 0 {
+        line.push('-');
+    }
+    push_integer(line, millionths / 1_000_000);
+    let mut fraction = millionths % 1_000_000;
+    if fraction != 0 {
+        let mut width = 6;
+        while fraction % 10 == 0 {
+            fraction /= 10;
+            width -= 1;
+        }
+        line.push('.');
+        let digits_start = line.len();
+        push_integer(line, fraction);
+        let written = line.len() - digits_start;
+        for _ in written..width {
+            line.insert(digits_start, '0');
+        }
+    }
+    true
+}
+
 /// Appends `bytes` as lower-case hex, as W3C trace context writes ids (without `fmt`'s
 /// machinery, which costs more than the rest of the id lookup).
 fn push_hex(line: &mut String, bytes: &[u8]) {
@@ -164,10 +215,10 @@ impl Visit for FieldWriter<'_> {
             return;
         }
         self.key(field);
-        if value.is_finite() {
-            let _ = write!(self.line, "{value}");
-        } else {
+        if !value.is_finite() {
             push_json_string(self.line, &value.to_string());
+        } else if !push_micros_decimal(self.line, value) {
+            let _ = write!(self.line, "{value}");
         }
     }
 
@@ -176,7 +227,10 @@ impl Visit for FieldWriter<'_> {
             return;
         }
         self.key(field);
-        let _ = write!(self.line, "{value}");
+        if value < 0 {
+            self.line.push('-');
+        }
+        push_integer(self.line, value.unsigned_abs());
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
@@ -184,7 +238,7 @@ impl Visit for FieldWriter<'_> {
             return;
         }
         self.key(field);
-        let _ = write!(self.line, "{value}");
+        push_integer(self.line, value);
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
@@ -266,7 +320,25 @@ fn push_escaped(out: &mut String, text: &str) {
 
 #[cfg(test)]
 mod tests {
-    use super::push_json_string;
+    use super::{push_integer, push_json_string, push_micros_decimal};
+
+    #[test]
+    fn numbers_print_as_fmt_prints_them() {
+        for value in [0.047_863, 0.000_001, 1500.0, 250.000_001, 0.0, -3.5, 12.25, 0.1, 123_456.789_012] {
+            let mut out = String::new();
+            assert!(push_micros_decimal(&mut out, value), "{value}");
+            assert_eq!(out, value.to_string());
+        }
+        for value in [0.123_456_7, 1e300, 1.0 / 3.0] {
+            let mut out = String::new();
+            assert!(!push_micros_decimal(&mut out, value) && out.is_empty(), "{value}");
+        }
+        for value in [0, 7, 10, 404, u64::MAX] {
+            let mut out = String::new();
+            push_integer(&mut out, value);
+            assert_eq!(out, value.to_string());
+        }
+    }
 
     #[test]
     fn escapes_json_strings() {
