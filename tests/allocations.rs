@@ -9,7 +9,7 @@ static ALLOCATOR: dhat::Alloc = dhat::Alloc;
 
 /// The documented bound of the full path (README, "Performance"): allocations per call with a
 /// sampled span and one JSON log line.
-const FULL_PATH_ALLOCATIONS: u64 = 14;
+const FULL_PATH_ALLOCATIONS: u64 = 11;
 
 #[derive(Debug)]
 struct Missing;
