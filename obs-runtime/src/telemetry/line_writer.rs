@@ -167,3 +167,117 @@ fn write_lines(make_writer: &BoxMakeWriter, receiver: &Receiver<Message>) {
     }
     write(&mut batch);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{LINE_QUEUE_CAPACITY, LineQueue};
+    use crate::telemetry::export_counters::{DropReason, counters};
+    use crate::telemetry::otlp_config::Signal;
+    use std::io::Write;
+    use std::sync::{Arc, Condvar, Mutex};
+    use std::time::Duration;
+    use tracing_subscriber::fmt::writer::BoxMakeWriter;
+
+    /// Records what is written, as one entry per `write` call; holds every write while closed.
+    #[derive(Clone, Default)]
+    struct Recorder {
+        writes: Arc<Mutex<Vec<Vec<u8>>>>,
+        gate: Arc<(Mutex<bool>, Condvar)>,
+    }
+
+    impl Recorder {
+        fn closed() -> Self {
+            let recorder = Recorder::default();
+            *recorder.gate.0.lock().unwrap() = true;
+            recorder
+        }
+
+        fn open(&self) {
+            *self.gate.0.lock().unwrap() = false;
+            self.gate.1.notify_all();
+        }
+
+        fn text(&self) -> String {
+            String::from_utf8(self.writes.lock().unwrap().concat()).unwrap()
+        }
+    }
+
+    impl Write for Recorder {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            let (closed, opened) = &*self.gate;
+            let _open = opened.wait_while(closed.lock().unwrap(), |closed| *closed).unwrap();
+            self.writes.lock().unwrap().push(bytes.to_vec());
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn queue(recorder: &Recorder, blocking: bool) -> LineQueue {
+        let writer = recorder.clone();
+        LineQueue::start(BoxMakeWriter::new(move || writer.clone()), blocking).expect("writer thread")
+    }
+
+    #[test]
+    fn lines_are_written_in_order_in_few_writes_and_all_of_them_by_shutdown() {
+        let recorder = Recorder::default();
+        let lines = queue(&recorder, false);
+        for index in 0..2000 {
+            lines.push(format!("{{\"line\":{index}}}\n"));
+        }
+        assert!(lines.shutdown(Duration::from_secs(10)), "everything written within the deadline");
+        let expected = (0..2000).map(|index| format!("{{\"line\":{index}}}\n")).collect::<Vec<_>>().concat();
+        assert_eq!(recorder.text(), expected);
+        let writes = recorder.writes.lock().unwrap().len();
+        assert!(writes < 2000, "lines are batched: {writes} writes for 2000 lines");
+    }
+
+    #[test]
+    fn a_full_queue_drops_and_counts_unless_blocking() {
+        let recorder = Recorder::closed();
+        let lines = queue(&recorder, false);
+        let dropped_before = counters(Signal::Logs).dropped(DropReason::QueueFull);
+        // The writer holds at most one batch (64 KiB: ~650 of these lines) in its blocked write and
+        // the queue its capacity; the rest is dropped.
+        let line = |index: usize| format!("{index:0>99}\n");
+        let pushed = LINE_QUEUE_CAPACITY * 2;
+        for index in 0..pushed {
+            lines.push(line(index));
+        }
+        let dropped = counters(Signal::Logs).dropped(DropReason::QueueFull) - dropped_before;
+        assert!(dropped >= u64::try_from(LINE_QUEUE_CAPACITY - 700).unwrap(), "{dropped} dropped");
+        recorder.open();
+        assert!(lines.flush(Duration::from_secs(10)));
+        let written = recorder.text().lines().count();
+        assert_eq!(
+            u64::try_from(written).unwrap() + dropped,
+            u64::try_from(pushed).unwrap(),
+            "each line written or counted"
+        );
+
+        let recorder = Recorder::closed();
+        let lines = Arc::new(queue(&recorder, true));
+        let logger = {
+            let lines = Arc::clone(&lines);
+            std::thread::spawn(move || {
+                for index in 0..pushed {
+                    lines.push(line(index));
+                }
+            })
+        };
+        // Once the queue is full (a probe finds no room), the logger, with lines left to push,
+        // must be waiting: more lines than the queue and one batch hold.
+        while lines.sender.try_send(super::Message::Flush(std::sync::mpsc::sync_channel(1).0)).is_ok() {
+            std::thread::yield_now();
+        }
+        assert!(!logger.is_finished(), "a blocking logger waits for room");
+        recorder.open();
+        logger.join().unwrap();
+        assert!(lines.flush(Duration::from_secs(10)));
+        let written: Vec<String> = recorder.text().lines().map(str::to_owned).collect();
+        assert_eq!(written.len(), pushed, "nothing dropped when blocking");
+        assert!(written.iter().enumerate().all(|(index, text)| *text == line(index).trim_end()), "in order");
+    }
+}
