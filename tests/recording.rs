@@ -323,6 +323,10 @@ fn bad_settings_are_typed_errors_naming_the_variable() {
         Err(SetupError::InvalidEnv { var: "OBS_LOG_FORMAT", value, .. }) => assert_eq!(value, "xml"),
         other => panic!("{other:?}"),
     }
+    match with("OBS_LOG_BLOCKING", "yes").build_local() {
+        Err(SetupError::InvalidEnv { var: "OBS_LOG_BLOCKING", value, .. }) => assert_eq!(value, "yes"),
+        other => panic!("{other:?}"),
+    }
     match with("RUST_LOG", "app=shouting").build_local() {
         Err(error @ SetupError::InvalidFilter { origin: "RUST_LOG", .. }) => {
             assert!(error.to_string().contains("RUST_LOG=\"app=shouting\""), "{error}");
