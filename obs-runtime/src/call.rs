@@ -53,7 +53,7 @@ impl Call {
         let span = match &scope {
             Some(scope) => {
                 crate::layer::warn_if_route_differs(scope, site);
-                adopt(scope.span(), site)
+                adopt(scope, site)
             }
             None => make_span(),
         };
@@ -104,14 +104,18 @@ impl Drop for Call {
 }
 
 /// The layer's server span, taken over by the endpoint: named and attributed as its own would be.
-fn adopt(span: &Span, site: &CallSite) -> Span {
+fn adopt(scope: &RequestScope, site: &CallSite) -> Span {
+    let span = scope.span();
     if !span.is_disabled() {
-        let name = site.span_name();
-        span.record("otel.name", name.as_str());
-        span.record("http.route", site.route());
+        // The layer already named it so unless the router's method or route differ.
+        if scope.method() != site.method() || scope.matched_route() != Some(site.route()) {
+            let name = site.span_name();
+            span.record("otel.name", name.as_str());
+            span.record("http.route", site.route());
+            crate::telemetry::json::set_span_name(span, std::borrow::Cow::Owned(name));
+        }
         span.record("code.function", site.function());
         span.record("code.namespace", site.module_path());
-        crate::telemetry::json::set_span_name(span, &name);
     }
     span.clone()
 }

@@ -166,9 +166,9 @@ where
             code.namespace = tracing::field::Empty,
         );
         let _ = span.set_parent(crate::propagation::extract(request.headers()));
-        crate::telemetry::json::set_span_name(&span, series.name);
+        crate::telemetry::json::set_span_name(&span, std::borrow::Cow::Borrowed(series.name));
         series.site.started();
-        let scope = Arc::new(RequestScope::new(span.clone(), series.route, Arc::clone(&series.site)));
+        let scope = Arc::new(RequestScope::new(span.clone(), series.method, series.route, Arc::clone(&series.site)));
         // axum may start work in `call`: an endpoint called right here claims the request too.
         let inner = span.in_scope(|| scope.enter(|| self.inner.call(request)));
         ObsFuture {

@@ -28,6 +28,7 @@ pub(crate) enum ScopeState {
 pub(crate) struct RequestScope {
     state: Mutex<ScopeState>,
     span: Span,
+    method: &'static str,
     /// The route template the router matched, when one did.
     matched_route: Option<&'static str>,
     /// The layer's own series for the request, counted in flight while the layer records it.
@@ -44,9 +45,19 @@ thread_local! {
 }
 
 impl RequestScope {
-    pub(crate) fn new(span: Span, matched_route: Option<&'static str>, layer_site: Arc<SiteMetrics>) -> Self {
+    pub(crate) fn new(
+        span: Span,
+        method: &'static str,
+        matched_route: Option<&'static str>,
+        layer_site: Arc<SiteMetrics>,
+    ) -> Self {
         OPEN_SCOPES.fetch_add(1, Ordering::Relaxed);
-        RequestScope { state: Mutex::new(ScopeState::Open), span, matched_route, layer_site }
+        RequestScope { state: Mutex::new(ScopeState::Open), span, method, matched_route, layer_site }
+    }
+
+    /// The request's method, as the layer's series names it.
+    pub(crate) fn method(&self) -> &'static str {
+        self.method
     }
 
     /// The route template the router matched, when one did.
@@ -123,7 +134,7 @@ mod tests {
     fn a_scope_is_claimed_once_and_released_back_to_the_layer() {
         let site = register(SeriesKey::Endpoint { method: "GET", route: "/scope-test" }, &[1.0]);
         site.started();
-        let scope = Arc::new(RequestScope::new(tracing::Span::none(), None, Arc::clone(&site)));
+        let scope = Arc::new(RequestScope::new(tracing::Span::none(), "GET", None, Arc::clone(&site)));
         assert!(claim_current().is_none(), "no scope outside the layer's poll");
         let claimed = scope.enter(claim_current).expect("claimed inside");
         assert_eq!((scope.state(), site.in_flight()), (ScopeState::Claimed, 0), "the endpoint counts it now");

@@ -88,13 +88,13 @@ where
 /// A span's name decided after it was created (the request layer's span, named by the route or
 /// by the endpoint that adopts it): what the `span` field of its lines says.
 #[derive(Clone, Debug)]
-struct SpanName(String);
+struct SpanName(std::borrow::Cow<'static, str>);
 
 /// Names `span` in the log lines as `name` (its exported name is set with `otel.name`).
-pub(crate) fn set_span_name(span: &tracing::Span, name: &str) {
+pub(crate) fn set_span_name(span: &tracing::Span, name: std::borrow::Cow<'static, str>) {
     span.with_subscriber(|(id, dispatch)| {
         if let Some(span) = dispatch.downcast_ref::<Registry>().and_then(|registry| registry.span(id)) {
-            span.extensions_mut().replace(SpanName(name.to_owned()));
+            span.extensions_mut().replace(SpanName(name));
         }
     });
 }
