@@ -7,6 +7,7 @@
 
 use crate::telemetry::export_counters::{DropReason, counters};
 use crate::telemetry::otlp_config::Signal;
+use crate::telemetry::worker::{join_before, send_before};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TryRecvError, TrySendError, sync_channel};
 use std::sync::{Mutex, PoisonError};
 use std::thread::JoinHandle;
@@ -101,31 +102,8 @@ impl<T: Send + 'static> ExportQueue<T> {
         let deadline = Instant::now() + timeout;
         let flushed = self.flush(timeout);
         let _ = send_before(&self.sender, Message::Shutdown, deadline);
-        while !worker.is_finished() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        if worker.is_finished() {
-            let _ = worker.join();
-        }
-        // Otherwise the worker is left blocked in its export; the process may exit under it.
+        join_before(worker, deadline);
         flushed
-    }
-}
-
-/// Sends a control message, retrying while the queue is full, until `deadline`.
-fn send_before<T>(sender: &SyncSender<Message<T>>, mut message: Message<T>, deadline: Instant) -> bool {
-    loop {
-        match sender.try_send(message) {
-            Ok(()) => return true,
-            Err(TrySendError::Disconnected(_)) => return false,
-            Err(TrySendError::Full(returned)) => {
-                if Instant::now() >= deadline {
-                    return false;
-                }
-                message = returned;
-                std::thread::sleep(Duration::from_millis(2));
-            }
-        }
     }
 }
 

@@ -9,6 +9,7 @@
 
 use crate::telemetry::export_counters::{DropReason, counters};
 use crate::telemetry::otlp_config::Signal;
+use crate::telemetry::worker::{join_before, send_before};
 use std::io::Write as _;
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError, sync_channel};
 use std::sync::{Mutex, PoisonError};
@@ -76,7 +77,7 @@ impl LineQueue {
     pub fn flush(&self, timeout: Duration) -> bool {
         let (done, finished) = sync_channel(1);
         let deadline = Instant::now() + timeout;
-        if !self.send_before(Message::Flush(done), deadline) {
+        if !send_before(&self.sender, Message::Flush(done), deadline) {
             return false;
         }
         finished.recv_timeout(deadline.saturating_duration_since(Instant::now())).is_ok()
@@ -87,30 +88,9 @@ impl LineQueue {
         let Some(worker) = self.worker.lock().unwrap_or_else(PoisonError::into_inner).take() else { return true };
         let deadline = Instant::now() + timeout;
         let written = self.flush(timeout);
-        let _ = self.send_before(Message::Shutdown, deadline);
-        while !worker.is_finished() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        if worker.is_finished() {
-            let _ = worker.join();
-        }
+        let _ = send_before(&self.sender, Message::Shutdown, deadline);
+        join_before(worker, deadline);
         written
-    }
-
-    fn send_before(&self, mut message: Message, deadline: Instant) -> bool {
-        loop {
-            match self.sender.try_send(message) {
-                Ok(()) => return true,
-                Err(TrySendError::Disconnected(_)) => return false,
-                Err(TrySendError::Full(returned)) => {
-                    if Instant::now() >= deadline {
-                        return false;
-                    }
-                    message = returned;
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-            }
-        }
     }
 }
 

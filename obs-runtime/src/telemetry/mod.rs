@@ -19,6 +19,7 @@ pub(crate) mod providers;
 pub(crate) mod resource;
 pub(crate) mod subscriber;
 pub(crate) mod timestamp;
+pub(crate) mod worker;
 
 /// The tracing-subscriber obs is built on, for the service's own layers and subscriber: the
 /// same version, so they combine with obs's (see `ObsBuilder::with_layer` and
