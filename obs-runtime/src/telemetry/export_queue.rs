@@ -7,7 +7,7 @@
 
 use crate::telemetry::export_counters::{DropReason, counters};
 use crate::telemetry::otlp_config::Signal;
-use crate::telemetry::worker::{join_before, send_before};
+use crate::telemetry::worker::{flush_before, join_before, send_before};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TryRecvError, TrySendError, sync_channel};
 use std::sync::{Mutex, PoisonError};
 use std::thread::JoinHandle;
@@ -85,12 +85,7 @@ impl<T: Send + 'static> ExportQueue<T> {
 
     /// Exports what is queued, waiting at most `timeout`; `false` when the deadline passed.
     pub fn flush(&self, timeout: Duration) -> bool {
-        let (done, finished) = sync_channel(1);
-        let deadline = Instant::now() + timeout;
-        if !send_before(&self.sender, Message::Flush(done), deadline) {
-            return false;
-        }
-        finished.recv_timeout(deadline.saturating_duration_since(Instant::now())).is_ok()
+        flush_before(&self.sender, Message::Flush, Instant::now() + timeout)
     }
 
     /// Exports what is queued and stops the worker, waiting at most `timeout`: a dead collector

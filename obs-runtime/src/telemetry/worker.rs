@@ -23,6 +23,18 @@ pub(crate) fn send_before<M>(sender: &SyncSender<M>, mut message: M, deadline: I
     }
 }
 
+/// Asks the worker behind `sender` to flush (`flush` wraps the reply channel in the worker's
+/// message) and waits for its reply, all until `deadline`; `false` when it did not come in time.
+pub(crate) fn flush_before<M>(
+    sender: &SyncSender<M>,
+    flush: impl FnOnce(SyncSender<()>) -> M,
+    deadline: Instant,
+) -> bool {
+    let (done, finished) = std::sync::mpsc::sync_channel(1);
+    send_before(sender, flush(done), deadline)
+        && finished.recv_timeout(deadline.saturating_duration_since(Instant::now())).is_ok()
+}
+
 /// Joins `worker` if it finishes by `deadline`; otherwise leaves it (blocked in a write or an
 /// export) for the process to exit under it.
 pub(crate) fn join_before(worker: JoinHandle<()>, deadline: Instant) {
