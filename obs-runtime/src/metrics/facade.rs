@@ -49,7 +49,7 @@ pub(crate) fn install_global() -> bool {
     metrics::set_global_recorder(recorder()).is_ok()
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 enum Kind {
     Counter,
     Gauge,
@@ -134,14 +134,16 @@ struct Family {
 
 #[derive(Debug, Default)]
 struct State {
-    /// Every key seen, to its series (or `None`: dropped): the path of every facade call.
-    handles: RwLock<HashMap<Key, Option<Series>>>,
+    /// Every key exposed, with its kind, to its series: the path of every facade call. A key
+    /// refused is not kept, so an unbounded label cannot grow this.
+    handles: RwLock<HashMap<(Kind, Key), Series>>,
     /// Families by exposed name, for rendering.
     families: Mutex<BTreeMap<String, Family>>,
     /// `describe_*` texts by the facade's name.
     descriptions: Mutex<HashMap<String, (Option<Unit>, String)>>,
-    /// Families already warned about.
-    warned: Mutex<HashSet<String>>,
+    /// Families refused, by name and kind: a new key of one is refused at once, without a
+    /// second warning.
+    refused: Mutex<HashSet<(String, Kind)>>,
 }
 
 fn state() -> &'static State {
@@ -151,11 +153,6 @@ fn state() -> &'static State {
         user_metrics::register_facade(Box::new(FacadeCollector));
         State::default()
     })
-}
-
-/// The family names the facade exposes now, for the clash check of later registrations.
-pub(crate) fn family_names() -> Vec<String> {
-    state().families.lock().unwrap_or_else(PoisonError::into_inner).keys().cloned().collect()
 }
 
 /// A name Prometheus accepts: `[a-zA-Z_:][a-zA-Z0-9_:]*` (label names without `:`), every
@@ -188,26 +185,32 @@ fn labels(key: &Key) -> Vec<(String, String)> {
 
 impl State {
     fn series(&self, key: &Key, kind: Kind) -> Option<Series> {
-        if let Some(found) = self.handles.read().unwrap_or_else(PoisonError::into_inner).get(key) {
-            return found.clone();
+        let handle = (kind, key.clone());
+        if let Some(found) = self.handles.read().unwrap_or_else(PoisonError::into_inner).get(&handle) {
+            return Some(found.clone());
         }
-        let series = self.create(key, kind);
-        self.handles.write().unwrap_or_else(PoisonError::into_inner).entry(key.clone()).or_insert(series).clone()
+        let series = self.create(key, kind)?;
+        Some(self.handles.write().unwrap_or_else(PoisonError::into_inner).entry(handle).or_insert(series).clone())
     }
 
     fn create(&self, key: &Key, kind: Kind) -> Option<Series> {
         let name = family_name(key, kind);
-        // Read before taking the families' lock: registering takes these locks the other way round.
-        let taken = user_metrics::taken_names();
+        if self.refused.lock().unwrap_or_else(PoisonError::into_inner).contains(&(name.clone(), kind)) {
+            return None;
+        }
         let mut families = self.families.lock().unwrap_or_else(PoisonError::into_inner);
+        // A new family's name is claimed under the families' lock (the one order of the two):
+        // no other call can create it meanwhile.
         if !families.contains_key(&name) {
-            let facade_names = families.keys().filter(|existing| **existing != name);
-            if let Some(existing) =
-                taken.iter().chain(facade_names).find(|existing| user_metrics::collide(&name, existing))
+            if let Err(crate::SetupError::MetricNameClash { existing, .. }) =
+                user_metrics::claim_names(std::slice::from_ref(&name))
             {
-                let reason = format!("its samples would be named like {existing:?}, which is already exposed");
                 drop(families);
-                self.warn_once(&name, &reason);
+                self.refuse(
+                    &name,
+                    kind,
+                    &format!("its samples would be named like {existing:?}, which is already exposed"),
+                );
                 return None;
             }
         }
@@ -215,7 +218,7 @@ impl State {
         if family.kind != kind {
             let reason = format!("it is a {}, and was first used as a {}", kind.as_str(), family.kind.as_str());
             drop(families);
-            self.warn_once(&name, &reason);
+            self.refuse(&name, kind, &reason);
             return None;
         }
         let labels = labels(key);
@@ -225,7 +228,7 @@ impl State {
         if family.series.len() >= MAX_SERIES_PER_FAMILY {
             let reason = format!("it already has {MAX_SERIES_PER_FAMILY} label sets: a label is unbounded");
             drop(families);
-            self.warn_once(&name, &reason);
+            self.refuse(&name, kind, &reason);
             return None;
         }
         let series = match kind {
@@ -239,8 +242,9 @@ impl State {
         Some(series)
     }
 
-    fn warn_once(&self, family: &str, reason: &str) {
-        if self.warned.lock().unwrap_or_else(PoisonError::into_inner).insert(family.to_owned()) {
+    /// Refuses every new key of `family` as `kind` from now on, with one warning.
+    fn refuse(&self, family: &str, kind: Kind, reason: &str) {
+        if self.refused.lock().unwrap_or_else(PoisonError::into_inner).insert((family.to_owned(), kind)) {
             tracing::warn!(
                 target: SYSTEM_LOG_TARGET,
                 event = "metric_dropped",
@@ -338,6 +342,47 @@ impl Collector for FacadeCollector {
 mod tests {
     use super::{MAX_SERIES_PER_FAMILY, recorder, sanitize};
     use crate::metrics::{ExpositionFormat, render};
+
+    #[test]
+    fn refused_keys_are_not_kept_and_a_key_reused_as_another_kind_is_refused() {
+        metrics::with_local_recorder(&recorder(), || {
+            metrics::counter!("facade_test_reused", "queue" => "a").increment(4);
+            metrics::gauge!("facade_test_reused", "queue" => "a").set(9.0);
+            for id in 0..3 * MAX_SERIES_PER_FAMILY {
+                metrics::counter!("facade_test_many_total", "id" => id.to_string()).increment(1);
+            }
+        });
+        let kept = super::state()
+            .handles
+            .read()
+            .unwrap()
+            .keys()
+            .filter(|(_, key)| key.name() == "facade_test_many_total")
+            .count();
+        assert_eq!(kept, MAX_SERIES_PER_FAMILY, "refused keys cost no memory");
+        let openmetrics = render(ExpositionFormat::OpenMetrics);
+        assert!(openmetrics.contains("facade_test_reused_total{queue=\"a\"} 4\n"), "{openmetrics}");
+        assert!(!openmetrics.contains("# TYPE facade_test_reused gauge"), "{openmetrics}");
+    }
+
+    /// A collector of the service's that records through the facade while a scrape renders it.
+    #[derive(Debug)]
+    struct RecordingCollector;
+
+    impl prometheus_client::collector::Collector for RecordingCollector {
+        fn encode(&self, _encoder: prometheus_client::encoding::DescriptorEncoder) -> Result<(), std::fmt::Error> {
+            metrics::with_local_recorder(&recorder(), || metrics::counter!("facade_test_scrapes_total").increment(1));
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_collector_recording_through_the_facade_during_a_scrape_does_not_deadlock() {
+        crate::metrics::register(|registry| registry.register_collector(Box::new(RecordingCollector)))
+            .expect("registered");
+        let _first = render(ExpositionFormat::OpenMetrics);
+        assert!(render(ExpositionFormat::OpenMetrics).contains("facade_test_scrapes_total "));
+    }
 
     #[test]
     fn names_become_prometheus_names() {

@@ -132,12 +132,7 @@ pub fn render(format: ExpositionFormat) -> String {
 /// [`SetupError::MetricNameClash`](crate::SetupError::MetricNameClash) when a family would write samples named like obs's own (or
 /// an earlier registration's): nothing is added then.
 pub fn register(build: impl FnOnce(&mut Registry)) -> Result<(), crate::SetupError> {
-    #[cfg_attr(not(feature = "metrics"), allow(unused_mut))]
-    let mut taken = own_family_names().to_vec();
-    // Read before the registration takes its lock: the facade takes the locks the other way round.
-    #[cfg(feature = "metrics")]
-    taken.extend(facade::family_names());
-    user_metrics::register(build, &taken)
+    user_metrics::register(build)
 }
 
 /// The names of obs's own families: fixed once the program is linked (its call sites are).

@@ -6,8 +6,31 @@ use crate::error::SetupError;
 use prometheus_client::registry::Registry;
 use std::sync::{Mutex, PoisonError};
 
-/// Every registry the service added, in order, with the family names it declares.
+/// Every registry the service added, in order, with the family names it declares. Held while a
+/// scrape renders them (user collectors run under it), so nothing a call records takes it.
 static USER_REGISTRIES: Mutex<Vec<(Registry, Vec<String>)>> = Mutex::new(Vec::new());
+
+/// Every family name exposed: obs's own, the service's registrations' and the `metrics`
+/// facade's. A name is checked and claimed under this one lock, so two claims of one name cannot
+/// both pass. It is taken inside the facade's families' lock (never the other way round), and
+/// never while a scrape renders.
+static TAKEN_NAMES: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// Claims `names` for one registration or facade family: all of them, or, when one would write
+/// samples named like a taken family, none, with the clash.
+pub(crate) fn claim_names(names: &[String]) -> Result<(), SetupError> {
+    let mut taken = TAKEN_NAMES.lock().unwrap_or_else(PoisonError::into_inner);
+    if taken.is_empty() {
+        taken.extend(crate::metrics::own_family_names().iter().cloned());
+    }
+    for name in names {
+        if let Some(existing) = taken.iter().find(|existing| collide(name, existing)) {
+            return Err(SetupError::MetricNameClash { name: name.clone(), existing: existing.clone() });
+        }
+    }
+    taken.extend(names.iter().cloned());
+    Ok(())
+}
 
 /// Suffixes a family's samples add to its name: a name that is another's plus one of these
 /// would make their samples collide.
@@ -29,21 +52,16 @@ pub(crate) fn collide(a: &str, b: &str) -> bool {
 }
 
 /// Adds the families `build` registers to obs's `/metrics`; see [`crate::metrics::register`].
-pub(crate) fn register(build: impl FnOnce(&mut Registry), taken: &[String]) -> Result<(), SetupError> {
+pub(crate) fn register(build: impl FnOnce(&mut Registry)) -> Result<(), SetupError> {
     let mut registry = Registry::default();
     build(&mut registry);
     let mut text = String::new();
     // Writing into a String cannot fail, and collectors only fail when their writer does.
     let _ = prometheus_client::encoding::text::encode_registry(&mut text, &registry);
-    let mut registries = USER_REGISTRIES.lock().unwrap_or_else(PoisonError::into_inner);
-    let earlier = registries.iter().flat_map(|(_, names)| names);
-    let names = family_names(&text);
-    for name in &names {
-        if let Some(existing) = taken.iter().chain(earlier.clone()).find(|existing| collide(name, existing)) {
-            return Err(SetupError::MetricNameClash { name: name.clone(), existing: existing.clone() });
-        }
-    }
-    registries.push((registry, names));
+    let mut names = family_names(&text);
+    names.dedup();
+    claim_names(&names)?;
+    USER_REGISTRIES.lock().unwrap_or_else(PoisonError::into_inner).push((registry, names));
     Ok(())
 }
 
@@ -54,15 +72,6 @@ pub(crate) fn register_facade(collector: Box<dyn prometheus_client::collector::C
     let mut registry = Registry::default();
     registry.register_collector(collector);
     USER_REGISTRIES.lock().unwrap_or_else(PoisonError::into_inner).push((registry, Vec::new()));
-}
-
-/// Every family name exposed but the facade's: obs's own and the service's registrations.
-#[cfg(feature = "metrics")]
-pub(crate) fn taken_names() -> Vec<String> {
-    let mut taken = crate::metrics::own_family_names().to_vec();
-    let registries = USER_REGISTRIES.lock().unwrap_or_else(PoisonError::into_inner);
-    taken.extend(registries.iter().flat_map(|(_, names)| names.iter().cloned()));
-    taken
 }
 
 /// Appends every added registry in the OpenMetrics format (without `# EOF`).
