@@ -18,7 +18,8 @@ for crate in obs-schema obs-macros obs-runtime obs-generate; do
 done
 # obs-runtime without its default features (no exporter, no TLS), and each feature alone.
 cargo test -p obs-runtime --no-default-features --locked
-for feature in otlp-http otlp-grpc tls metrics tonic axum reqwest; do
+# Each feature alone, and the pairs whose code depends on both.
+for feature in otlp-http otlp-grpc tls metrics tonic axum reqwest reqwest,tls otlp-grpc,tls; do
     cargo clippy -p obs-runtime --no-default-features --features "$feature" --locked --quiet -- -D warnings
 done
 cargo test --workspace --locked

@@ -241,6 +241,8 @@ impl ObsBuilder {
     /// The log lines and exported records are the same as under `init`; the start-up event is
     /// not logged, as no subscriber is installed yet when this returns. Layers added with
     /// [`with_layer`](Self::with_layer) belong to `init`'s subscriber: here add them to your own.
+    /// Add obs's layers as they are, not inside an `Option` or a `Vec`, which do not pass on the
+    /// dispatcher the JSON layer finds trace ids through.
     ///
     /// ```no_run
     /// use obs_runtime::telemetry::tracing_subscriber::{self, filter::LevelFilter, fmt, prelude::*};
@@ -290,7 +292,7 @@ impl ObsBuilder {
         // reqwest is built with TLS but no crypto provider of its own (`rustls-no-provider`, to
         // leave out aws-lc): ring becomes the process default unless one is installed, so the
         // service's reqwest clients built from here on work too.
-        #[cfg(all(feature = "tls", feature = "otlp-http"))]
+        #[cfg(all(feature = "tls", any(feature = "otlp-http", feature = "reqwest")))]
         let _ = rustls::crypto::ring::default_provider().install_default();
         register_catalog().map_err(|duplicates| SetupError::DuplicateCallSites { duplicates })?;
         // Calibrates the call clock now, not on the first request.

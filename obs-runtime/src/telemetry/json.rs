@@ -40,6 +40,9 @@ impl<W> JsonLayer<W> {
     }
 }
 
+/// How long an ERROR line waits for the writer thread to write it (and what was queued before).
+const ERROR_FLUSH_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Where a finished line goes.
 #[derive(Debug)]
 enum LineOutput<W> {
@@ -80,7 +83,14 @@ where
             LineOutput::Direct(make_writer) => {
                 let _ = make_writer.make_writer_for(event.metadata()).write_all(line.as_bytes());
             }
-            LineOutput::Queued(queue) => queue.push(line),
+            LineOutput::Queued(queue) => {
+                queue.push(line);
+                // An error is often the last thing a process says before it exits: written
+                // before the logger goes on, not left in the queue.
+                if *metadata.level() == tracing::Level::ERROR {
+                    let _ = queue.flush(ERROR_FLUSH_WAIT);
+                }
+            }
         }
     }
 }

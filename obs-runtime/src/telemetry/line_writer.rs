@@ -12,7 +12,7 @@ use crate::telemetry::otlp_config::Signal;
 use crate::telemetry::worker::{flush_before, join_before, send_before};
 use std::io::Write as _;
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError, sync_channel};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use tracing_subscriber::fmt::MakeWriter;
@@ -35,6 +35,8 @@ enum Message {
 #[derive(Debug)]
 pub struct LineQueue {
     sender: SyncSender<Message>,
+    /// Also the writer thread's: lines logged after it stopped are written here directly.
+    make_writer: Arc<BoxMakeWriter>,
     blocking: bool,
     worker: Mutex<Option<JoinHandle<()>>>,
 }
@@ -56,20 +58,30 @@ impl LineQueue {
     /// When the operating system refuses a thread.
     pub fn start(make_writer: BoxMakeWriter, blocking: bool) -> std::io::Result<Self> {
         let (sender, receiver) = sync_channel(LINE_QUEUE_CAPACITY);
-        let worker = std::thread::Builder::new()
-            .name("obs-log-writer".to_owned())
-            .spawn(move || write_lines(&make_writer, &receiver))?;
-        Ok(LineQueue { sender, blocking, worker: Mutex::new(Some(worker)) })
+        let make_writer = Arc::new(make_writer);
+        let worker = {
+            let make_writer = Arc::clone(&make_writer);
+            std::thread::Builder::new()
+                .name("obs-log-writer".to_owned())
+                .spawn(move || write_lines(&make_writer, &receiver))?
+        };
+        Ok(LineQueue { sender, make_writer, blocking, worker: Mutex::new(Some(worker)) })
     }
 
-    /// Queues one finished line (with its newline).
+    /// Queues one finished line (with its newline); once the writer has stopped (after
+    /// shutdown), writes it directly.
     pub fn push(&self, line: String) {
-        if self.blocking {
-            let _ = self.sender.send(Message::Line(line));
-        } else if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) =
+        let sent = if self.blocking {
+            self.sender.send(Message::Line(line)).map_err(|returned| TrySendError::Disconnected(returned.0))
+        } else {
             self.sender.try_send(Message::Line(line))
-        {
-            counters(Signal::Logs).add_dropped(DropReason::QueueFull, 1);
+        };
+        match sent {
+            Err(TrySendError::Full(_)) => counters(Signal::Logs).add_dropped(DropReason::QueueFull, 1),
+            Err(TrySendError::Disconnected(Message::Line(line))) => {
+                let _ = self.make_writer.make_writer().write_all(line.as_bytes());
+            }
+            Ok(()) | Err(TrySendError::Disconnected(_)) => {}
         }
     }
 
@@ -207,6 +219,8 @@ mod tests {
         assert_eq!(recorder.text(), expected);
         let writes = recorder.writes.lock().unwrap().len();
         assert!(writes < 2000, "lines are batched: {writes} writes for 2000 lines");
+        lines.push("{\"late\":true}\n".to_owned());
+        assert!(recorder.text().ends_with("{\"late\":true}\n"), "a line after shutdown is written directly");
     }
 
     #[test]

@@ -9,8 +9,10 @@ use crate::metrics::{ExpositionFormat, render};
 use crate::telemetry::export_queue::{BatchExporter, ExportQueue};
 use crate::telemetry::otlp::{self, Runner};
 use crate::telemetry::otlp_config::{Compression, OtlpProtocol, Signal, SignalExport};
+use crate::telemetry::worker::join_before;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+use std::sync::Arc;
 use std::sync::mpsc::{RecvTimeoutError, Sender, channel};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -19,7 +21,16 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 #[derive(Debug)]
 pub struct MetricsPusher {
     stop: Sender<()>,
-    thread: JoinHandle<ExportQueue<ExportMetricsServiceRequest>>,
+    thread: JoinHandle<()>,
+    queue: Arc<ExportQueue<ExportMetricsServiceRequest>>,
+}
+
+/// When this process started, from `/proc`, in nanoseconds since the epoch.
+fn process_start_unix_nanos() -> Option<u64> {
+    let seconds = crate::metrics::process::ProcessStats::read().start_time_seconds?;
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "a time after the epoch, in range")]
+    let nanos = (seconds * 1e9) as u64;
+    Some(nanos)
 }
 
 fn unix_nanos(time: SystemTime) -> u64 {
@@ -58,25 +69,37 @@ impl MetricsPusher {
         let transport = Transport::new(settings, runner)?;
         let queue = ExportQueue::start(Signal::Metrics, transport)
             .map_err(|error| otlp::setup_error(Signal::Metrics, &error))?;
+        let queue = Arc::new(queue);
         let resource = resource(sdk_resource);
-        let start_unix_nano = unix_nanos(SystemTime::now());
+        // Cumulative series count from the process's start, as `process_start_time_seconds` says.
+        let start_unix_nano = process_start_unix_nanos().unwrap_or_else(|| unix_nanos(SystemTime::now()));
         let (stop, stopped) = channel();
-        let thread = std::thread::Builder::new()
-            .name("obs-metrics-push".to_owned())
-            .spawn(move || {
-                let push = || {
-                    let times = Times { start_unix_nano, now_unix_nano: unix_nanos(SystemTime::now()) };
-                    queue.push(otlp_encode::request(&render(ExpositionFormat::OpenMetrics), resource.clone(), times));
-                };
-                // A stop (or the guard gone) ends the wait early; the final push follows.
-                while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(interval) {
-                    push();
-                }
-                push();
-                queue
-            })
-            .map_err(|error| otlp::setup_error(Signal::Metrics, &error))?;
-        Ok(MetricsPusher { stop, thread })
+        let thread = {
+            let queue = Arc::clone(&queue);
+            std::thread::Builder::new()
+                .name("obs-metrics-push".to_owned())
+                .spawn(move || {
+                    let push = || {
+                        let times = Times { start_unix_nano, now_unix_nano: unix_nanos(SystemTime::now()) };
+                        queue.push(otlp_encode::request(
+                            &render(ExpositionFormat::OpenMetrics),
+                            resource.clone(),
+                            times,
+                        ));
+                    };
+                    loop {
+                        match stopped.recv_timeout(interval) {
+                            Err(RecvTimeoutError::Timeout) => push(),
+                            // Shutdown: the last push. A pusher dropped without one (a failed
+                            // `init`) sends nothing more.
+                            Ok(()) => break push(),
+                            Err(RecvTimeoutError::Disconnected) => break,
+                        }
+                    }
+                })
+                .map_err(|error| otlp::setup_error(Signal::Metrics, &error))?
+        };
+        Ok(MetricsPusher { stop, thread, queue })
     }
 
     /// Pushes once more and delivers what is queued, within `deadline`; `false` when some of it
@@ -84,10 +107,9 @@ impl MetricsPusher {
     pub fn shutdown(self, deadline: Duration) -> bool {
         let until = Instant::now() + deadline;
         let _ = self.stop.send(());
-        match self.thread.join() {
-            Ok(queue) => queue.shutdown(until.saturating_duration_since(Instant::now())),
-            Err(_) => false,
-        }
+        // A render held up (by a service's collector) cannot hold shutdown past the deadline.
+        join_before(self.thread, until);
+        self.queue.shutdown(until.saturating_duration_since(Instant::now()))
     }
 }
 

@@ -8,6 +8,9 @@ use opentelemetry_sdk::logs::SdkLoggerProvider;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use std::time::{Duration, Instant};
 
+/// The least time the log writer gets at shutdown to write what is queued.
+const LINES_MINIMUM: Duration = Duration::from_millis(500);
+
 /// What must be flushed and stopped when the toolkit shuts down.
 #[derive(Debug)]
 pub struct Providers {
@@ -82,10 +85,11 @@ impl Providers {
     pub fn shutdown(self, deadline: Duration) -> Vec<String> {
         let until = Instant::now() + deadline;
         let mut failures = Vec::new();
-        // Metrics first: their last push records the spans and logs of the final requests.
+        // Metrics first, with half the deadline: their last push counts the final requests, and
+        // a dead metrics endpoint must leave time for the spans and records.
         #[cfg(feature = "_otlp")]
         if let Some(metrics) = self.metrics {
-            if !metrics.shutdown(deadline) {
+            if !metrics.shutdown(deadline / 2) {
                 failures.push("metrics: the last push was not delivered".to_owned());
             }
         }
@@ -98,8 +102,9 @@ impl Providers {
             }
         }
         // Last: the lines above (an export's warning) are written too.
+        // Standard output is no collector: it gets a moment even when the exports used the deadline.
         if let Some(lines) = self.lines {
-            if !lines.shutdown(until.saturating_duration_since(Instant::now())) {
+            if !lines.shutdown(until.saturating_duration_since(Instant::now()).max(LINES_MINIMUM)) {
                 failures.push("log lines: not all were written".to_owned());
             }
         }

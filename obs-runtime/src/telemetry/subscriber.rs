@@ -73,14 +73,18 @@ pub type UserLayer = Box<dyn Layer<Registry> + Send + Sync + 'static>;
 
 /// obs's layers, the providers they feed, and the user's layers below them, as one dispatcher.
 pub fn build(parts: SubscriberParts, user_layers: Vec<UserLayer>) -> Result<BuiltSubscriber, SetupError> {
-    // Without user layers the stack has no `Vec` in it: an empty one would still take part in
-    // every callsite's interest.
-    if user_layers.is_empty() {
-        let (layers, providers) = obs_layers(parts)?;
-        Ok(BuiltSubscriber { dispatch: Dispatch::new(Registry::default().with(layers)), providers })
-    } else {
-        let (layers, providers) = obs_layers(parts)?;
-        Ok(BuiltSubscriber { dispatch: Dispatch::new(Registry::default().with(user_layers).with(layers)), providers })
+    // Chained, not a `Vec`, which passes on neither the dispatcher to its layers nor, when empty,
+    // a faithful interest; without user layers the stack has none at all.
+    let chained: Option<UserLayer> = user_layers.into_iter().reduce(|first, next| Box::new(first.and_then(next)));
+    match chained {
+        None => {
+            let (layers, providers) = obs_layers(parts)?;
+            Ok(BuiltSubscriber { dispatch: Dispatch::new(Registry::default().with(layers)), providers })
+        }
+        Some(user) => {
+            let (layers, providers) = obs_layers(parts)?;
+            Ok(BuiltSubscriber { dispatch: Dispatch::new(Registry::default().with(user).with(layers)), providers })
+        }
     }
 }
 
