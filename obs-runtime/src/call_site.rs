@@ -304,6 +304,8 @@ pub fn duplicate_claims(sites: &[&CallSite]) -> Vec<DuplicateClaim> {
 /// # Errors
 /// Every duplicate claim ([`duplicate_claims`]); nothing is registered then.
 pub(crate) fn register_catalog() -> Result<(), Vec<DuplicateClaim>> {
+    // Calibrates the call clock here too (init and every scrape come here), before most calls.
+    let _ = crate::clock::Tick::now();
     let duplicates = duplicate_claims(catalog());
     if !duplicates.is_empty() {
         return Err(duplicates);

@@ -1,7 +1,9 @@
 //! The clock that times every observed call and request: the CPU's time-stamp counter, calibrated
 //! against the monotonic clock by `quanta`, where the counter is invariant across cores; the
 //! operating system's monotonic clock otherwise. Two OS clock reads were most of a metrics-only
-//! call (about 45 of 75 ns); two counter reads cost a few.
+//! call (about 45 of 75 ns); two counter reads cost a few. The calibration (a short busy loop)
+//! runs at `init` or the first scrape, whichever comes first; in a process with neither, the
+//! first observed call pays it.
 
 use std::sync::OnceLock;
 use std::time::Duration;

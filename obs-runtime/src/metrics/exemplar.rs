@@ -14,8 +14,8 @@
 use crate::clock::Tick;
 use opentelemetry::trace::TraceContextExt;
 use std::fmt::Write as _;
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering, fence};
+use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// How often a bucket looks for a new exemplar.
@@ -39,7 +39,7 @@ pub struct SpanSource<'a> {
 
 impl ExemplarSource for SpanSource<'_> {
     fn ended(&self) -> u64 {
-        let since_anchor = self.ended.since(anchor().0).as_nanos();
+        let since_anchor = self.ended.since(anchor()).as_nanos();
         u64::try_from(since_anchor).unwrap_or(u64::MAX).saturating_add(1)
     }
 
@@ -183,22 +183,36 @@ fn sampled_call(span: &tracing::Span, ended: Tick) -> Option<SampledCall> {
     })
 }
 
-/// One pairing of the monotonic and the wall clock, taken on first use.
-fn anchor() -> (Tick, u128) {
-    static ANCHOR: OnceLock<(Tick, u128)> = OnceLock::new();
-    *ANCHOR.get_or_init(|| {
-        let unix = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |since| since.as_nanos());
-        (Tick::now(), unix)
-    })
+/// The origin of `ended()`, taken on first use: a fixed one, so those times compare.
+fn anchor() -> Tick {
+    static ANCHOR: OnceLock<Tick> = OnceLock::new();
+    *ANCHOR.get_or_init(Tick::now)
 }
 
-/// The wall-clock time of `tick`, in nanoseconds since the Unix epoch.
+/// How long one pairing of the call clock with the wall clock is used for exemplar times.
+const PAIRING_LIFETIME: Duration = Duration::from_secs(60);
+
+/// The wall-clock time of `tick`, in nanoseconds since the Unix epoch: from a pairing of the call
+/// clock with the wall clock renewed every minute, so neither the counter's calibration nor the
+/// wall clock's adjustments can take exemplar times far from the wall clock over a long uptime.
 fn unix_nanos_at(tick: Tick) -> u64 {
-    let (anchor_tick, anchor_unix) = anchor();
-    let unix = if tick >= anchor_tick {
-        anchor_unix + tick.since(anchor_tick).as_nanos()
+    static PAIRING: Mutex<Option<(Tick, u128)>> = Mutex::new(None);
+    let (paired_tick, paired_unix) = {
+        let mut pairing = PAIRING.lock().unwrap_or_else(PoisonError::into_inner);
+        let now = Tick::now();
+        match *pairing {
+            Some((at, unix)) if now.since(at) < PAIRING_LIFETIME => (at, unix),
+            _ => {
+                let unix = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |since| since.as_nanos());
+                *pairing = Some((now, unix));
+                (now, unix)
+            }
+        }
+    };
+    let unix = if tick >= paired_tick {
+        paired_unix + tick.since(paired_tick).as_nanos()
     } else {
-        anchor_unix.saturating_sub(anchor_tick.since(tick).as_nanos())
+        paired_unix.saturating_sub(paired_tick.since(tick).as_nanos())
     };
     u64::try_from(unix).unwrap_or(u64::MAX)
 }
