@@ -77,6 +77,38 @@ fn traces_logs_and_metrics_go_over_mutual_tls_with_gzip_for_both_protocols() {
 }
 
 #[test]
+fn gzip_is_really_sent_over_both_protocols() {
+    // A receiver that refuses compressed exports takes them uncompressed and refuses them gzipped:
+    // over gRPC, where grpcio decompresses before anything can look, this is the proof.
+    let receiver = OtlpReceiver::start(Mode::UncompressedOnly);
+    for (protocol, transport, endpoint) in
+        [("http/protobuf", "http", receiver.http_endpoint()), ("grpc", "grpc", receiver.grpc_endpoint())]
+    {
+        let plain =
+            Demo::start_with(&[("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint), ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol)]);
+        plain.expect("GET", "/users/7", "", 200);
+        plain.stop(EXIT_DEADLINE);
+        let spans = receiver.wait_for("span", ARRIVAL_DEADLINE, |spans| !of_transport(spans, transport).is_empty());
+        assert!(!of_transport(&spans, transport).is_empty(), "{protocol}: uncompressed spans arrive");
+        let arrived_before = of_transport(&receiver.received("span"), transport).len();
+
+        let gzipped = Demo::start_with(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol),
+            ("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip"),
+        ]);
+        let until = Instant::now() + ARRIVAL_DEADLINE;
+        while dropped(&gzipped, "traces", "export_failed") < 1.0 {
+            gzipped.expect("GET", "/users/7", "", 200);
+            assert!(Instant::now() < until, "{protocol}: gzipped exports were not refused, so not gzipped");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        gzipped.stop(EXIT_DEADLINE);
+        assert_eq!(of_transport(&receiver.received("span"), transport).len(), arrived_before, "{protocol}");
+    }
+}
+
+#[test]
 fn the_wrong_ca_loses_every_signal_as_counted_export_failures_while_requests_succeed() {
     let scratch = ScratchDir::new("otlp-wrong-ca");
     let pki = TestPki::generate(scratch.path());

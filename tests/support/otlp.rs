@@ -28,6 +28,8 @@ pub enum Mode {
     Accept,
     /// Answers HTTP 503 / gRPC UNAVAILABLE, as an overloaded collector does.
     Refuse,
+    /// Accepts uncompressed exports only (compressed ones: HTTP 415, gRPC UNIMPLEMENTED).
+    UncompressedOnly,
 }
 
 /// The PEM files a receiver serves TLS with, on both its listeners.
@@ -63,6 +65,7 @@ impl OtlpReceiver {
         command.arg(script).arg("--mode").arg(match mode {
             Mode::Accept => "accept",
             Mode::Refuse => "refuse",
+            Mode::UncompressedOnly => "uncompressed-only",
         });
         if let Some(tls) = tls {
             command.arg("--tls-cert").arg(&tls.cert).arg("--tls-key").arg(&tls.key);

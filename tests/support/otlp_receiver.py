@@ -18,10 +18,13 @@ A metric object stands for one data point: "name", "unit", "description", "scope
 "value" is the number as sent: an int (as_int) or a float (as_double). Exponential histograms
 and summaries get lines too, of kind "exponential_histogram" and "summary", in less detail.
 
-    python3 otlp_receiver.py [--mode accept|refuse]
+    python3 otlp_receiver.py [--mode accept|refuse|uncompressed-only]
                              [--tls-cert FILE --tls-key FILE [--client-ca FILE]]
 
 `refuse` answers every export with HTTP 503 / gRPC UNAVAILABLE, as an overloaded collector does.
+`uncompressed-only` accepts uncompressed exports and refuses compressed ones (HTTP 415, gRPC
+UNIMPLEMENTED): with it a test proves an exporter really compresses, over gRPC too, where the
+servicer cannot see the encoding.
 
 `--tls-cert`/`--tls-key` serve both listeners over TLS; `--client-ca` also requires every client
 to present a certificate signed by that CA (mutual TLS). A failed handshake on the HTTP listener
@@ -265,6 +268,7 @@ class HttpServer(ThreadingHTTPServer):
 
 class HttpReceiver(BaseHTTPRequestHandler):
     refuse = False
+    uncompressed_only = False
     routes = {
         "/v1/traces": (trace_service_pb2.ExportTraceServiceRequest, trace_service_pb2.ExportTraceServiceResponse, record_spans),
         "/v1/logs": (logs_service_pb2.ExportLogsServiceRequest, logs_service_pb2.ExportLogsServiceResponse, record_logs),
@@ -281,6 +285,9 @@ class HttpReceiver(BaseHTTPRequestHandler):
             self.answer(503)
             return
         content_encoding = self.headers.get("Content-Encoding", "identity").strip().lower()
+        if content_encoding != "identity" and self.uncompressed_only:
+            self.answer(415)
+            return
         if content_encoding == "gzip":
             try:
                 body = gzip.decompress(body)
@@ -353,7 +360,7 @@ def grpc_tls_credentials(args):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--mode", choices=["accept", "refuse"], default="accept")
+    parser.add_argument("--mode", choices=["accept", "refuse", "uncompressed-only"], default="accept")
     parser.add_argument("--tls-cert", metavar="FILE", help="serve over TLS with this certificate (PEM)")
     parser.add_argument("--tls-key", metavar="FILE", help="the certificate's private key (PEM)")
     parser.add_argument("--client-ca", metavar="FILE", help="require client certificates signed by this CA")
@@ -366,12 +373,15 @@ def main():
     refuse = args.mode == "refuse"
 
     HttpReceiver.refuse = refuse
+    HttpReceiver.uncompressed_only = args.mode == "uncompressed-only"
     http_server = HttpServer(("127.0.0.1", 0), HttpReceiver)
     if tls:
         http_server.tls_context = http_tls_context(args)
     threading.Thread(target=http_server.serve_forever, daemon=True).start()
 
-    grpc_server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+    # grpcio decompresses before the servicer runs; refusing is the server's own setting.
+    options = [("grpc.compression_enabled_algorithms_bitset", 1)] if args.mode == "uncompressed-only" else []
+    grpc_server = grpc.server(futures.ThreadPoolExecutor(max_workers=4), options=options)
     trace_service_pb2_grpc.add_TraceServiceServicer_to_server(
         grpc_servicer(trace_service_pb2_grpc.TraceServiceServicer, trace_service_pb2.ExportTraceServiceResponse, record_spans, refuse),
         grpc_server,
