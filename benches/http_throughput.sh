@@ -88,10 +88,10 @@ for line in open(results):
     name, rate = line.split()
     rates.setdefault(name, []).append(float(rate))
 bare = statistics.median(rates["bare"])
-print("| variant | requests/s (median) | ÷ bare |")
-print("|---|---|---|")
+print("| variant | requests/s (median) | ÷ bare | rounds (min–max requests/s) |")
+print("|---|---|---|---|")
 for name in names:
     median = statistics.median(rates[name])
-    print(f"| {name} | {median:,.0f} | {median / bare:.3f} |")
+    print(f"| {name} | {median:,.0f} | {median / bare:.3f} | {min(rates[name]):,.0f}–{max(rates[name]):,.0f} |")
 PY
 rm -f "$results"
