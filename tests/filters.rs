@@ -26,3 +26,26 @@ fn what_the_filters_reject_is_never_built() {
         });
     }
 }
+
+#[test]
+fn with_no_log_lines_and_a_sampler_that_keeps_nothing_no_span_is_built() {
+    let settings = |sampler: &'static str| {
+        obs_runtime::builder("filters", "1")
+            .with_env(move |name| match name {
+                "RUST_LOG" => Some("off".to_owned()),
+                "OTEL_TRACES_SAMPLER" => Some(sampler.to_owned()),
+                _ => None,
+            })
+            .build_local()
+            .expect("valid settings")
+    };
+    let metrics_only = settings("always_off");
+    tracing::dispatcher::with_default(metrics_only.dispatch(), || {
+        assert!(tracing::info_span!("probe").is_disabled(), "metrics only: spans have no reader");
+    });
+    // A parent-based sampler keeps a caller's sampled trace: spans are still built for it.
+    let parent_based = settings("parentbased_always_off");
+    tracing::dispatcher::with_default(parent_based.dispatch(), || {
+        assert!(!tracing::info_span!("probe").is_disabled(), "a sampled caller's trace goes on");
+    });
+}

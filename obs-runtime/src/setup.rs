@@ -6,7 +6,7 @@ use crate::metrics::MetricsServer;
 use crate::telemetry::config::{self, EnvReader, LogFormat, parse_filter};
 use crate::telemetry::guard::{ObsGuard, SHUTDOWN_DEADLINE, SYSTEM_LOG_TARGET};
 use crate::telemetry::identity::ServiceIdentity;
-use crate::telemetry::otlp_config::{self, OtlpOverrides, OtlpProtocol, OtlpSettings, SignalExport};
+use crate::telemetry::otlp_config::{self, OtlpOverrides, OtlpProtocol, OtlpSettings, SamplerSetting, SignalExport};
 use crate::telemetry::providers::Providers;
 use crate::telemetry::subscriber::{self, SubscriberParts, UserLayer};
 use std::net::SocketAddr;
@@ -322,7 +322,11 @@ impl ObsBuilder {
         }) {
             identity.name = name;
         }
-        let trace_filter = (self.trace_filter.unwrap_or_else(|| config::DEFAULT_LOG_FILTER.to_owned()), "trace_filter");
+        // With no log line to carry a trace id and a sampler that keeps no trace, a span has no
+        // reader: metrics only, so none is built (unless code asks for a trace filter).
+        let metrics_only = otlp.sampler == SamplerSetting::AlwaysOff && log_filter.0.trim() == "off";
+        let default_trace_filter = if metrics_only { "off" } else { config::DEFAULT_LOG_FILTER };
+        let trace_filter = (self.trace_filter.unwrap_or_else(|| default_trace_filter.to_owned()), "trace_filter");
         Ok(Settings {
             identity,
             metrics_addr,
