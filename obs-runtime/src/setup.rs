@@ -3,7 +3,7 @@
 use crate::call_site::{endpoints, operations, register_catalog};
 use crate::error::SetupError;
 use crate::metrics::MetricsServer;
-use crate::telemetry::config::{self, EnvReader, LogFormat, parse_filter};
+use crate::telemetry::config::{self, EnvReader, LogFormat};
 use crate::telemetry::guard::{ObsGuard, SHUTDOWN_DEADLINE, SYSTEM_LOG_TARGET};
 use crate::telemetry::identity::ServiceIdentity;
 use crate::telemetry::otlp_config::{self, OtlpOverrides, OtlpProtocol, OtlpSettings, SamplerSetting, SignalExport};
@@ -311,8 +311,6 @@ impl ObsBuilder {
             Some(directives) => (directives, "log_filter"),
             None => config::log_filter(&self.env)?,
         };
-        // Checked here, not only when the subscriber is built: `init` fails before binding.
-        parse_filter(&log_filter.0, log_filter.1)?;
         let otlp = otlp_config::otlp_settings(&self.env, &self.otlp)?;
         // OTEL_SERVICE_NAME, then a service.name in OTEL_RESOURCE_ATTRIBUTES, rename the service
         // at deployment; the name given in code is the default.

@@ -3,7 +3,7 @@
 //! to its trace.
 
 use crate::telemetry::line_writer::LineQueue;
-use crate::telemetry::timestamp::write_rfc3339;
+use crate::telemetry::timestamp::{push_digits, write_rfc3339};
 use opentelemetry::trace::TraceContextExt;
 use std::fmt::{self, Write as _};
 use std::io::Write as _;
@@ -180,12 +180,7 @@ fn push_micros_decimal(line: &mut String, value: f64) -> bool {
             width -= 1;
         }
         line.push('.');
-        let digits_start = line.len();
-        push_integer(line, fraction);
-        let written = line.len() - digits_start;
-        for _ in written..width {
-            line.insert(digits_start, '0');
-        }
+        push_digits(line, fraction, width);
     }
     true
 }

@@ -90,30 +90,23 @@ pub(crate) fn header_map(headers: &[(String, String)], signal: Signal) -> Result
     Ok(map)
 }
 
-/// Whether `settings` connect over TLS.
-#[cfg(all(feature = "otlp-grpc", feature = "tls"))]
-pub(crate) fn is_https(settings: &SignalExport) -> bool {
-    settings.endpoint.get(..8).is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"))
-}
-
 /// The blocking HTTP client of one signal's OTLP/HTTP export, with its TLS settings.
 #[cfg(feature = "otlp-http")]
 pub(crate) fn http_client(settings: &SignalExport, signal: Signal) -> Result<reqwest::blocking::Client, SetupError> {
     #[cfg(feature = "tls")]
-    {
-        let config = crate::telemetry::otlp_tls::TlsMaterial::load(&settings.tls)?.rustls_config()?;
-        crate::telemetry::otlp_tls::http_client(signal, config, settings.timeout)
-    }
-    #[cfg(not(feature = "tls"))]
-    {
-        let timeout = settings.timeout;
-        // Built on a thread of its own: reqwest's blocking client may not be built inside an
-        // async runtime, and `init` may be called from one.
-        std::thread::spawn(move || reqwest::blocking::Client::builder().timeout(timeout).build())
-            .join()
-            .map_err(|_| setup_error(signal, &"building the HTTP client panicked"))?
-            .map_err(|error| setup_error(signal, &error))
-    }
+    let tls = crate::telemetry::otlp_tls::TlsMaterial::load(&settings.tls)?.rustls_config()?;
+    let timeout = settings.timeout;
+    // Built on a thread of its own: reqwest's blocking client may not be built inside an async
+    // runtime, and `init` may be called from one.
+    std::thread::spawn(move || {
+        let builder = reqwest::blocking::Client::builder().timeout(timeout);
+        #[cfg(feature = "tls")]
+        let builder = builder.tls_backend_preconfigured(tls);
+        builder.build()
+    })
+    .join()
+    .map_err(|_| setup_error(signal, &"building the HTTP client panicked"))?
+    .map_err(|error| setup_error(signal, &error))
 }
 
 /// The channel of one signal's OTLP/gRPC export, TLS included for an `https://` endpoint; to be
@@ -126,7 +119,7 @@ pub(crate) fn grpc_channel(settings: &SignalExport, signal: Signal) -> Result<to
         .timeout(settings.timeout)
         .connect_timeout(settings.timeout);
     #[cfg(feature = "tls")]
-    if is_https(settings) {
+    if crate::telemetry::otlp_config::is_https(&settings.endpoint) {
         let tls = crate::telemetry::otlp_tls::TlsMaterial::load(&settings.tls)?.tonic_config();
         endpoint = endpoint.tls_config(tls).map_err(|error| setup_error(signal, &error))?;
     }

@@ -404,6 +404,11 @@ fn signal_export(
     Ok(Some(SignalExport { endpoint, protocol, headers, timeout, compression, tls: TlsFiles { ca, client } }))
 }
 
+/// Whether `endpoint` connects over TLS.
+pub(crate) fn is_https(endpoint: &str) -> bool {
+    endpoint.get(..8).is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"))
+}
+
 /// Fails when this build cannot export `signal` to `endpoint` over `protocol`: a missing
 /// feature is a setup error naming it, never an exporter that silently loses everything.
 fn compiled(endpoint: &str, protocol: OtlpProtocol, signal: Signal) -> Result<(), SetupError> {
@@ -411,8 +416,7 @@ fn compiled(endpoint: &str, protocol: OtlpProtocol, signal: Signal) -> Result<()
         OtlpProtocol::Grpc => (!cfg!(feature = "otlp-grpc")).then_some("otlp-grpc"),
         OtlpProtocol::HttpProtobuf => (!cfg!(feature = "otlp-http")).then_some("otlp-http"),
     };
-    let https = endpoint.get(..8).is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"));
-    match feature.or((https && !cfg!(feature = "tls")).then_some("tls")) {
+    match feature.or((is_https(endpoint) && !cfg!(feature = "tls")).then_some("tls")) {
         Some(feature) => Err(SetupError::NotCompiled {
             what: format!("{} export of {} to {endpoint}", protocol.as_str(), signal.as_str()),
             feature,

@@ -113,21 +113,3 @@ impl TlsMaterial {
         config
     }
 }
-
-#[cfg(feature = "otlp-http")]
-/// A blocking HTTP client for OTLP/HTTP with this TLS configuration and request timeout. Built
-/// on a thread of its own: reqwest's blocking client may not be built (or dropped) inside an
-/// async runtime, and `init` may be called from one.
-pub fn http_client(
-    signal: crate::telemetry::otlp_config::Signal,
-    config: rustls::ClientConfig,
-    timeout: std::time::Duration,
-) -> Result<reqwest::blocking::Client, SetupError> {
-    let failed = |reason: String| SetupError::ExportSetup { signal: signal.as_str(), reason };
-    std::thread::spawn(move || {
-        reqwest::blocking::Client::builder().tls_backend_preconfigured(config).timeout(timeout).build()
-    })
-    .join()
-    .map_err(|_| failed("building the HTTP client panicked".to_owned()))?
-    .map_err(|error| failed(error.to_string()))
-}

@@ -26,7 +26,7 @@ pub fn write_rfc3339(out: &mut String, time: SystemTime) {
 }
 
 /// Appends the last `width` decimal digits of `value`, zero-padded.
-fn push_digits(out: &mut String, value: u64, width: u32) {
+pub(crate) fn push_digits(out: &mut String, value: u64, width: u32) {
     let mut divisor = 10_u64.pow(width - 1);
     while divisor > 0 {
         let digit = u8::try_from(value / divisor % 10).unwrap_or(0);
