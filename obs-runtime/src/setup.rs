@@ -226,7 +226,7 @@ impl ObsBuilder {
     /// A [`SetupError`] naming what to fix; nothing is installed when it fails.
     pub fn init(mut self) -> Result<ObsGuard, SetupError> {
         let user_layers = std::mem::take(&mut self.user_layers);
-        let settings = self.settle()?;
+        let mut settings = self.settle()?;
         let subscriber = subscriber::build(settings.subscriber_parts(), user_layers)?;
         let started = Started::claim(&settings)?;
         tracing::dispatcher::set_global_default(subscriber.dispatch).map_err(|_| SetupError::AlreadyInitialized)?;
@@ -266,7 +266,7 @@ impl ObsBuilder {
         if !self.user_layers.is_empty() {
             return Err(SetupError::LayersWithoutSubscriber { layers: self.user_layers.len() });
         }
-        let settings = self.settle()?;
+        let mut settings = self.settle()?;
         let (layers, providers) = subscriber::obs_layers::<S>(settings.subscriber_parts())?;
         let started = Started::claim(&settings)?;
         Ok((layers, started.finish(&settings, providers)))
@@ -278,7 +278,7 @@ impl ObsBuilder {
     /// A [`SetupError`] for an invalid setting.
     pub fn build_local(mut self) -> Result<LocalTelemetry, SetupError> {
         let user_layers = std::mem::take(&mut self.user_layers);
-        let settings = self.settle()?;
+        let mut settings = self.settle()?;
         let subscriber = subscriber::build(settings.subscriber_parts(), user_layers)?;
         Ok(LocalTelemetry {
             dispatch: subscriber.dispatch,
@@ -332,7 +332,7 @@ impl ObsBuilder {
             log_format,
             log_filter,
             trace_filter,
-            log_writer: std::sync::Mutex::new(self.log_writer),
+            log_writer: self.log_writer,
             log_blocking: config::log_blocking(&self.env)?,
             otlp,
             shutdown_timeout: self.shutdown_timeout,
@@ -349,15 +349,15 @@ struct Settings {
     log_filter: (String, &'static str),
     trace_filter: (String, &'static str),
     /// Taken by the one subscriber built from these settings.
-    log_writer: std::sync::Mutex<Option<BoxMakeWriter>>,
+    log_writer: Option<BoxMakeWriter>,
     log_blocking: bool,
     otlp: OtlpSettings,
     shutdown_timeout: Duration,
 }
 
 impl Settings {
-    fn subscriber_parts(&self) -> SubscriberParts {
-        let writer = self.log_writer.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+    fn subscriber_parts(&mut self) -> SubscriberParts {
+        let writer = self.log_writer.take();
         SubscriberParts {
             identity: self.identity.clone(),
             otlp: self.otlp.clone(),

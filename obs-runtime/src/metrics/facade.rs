@@ -132,6 +132,9 @@ struct Family {
     series: BTreeMap<Vec<(String, String)>, Series>,
 }
 
+/// A `describe_*` call's unit and text.
+type Description = (Option<Unit>, String);
+
 #[derive(Debug, Default)]
 struct State {
     /// Every key exposed, with its kind, to its series: the path of every facade call. A key
@@ -139,8 +142,8 @@ struct State {
     handles: RwLock<HashMap<(Kind, Key), Series>>,
     /// Families by exposed name, for rendering.
     families: Mutex<BTreeMap<String, Family>>,
-    /// `describe_*` texts by the facade's name.
-    descriptions: Mutex<HashMap<String, (Option<Unit>, String)>>,
+    /// `describe_*` units and texts by the family they describe: its exposed name and kind.
+    descriptions: Mutex<HashMap<(String, Kind), Description>>,
     /// Families refused, by name and kind: a new key of one is refused at once, without a
     /// second warning.
     refused: Mutex<HashSet<(String, Kind)>>,
@@ -254,25 +257,26 @@ impl State {
         }
     }
 
-    fn describe(&self, key: &KeyName, unit: Option<Unit>, description: &SharedString) {
+    fn describe(&self, key: KeyName, kind: Kind, unit: Option<Unit>, description: &SharedString) {
+        let family = family_name(&Key::from_name(key), kind);
         self.descriptions
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .insert(key.as_str().to_owned(), (unit, description.to_string()));
+            .insert((family, kind), (unit, description.to_string()));
     }
 }
 
 impl metrics::Recorder for FacadeRecorder {
     fn describe_counter(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
-        state().describe(&key, unit, &description);
+        state().describe(key, Kind::Counter, unit, &description);
     }
 
     fn describe_gauge(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
-        state().describe(&key, unit, &description);
+        state().describe(key, Kind::Gauge, unit, &description);
     }
 
     fn describe_histogram(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
-        state().describe(&key, unit, &description);
+        state().describe(key, Kind::Histogram, unit, &description);
     }
 
     fn register_counter(&self, key: &Key, _metadata: &Metadata<'_>) -> Counter {
@@ -304,13 +308,10 @@ struct FacadeCollector;
 impl Collector for FacadeCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let state = state();
-        let descriptions = state.descriptions.lock().unwrap_or_else(PoisonError::into_inner).clone();
         let families = state.families.lock().unwrap_or_else(PoisonError::into_inner);
+        let descriptions = state.descriptions.lock().unwrap_or_else(PoisonError::into_inner);
         for (name, family) in families.iter() {
-            let described = descriptions
-                .iter()
-                .find(|(described, _)| family_name(&Key::from_name((*described).clone()), family.kind) == *name)
-                .map(|(_, description)| description);
+            let described = descriptions.get(&(name.clone(), family.kind));
             let help = described.map_or("Recorded through the `metrics` facade.", |(_, help)| help.as_str());
             // A unit is declared only when the name already ends in it: the facade's name stays the name.
             let unit = described
