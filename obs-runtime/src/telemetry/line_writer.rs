@@ -117,8 +117,8 @@ fn write_lines(make_writer: &BoxMakeWriter, receiver: &Receiver<Message>) {
         }
     };
     loop {
-        // Idle: wait for the next line. Busy: take what has gathered since the last batch.
-        let Ok(first) = receiver.recv() else { break };
+        // Idle (the batch is written): wait for the next line. Busy: take what has gathered.
+        let Ok(first) = receiver.recv() else { return };
         let mut next = Some(first);
         while let Some(message) = next.take() {
             match message {
@@ -152,7 +152,6 @@ fn write_lines(make_writer: &BoxMakeWriter, receiver: &Receiver<Message>) {
             };
         }
     }
-    write(&mut batch);
 }
 
 #[cfg(test)]

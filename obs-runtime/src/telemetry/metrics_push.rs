@@ -199,8 +199,8 @@ fn gzip_bytes(body: &[u8]) -> std::io::Result<Vec<u8>> {
 
 impl BatchExporter<ExportMetricsServiceRequest> for Transport {
     fn export(&mut self, batch: Vec<ExportMetricsServiceRequest>) -> Result<(), String> {
-        // Each push is a complete picture: only the newest of a backlog is worth sending, but
-        // each is sent so the counts of pushes delivered and lost stay exact.
+        // Pushes queued while the collector was slow are sent in order (each is a complete
+        // picture); the first failure ends the batch, and the queue counts the whole batch lost.
         for request in batch {
             self.send(request)?;
         }
