@@ -47,27 +47,24 @@ fn allocations_per_call(dispatch: &tracing::Dispatch) -> f64 {
     })
 }
 
+/// The toolkit with both filters at `filter`, lines written to a sink.
+fn telemetry(filter: &str) -> obs_runtime::LocalTelemetry {
+    obs_runtime::builder("alloc", "1")
+        .without_metrics_server()
+        .log_filter(filter)
+        .trace_filter(filter)
+        .log_writer(std::io::sink)
+        .build_local()
+        .expect("valid settings")
+}
+
 #[test]
 fn the_metrics_only_path_allocates_nothing_and_the_full_path_a_bounded_few() {
     let _profiler = dhat::Profiler::builder().testing().build();
-    let quiet = obs_runtime::builder("alloc", "1")
-        .without_metrics_server()
-        .log_filter("off")
-        .trace_filter("off")
-        .log_writer(std::io::sink)
-        .build_local()
-        .expect("metrics-only settings");
-    let metrics_only = allocations_per_call(quiet.dispatch());
+    let metrics_only = allocations_per_call(telemetry("off").dispatch());
     assert!(metrics_only == 0.0, "metrics only: {metrics_only} allocations per call");
 
-    let full = obs_runtime::builder("alloc", "1")
-        .without_metrics_server()
-        .log_filter("info")
-        .trace_filter("info")
-        .log_writer(std::io::sink)
-        .build_local()
-        .expect("full settings");
-    let full_path = allocations_per_call(full.dispatch());
+    let full_path = allocations_per_call(telemetry("info").dispatch());
     println!("allocations per call: metrics only {metrics_only}, full {full_path}");
     #[allow(clippy::cast_precision_loss)]
     let bound = FULL_PATH_ALLOCATIONS as f64;
