@@ -77,12 +77,7 @@ impl Call {
 
     fn record(&self, outcome: Classification) {
         let elapsed = record_observation(self.metrics, &self.span, self.started, outcome);
-        let parent = EventParent::of(&self.span);
-        if self.metrics.is_endpoint() {
-            log_request_fields(&RequestFields::Site(self.site), outcome, elapsed, &parent);
-        } else {
-            log_operation(self.site, outcome, elapsed, &parent);
-        }
+        log_call(self.site, outcome, elapsed, &EventParent::of(&self.span));
     }
 }
 
@@ -118,6 +113,22 @@ fn adopt(scope: &RequestScope, site: &CallSite) -> Span {
         span.record("code.namespace", site.module_path());
     }
     span.clone()
+}
+
+/// Emits a call's event, its JSON line written from the call rather than from the event's fields.
+pub(crate) fn log_call(site: &'static CallSite, outcome: Classification, elapsed: Duration, parent: &EventParent<'_>) {
+    crate::telemetry::call_line::offering(crate::telemetry::call_line::OfferedCall { site, outcome, elapsed }, || {
+        log_call_fields(site, outcome, elapsed, parent);
+    });
+}
+
+/// Emits a call's event, every JSON line written from its fields.
+pub(crate) fn log_call_fields(site: &CallSite, outcome: Classification, elapsed: Duration, parent: &EventParent<'_>) {
+    if site.operation().is_none() {
+        log_request_fields(&RequestFields::Site(site), outcome, elapsed, parent);
+    } else {
+        log_operation(site, outcome, elapsed, parent);
+    }
 }
 
 /// Records a call or request that started at `started` and ended now with `outcome`: its
@@ -298,7 +309,7 @@ fn log_operation(site: &CallSite, outcome: Classification, elapsed: Duration, pa
 /// Milliseconds with nanosecond resolution that print as short decimals (`0.047863`, not
 /// `0.047862999999999996`): whole nanoseconds divided once, so the result is the double nearest
 /// the exact decimal.
-fn whole_nanoseconds_as_millis(elapsed: Duration) -> f64 {
+pub(crate) fn whole_nanoseconds_as_millis(elapsed: Duration) -> f64 {
     (elapsed.as_secs_f64() * 1e9).round() / 1e6
 }
 
@@ -311,6 +322,29 @@ impl std::fmt::Display for Milliseconds {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let micros = (self.0.as_nanos() + 500) / 1000;
         write!(f, "{}.{:03}", micros / 1000, micros % 1000)
+    }
+}
+
+/// Appends `elapsed` as [`Milliseconds`] prints it.
+pub(crate) fn push_milliseconds(line: &mut String, elapsed: Duration) {
+    let micros = (elapsed.as_nanos() + 500) / 1000;
+    crate::telemetry::json::push_integer(line, u64::try_from(micros / 1000).unwrap_or(u64::MAX));
+    line.push('.');
+    crate::telemetry::timestamp::push_digits(line, u64::try_from(micros % 1000).unwrap_or(0), 3);
+}
+
+/// Appends `outcome` as [`StatusText`] prints it, escaped for a JSON string: the common cases
+/// (a status code, `ok`) without `fmt`.
+pub(crate) fn push_status_text(line: &mut String, outcome: Classification) {
+    match (outcome.grpc_status_code(), outcome.status_code(), outcome.error_type()) {
+        (None, Some(code), None | Some(ErrorType::Status(_))) => {
+            crate::telemetry::json::push_integer(line, u64::from(code));
+        }
+        (None, None, None) => line.push_str("ok"),
+        _ => {
+            use std::fmt::Write as _;
+            let _ = write!(crate::telemetry::json::Escaping(line), "{}", StatusText(outcome));
+        }
     }
 }
 

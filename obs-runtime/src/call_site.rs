@@ -5,6 +5,7 @@ use crate::error::DuplicateClaim;
 use crate::metrics::site_metrics::{self, SeriesKey, SiteMetrics};
 use crate::objectives::Objectives;
 use crate::schema::DEFAULT_BUCKETS;
+use crate::telemetry::call_line::LinePieces;
 use std::sync::{Arc, OnceLock};
 
 /// What `#[observed(...)]` knows about a function at compile time.
@@ -60,13 +61,14 @@ pub struct CallSite {
     info: CallSiteInfo,
     metrics: OnceLock<Arc<SiteMetrics>>,
     function_name: OnceLock<String>,
+    line_pieces: OnceLock<LinePieces>,
 }
 
 impl CallSite {
     #[doc(hidden)]
     #[must_use]
     pub const fn new(info: CallSiteInfo) -> Self {
-        CallSite { info, metrics: OnceLock::new(), function_name: OnceLock::new() }
+        CallSite { info, metrics: OnceLock::new(), function_name: OnceLock::new(), line_pieces: OnceLock::new() }
     }
 
     /// Whether this is an endpoint or an internal operation.
@@ -159,6 +161,11 @@ impl CallSite {
             }
             Target::Operation { .. } => Objectives::for_endpoint(None, None, self.buckets()),
         }
+    }
+
+    /// The parts of this site's per-call JSON line that never change.
+    pub(crate) fn line_pieces(&self) -> &LinePieces {
+        self.line_pieces.get_or_init(|| LinePieces::of(self))
     }
 
     /// The span name: `"{METHOD} {route}"` for an endpoint, the operation name for an operation.

@@ -1,5 +1,6 @@
 //! Tracing and logging: settings, the subscriber, the JSON line format, and the guard.
 
+pub(crate) mod call_line;
 pub(crate) mod config;
 pub(crate) mod export_counters;
 #[cfg(feature = "_otlp")]

@@ -1,0 +1,253 @@
+//! The JSON line of an `#[observed]` call's own event, written from what the call knows instead
+//! of from the event's fields: the static parts (method, route, function, module) escaped once per
+//! call site, the rest (status, error type, duration) written directly. Visiting ten fields,
+//! escaping each key and formatting the message through `fmt` cost more than the rest of the line.
+//!
+//! The event itself is still emitted with all its fields, for every other layer (the OTLP log
+//! bridge, a service's own layers); only obs's JSON layer reads the call from here, and prints
+//! exactly what it would have printed from the fields (a test compares the two).
+
+use crate::call::{
+    OPERATION_LOG_TARGET, REQUEST_LOG_TARGET, push_milliseconds, push_status_text, whole_nanoseconds_as_millis,
+};
+use crate::call_site::CallSite;
+use crate::outcome::{Classification, GrpcCode};
+use crate::telemetry::json::{Escaping, push_escaped, push_f64, push_integer, push_json_string};
+use std::cell::Cell;
+use std::time::Duration;
+
+/// What a call's event says, offered to the JSON layer while the event is dispatched.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct OfferedCall {
+    pub site: &'static CallSite,
+    pub outcome: Classification,
+    pub elapsed: Duration,
+}
+
+thread_local! {
+    static OFFERED: Cell<Option<OfferedCall>> = const { Cell::new(None) };
+}
+
+/// Withdraws the offer when the event has been dispatched, even if a layer panicked: a stale
+/// offer must never be printed for another event.
+struct Withdraw;
+
+impl Drop for Withdraw {
+    fn drop(&mut self) {
+        OFFERED.set(None);
+    }
+}
+
+/// Runs `emit`, which emits `call`'s event, with `call` offered to the JSON layer.
+#[inline]
+pub(crate) fn offering(call: OfferedCall, emit: impl FnOnce()) {
+    OFFERED.set(Some(call));
+    let _withdraw = Withdraw;
+    emit();
+}
+
+/// The call offered for an event to `target`, taken: only a per-call event can claim it, and only
+/// once.
+#[inline]
+pub(crate) fn take_offer(target: &str) -> Option<OfferedCall> {
+    if target == REQUEST_LOG_TARGET || target == OPERATION_LOG_TARGET { OFFERED.take() } else { None }
+}
+
+/// A call site's line parts that never change, escaped once.
+#[derive(Debug)]
+pub(crate) struct LinePieces {
+    /// `"message":"GET /users/{id} `: the message up to its status.
+    message_head: String,
+    /// `","http.request.method":"GET","http.route":"/users/{id}"`: the message's end and the
+    /// fields before the outcome's (`","operation":"db.load"` for an operation).
+    after_message: String,
+    /// `,"code.function":"get_user","code.namespace":"demo"`.
+    tail: String,
+}
+
+impl LinePieces {
+    pub(crate) fn of(site: &CallSite) -> Self {
+        let mut message_head = String::from("\"message\":\"");
+        let mut after_message = String::from("\"");
+        match site.operation() {
+            None => {
+                push_escaped(&mut message_head, site.method());
+                message_head.push(' ');
+                push_escaped(&mut message_head, site.route());
+                after_message.push_str(",\"http.request.method\":");
+                push_json_string(&mut after_message, site.method());
+                after_message.push_str(",\"http.route\":");
+                push_json_string(&mut after_message, site.route());
+            }
+            Some(operation) => {
+                push_escaped(&mut message_head, operation);
+                after_message.push_str(",\"operation\":");
+                push_json_string(&mut after_message, operation);
+            }
+        }
+        message_head.push(' ');
+        let mut tail = String::from(",\"code.function\":");
+        push_json_string(&mut tail, site.function());
+        tail.push_str(",\"code.namespace\":");
+        push_json_string(&mut tail, site.module_path());
+        LinePieces { message_head, after_message, tail }
+    }
+}
+
+/// Appends the event's fields as the JSON layer writes them, from `,"message"` to the last field.
+pub(crate) fn write_fields(line: &mut String, call: &OfferedCall) {
+    let pieces = call.site.line_pieces();
+    let outcome = call.outcome;
+    line.push(',');
+    line.push_str(&pieces.message_head);
+    push_status_text(line, outcome);
+    line.push_str(" in ");
+    push_milliseconds(line, call.elapsed);
+    line.push_str(" ms");
+    line.push_str(&pieces.after_message);
+    if call.site.operation().is_none() {
+        if let Some(code) = outcome.status_code() {
+            line.push_str(",\"http.response.status_code\":");
+            push_integer(line, u64::from(code));
+        }
+        if let Some(code) = outcome.grpc_status_code().map(GrpcCode::value) {
+            line.push_str(",\"rpc.grpc.status_code\":");
+            push_integer(line, u64::from(code));
+        }
+    }
+    if let Some(error) = outcome.error_type() {
+        line.push_str(",\"error.type\":\"");
+        push_status_error(line, error);
+        line.push('"');
+    }
+    line.push_str(",\"outcome\":\"");
+    line.push_str(outcome.outcome_name());
+    line.push('"');
+    line.push_str(",\"duration_ms\":");
+    push_f64(line, whole_nanoseconds_as_millis(call.elapsed));
+    line.push_str(&pieces.tail);
+}
+
+/// An error type as its `Display` prints it, escaped.
+fn push_status_error(line: &mut String, error: crate::outcome::ErrorType) {
+    use crate::outcome::ErrorType;
+    match error {
+        ErrorType::Status(code) => push_integer(line, u64::from(code)),
+        other => {
+            use std::fmt::Write as _;
+            let _ = write!(Escaping(line), "{other}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::call::{EventParent, log_call, log_call_fields};
+    use crate::call_site::{CallSite, CallSiteInfo, Target};
+    use crate::outcome::{Classification, ErrorType};
+    use crate::telemetry::json::JsonLayer;
+    use std::sync::{Arc, Mutex, PoisonError};
+    use std::time::Duration;
+    use tracing_subscriber::layer::SubscriberExt as _;
+
+    fn site(target: Target) -> CallSite {
+        CallSite::new(CallSiteInfo {
+            target,
+            function: "get_user",
+            function_path: || "demo::get_user::__marker",
+            module_path: "demo",
+            file: "src/main.rs",
+            line: 7,
+            doc: "",
+            buckets: None,
+        })
+    }
+
+    #[derive(Clone, Default)]
+    struct Lines(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Lines {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap_or_else(PoisonError::into_inner).extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// The lines printed, each without its timestamp (the one part that differs by when).
+    fn printed(lines: &Lines) -> Vec<String> {
+        let bytes = std::mem::take(&mut *lines.0.lock().unwrap_or_else(PoisonError::into_inner));
+        String::from_utf8(bytes)
+            .unwrap()
+            .lines()
+            .map(|line| {
+                let after_timestamp = line.find("\",\"level\"").expect("a timestamp");
+                line[after_timestamp..].to_owned()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn call_lines_are_the_lines_their_fields_print() {
+        // Leaked: a call site is static, as the macro makes it.
+        let endpoint: &'static CallSite = Box::leak(Box::new(site(Target::Endpoint {
+            method: "GET",
+            route: "/users/{id}/\"quoted\"",
+            success_objective: None,
+            latency_objective: None,
+        })));
+        let operation: &'static CallSite = Box::leak(Box::new(site(Target::Operation { name: "db.load_user" })));
+        let outcomes = [
+            Classification::success(),
+            Classification::status(200),
+            Classification::status(404),
+            Classification::status(503),
+            Classification::error("Timeout"),
+            Classification::from_err::<std::io::Error>(Classification::status(500)),
+            Classification::grpc(0),
+            Classification::grpc(14),
+            Classification::interrupted(ErrorType::Panic),
+            Classification::interrupted(ErrorType::Cancelled),
+        ];
+        let elapsed = [Duration::ZERO, Duration::from_nanos(47_863), Duration::from_nanos(1_500_000_001)];
+        let lines = Lines::default();
+        let writer = lines.clone();
+        let subscriber = tracing_subscriber::registry()
+            .with(JsonLayer::new(move || writer.clone()))
+            .with(tracing_subscriber::filter::LevelFilter::TRACE);
+        tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!("GET /users/{id}");
+            for site in [endpoint, operation] {
+                for outcome in outcomes {
+                    for elapsed in elapsed {
+                        for parent in [EventParent::Named(&span), EventParent::Entered(&span)] {
+                            log_call_fields(site, outcome, elapsed, &parent);
+                            let from_fields = printed(&lines);
+                            log_call(site, outcome, elapsed, &parent);
+                            let from_call = printed(&lines);
+                            assert_eq!(from_fields.len(), 1, "{from_fields:?}");
+                            assert_eq!(from_call, from_fields);
+                        }
+                    }
+                }
+            }
+        });
+    }
+
+    #[test]
+    fn only_the_offered_event_is_printed_from_the_call() {
+        let lines = Lines::default();
+        let writer = lines.clone();
+        let subscriber = tracing_subscriber::registry().with(JsonLayer::new(move || writer.clone()));
+        tracing::subscriber::with_default(subscriber, || {
+            // An event on the per-call target that no call offered prints its own fields.
+            tracing::info!(target: crate::call::REQUEST_LOG_TARGET, route = "/other", "not a call");
+        });
+        let printed = printed(&lines);
+        assert_eq!(printed.len(), 1);
+        assert!(printed[0].contains(r#""message":"not a call","route":"/other""#), "{}", printed[0]);
+    }
+}
