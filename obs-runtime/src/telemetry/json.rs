@@ -360,6 +360,7 @@ fn first_to_escape(bytes: &[u8]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::{push_escaped, push_integer, push_json_string, push_micros_decimal};
+    use std::fmt::Write as _;
 
     #[test]
     fn numbers_print_as_fmt_prints_them() {
@@ -409,7 +410,7 @@ mod tests {
                         '\r' => expected.push_str("\\r"),
                         '\t' => expected.push_str("\\t"),
                         control if u32::from(control) < 0x20 => {
-                            expected.push_str(&format!("\\u{:04x}", u32::from(control)))
+                            let _ = write!(expected, "\\u{:04x}", u32::from(control));
                         }
                         other => expected.push(other),
                     }
