@@ -134,21 +134,17 @@ where
         ),
     };
     // Exported log records are exactly the printed lines, minus the exporter's own plumbing.
-    // Without a logs endpoint there is no export layer at all: not a `None` layer, which would
-    // enable every span and event at every level, nor one filtered to nothing, which every
-    // span's enter, exit, record and close would still look up in the registry.
-    let log_layers: Box<dyn Layer<S> + Send + Sync> = match &logger_provider {
-        Some(provider) => {
-            let export_filter = parse_filter(&parts.log_filter.0, parts.log_filter.1)?;
-            Box::new(
-                log_output
-                    .with_filter(log_filter)
-                    .and_then(OpenTelemetryTracingBridge::new(provider).with_filter(export_filter.and(NotPlumbing))),
-            )
-        }
-        None => Box::new(log_output.with_filter(log_filter)),
+    // Without a logs endpoint the layer stays, filtered to nothing: a `None` layer in this stack
+    // would enable every span and event at every level, and make each disabled call site pay
+    // for building them.
+    let export_filter = if logger_provider.is_some() {
+        parse_filter(&parts.log_filter.0, parts.log_filter.1)?
+    } else {
+        tracing_subscriber::EnvFilter::new("off")
     };
-    let layers = spans.and_then(log_layers);
+    let exported_logs =
+        logger_provider.as_ref().map(OpenTelemetryTracingBridge::new).with_filter(export_filter.and(NotPlumbing));
+    let layers = spans.and_then(log_output.with_filter(log_filter)).and_then(exported_logs);
     Ok((layers, providers))
 }
 
