@@ -3,10 +3,16 @@
 //! process-wide and other tests' subscribers would blur it.
 
 use obs_runtime::OPERATION_LOG_TARGET;
+use std::sync::{Mutex, PoisonError};
 use tracing::Level;
+
+/// Held by each test: a call site's interest is cached across every live dispatcher, so a test
+/// running beside another would see the union of both subscribers' filters.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 #[test]
 fn what_the_filters_reject_is_never_built() {
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(PoisonError::into_inner);
     for (log_filter, trace_filter) in [("off", "off"), ("info", "off"), ("off", "info"), ("info", "info")] {
         let telemetry = obs_runtime::builder("filters", "1")
             .log_filter(log_filter)
@@ -29,6 +35,7 @@ fn what_the_filters_reject_is_never_built() {
 
 #[test]
 fn with_no_log_lines_and_a_sampler_that_keeps_nothing_no_span_is_built() {
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(PoisonError::into_inner);
     let settings = |sampler: &'static str| {
         obs_runtime::builder("filters", "1")
             .with_env(move |name| match name {
