@@ -62,7 +62,6 @@ struct Locals {
     ret: Ident,
     entered: Ident,
     future: Ident,
-    span: Ident,
 }
 
 impl Locals {
@@ -73,7 +72,6 @@ impl Locals {
             ret: local("__obs_ret"),
             entered: local("__obs_entered"),
             future: local("__obs_future"),
-            span: local("__obs_span"),
         }
     }
 }
@@ -84,7 +82,7 @@ fn wrap(function: &ItemFn, observed: &Observed) -> TokenStream {
     let call_site = call_site_statics(function, observed);
     let span_expr = span_expression(observed);
     let locals = Locals::new();
-    let Locals { call, ret, entered, future, span } = &locals;
+    let Locals { call, ret, entered, future } = &locals;
     let start = quote! {
         let #call = #rt::__private::Call::start(&__OBS_CALL_SITE, || #span_expr);
     };
@@ -129,7 +127,8 @@ fn wrap(function: &ItemFn, observed: &Observed) -> TokenStream {
             let user = body_with_fake_return(block, declared, return_type_span(sig));
             let wrapper = quote! {
                 async move {
-                    let #ret #output_annotation = #rt::__private::Instrument::instrument(#future, #span).await;
+                    let #ret #output_annotation =
+                        #rt::__private::InSpan::new(#future, #rt::__private::Call::span(&#call)).await;
                     #finish
                     #ret
                 }
@@ -141,7 +140,6 @@ fn wrap(function: &ItemFn, observed: &Observed) -> TokenStream {
                     let #entered = #rt::__private::Call::span(&#call).enter();
                     #rt::__private::run_once(move || #user)
                 };
-                let #span = #rt::__private::Call::span(&#call).clone();
                 #wrapper
             }
         }
@@ -186,10 +184,7 @@ fn annotation(declared: Option<&Type>) -> Option<TokenStream> {
 fn instrumented(user: &TokenStream, locals: &Locals, rt: &syn::Path) -> TokenStream {
     let call = &locals.call;
     quote! {
-        #rt::__private::Instrument::instrument(
-            async move #user,
-            #rt::__private::Call::span(&#call).clone(),
-        ).await
+        #rt::__private::InSpan::new(async move #user, #rt::__private::Call::span(&#call)).await
     }
 }
 

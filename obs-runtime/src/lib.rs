@@ -47,6 +47,7 @@ mod call;
 mod call_site;
 mod clock;
 mod error;
+mod in_span;
 pub mod layer;
 pub mod metrics;
 mod objectives;
@@ -92,6 +93,7 @@ pub mod __private {
     pub use crate::__obs_classify as classify;
     pub use crate::call::{Call, run_once};
     pub use crate::call_site::{CALL_SITES, CallSite, CallSiteInfo, Target};
+    pub use crate::in_span::InSpan;
     pub use crate::outcome::probe;
     pub use ::linkme;
     pub use ::tracing;
