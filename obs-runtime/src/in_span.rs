@@ -101,11 +101,11 @@ mod tests {
     }
 
     /// Records the current span's id when dropped.
-    struct NotesCurrentSpanOnDrop(Arc<Mutex<Option<Option<tracing::Id>>>>);
+    struct NotesCurrentSpanOnDrop(Arc<Mutex<Vec<Option<tracing::Id>>>>);
 
     impl Drop for NotesCurrentSpanOnDrop {
         fn drop(&mut self) {
-            *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(tracing::Span::current().id());
+            self.0.lock().unwrap_or_else(PoisonError::into_inner).push(tracing::Span::current().id());
         }
     }
 
@@ -122,14 +122,14 @@ mod tests {
         tracing::subscriber::with_default(subscriber, || {
             let span = tracing::info_span!("call");
             // Run to completion: entered once per poll, not again when dropped.
-            let mut finished = std::pin::pin!(InSpan::new(async { tracing::Span::current().id() }, &span));
+            let mut finished = Box::pin(InSpan::new(async { tracing::Span::current().id() }, &span));
             assert_eq!(poll_once(finished.as_mut()), Poll::Ready(span.id()));
             assert_eq!(enters.0.load(Ordering::Relaxed), 1);
             drop(finished);
             assert_eq!(enters.0.load(Ordering::Relaxed), 1, "a finished body is dropped without entering");
 
             // Dropped while pending: its locals are dropped inside the span.
-            let seen = Arc::new(Mutex::new(None));
+            let seen = Arc::new(Mutex::new(Vec::new()));
             let local = NotesCurrentSpanOnDrop(Arc::clone(&seen));
             let pending = InSpan::new(
                 async move {
@@ -142,7 +142,7 @@ mod tests {
             let mut pending = Box::pin(pending);
             assert_eq!(poll_once(pending.as_mut()), Poll::Pending);
             drop(pending);
-            assert_eq!(*seen.lock().unwrap_or_else(PoisonError::into_inner), Some(span.id()));
+            assert_eq!(*seen.lock().unwrap_or_else(PoisonError::into_inner), [span.id()]);
             assert_eq!(tracing::Span::current().id(), None, "the span is exited after the drop");
         });
     }
