@@ -107,12 +107,8 @@ pub fn log_filter(env: &EnvReader) -> Result<(String, &'static str), SetupError>
 }
 
 /// Parses a filter directive, naming its origin in the error.
-pub fn parse_filter(value: &str, origin: &'static str) -> Result<tracing_subscriber::EnvFilter, SetupError> {
-    tracing_subscriber::EnvFilter::builder().parse(value).map_err(|error| SetupError::InvalidFilter {
-        origin,
-        value: value.to_owned(),
-        reason: error.to_string(),
-    })
+pub fn parse_filter(value: &str, origin: &'static str) -> Result<crate::telemetry::directives::Directives, SetupError> {
+    crate::telemetry::directives::Directives::parse(value, origin)
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 
 pub(crate) mod call_line;
 pub(crate) mod config;
+pub(crate) mod directives;
 pub(crate) mod export_counters;
 #[cfg(feature = "_otlp")]
 pub(crate) mod export_queue;

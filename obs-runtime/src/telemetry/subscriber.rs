@@ -140,7 +140,7 @@ where
     let export_filter = if logger_provider.is_some() {
         parse_filter(&parts.log_filter.0, parts.log_filter.1)?
     } else {
-        tracing_subscriber::EnvFilter::new("off")
+        parse_filter("off", "no logs endpoint")?
     };
     let exported_logs =
         logger_provider.as_ref().map(OpenTelemetryTracingBridge::new).with_filter(export_filter.and(NotPlumbing));
