@@ -77,7 +77,10 @@ impl Call {
 
     fn record(&self, outcome: Classification) {
         let elapsed = record_observation(self.metrics, &self.span, self.started, outcome);
-        log_call(self.site, outcome, elapsed, &EventParent::of(&self.span));
+        // No subscriber enables any level (metrics only): no event is built at all.
+        if tracing::level_enabled!(Level::ERROR) {
+            log_call(self.site, outcome, elapsed, &EventParent::of(&self.span));
+        }
     }
 }
 
