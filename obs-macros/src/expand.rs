@@ -128,7 +128,7 @@ fn wrap(function: &ItemFn, observed: &Observed) -> TokenStream {
             let wrapper = quote! {
                 async move {
                     let #ret #output_annotation =
-                        #rt::__private::InSpan::new(#future, #rt::__private::Call::span(&#call)).await;
+                        #rt::__private::InSpan::returned(#future, #rt::__private::Call::span(&#call)).await;
                     #finish
                     #ret
                 }
@@ -184,7 +184,7 @@ fn annotation(declared: Option<&Type>) -> Option<TokenStream> {
 fn instrumented(user: &TokenStream, locals: &Locals, rt: &syn::Path) -> TokenStream {
     let call = &locals.call;
     quote! {
-        #rt::__private::InSpan::new(async move #user, #rt::__private::Call::span(&#call)).await
+        #rt::__private::InSpan::body(async move #user, #rt::__private::Call::span(&#call)).await
     }
 }
 

@@ -20,6 +20,10 @@ pub const REQUEST_LOG_TARGET: &str = "obs::request";
 /// `RUST_LOG=info,obs::operation=debug`.
 pub const OPERATION_LOG_TARGET: &str = "obs::operation";
 
+/// The module every per-call event is emitted from: what tells it from another event to the same
+/// target.
+pub(crate) const CALL_EVENTS_MODULE: &str = module_path!();
+
 /// Runs a sync function's body. The bound is `FnOnce`, so a body returning a borrow of a `&mut`
 /// argument (`&mut self.items`, `map.entry(k).or_default()`) compiles: the borrow checker sees
 /// the closure consumed by its one call, not an `FnMut` whose captures must outlive it.
@@ -77,10 +81,7 @@ impl Call {
 
     fn record(&self, outcome: Classification) {
         let elapsed = record_observation(self.metrics, &self.span, self.started, outcome);
-        // No subscriber enables any level (metrics only): no event is built at all.
-        if tracing::level_enabled!(Level::ERROR) {
-            log_call(self.site, outcome, elapsed, &EventParent::of(&self.span));
-        }
+        log_call(self.site, outcome, elapsed, &EventParent::of(&self.span));
     }
 }
 

@@ -8,7 +8,8 @@
 //! exactly what it would have printed from the fields (a test compares the two).
 
 use crate::call::{
-    OPERATION_LOG_TARGET, REQUEST_LOG_TARGET, push_milliseconds, push_status_text, whole_nanoseconds_as_millis,
+    CALL_EVENTS_MODULE, OPERATION_LOG_TARGET, REQUEST_LOG_TARGET, push_milliseconds, push_status_text,
+    whole_nanoseconds_as_millis,
 };
 use crate::call_site::CallSite;
 use crate::outcome::{Classification, GrpcCode};
@@ -46,11 +47,15 @@ pub(crate) fn offering(call: OfferedCall, emit: impl FnOnce()) {
     emit();
 }
 
-/// The call offered for an event to `target`, taken: only a per-call event can claim it, and only
-/// once.
+/// The call offered for the event of `metadata`, taken: only a per-call event (emitted by
+/// `call.rs` to a per-call target) can claim it, and only once. An event a service's layer emits
+/// to the same target while the call's event is dispatched is printed from its own fields.
 #[inline]
-pub(crate) fn take_offer(target: &str) -> Option<OfferedCall> {
-    if target == REQUEST_LOG_TARGET || target == OPERATION_LOG_TARGET { OFFERED.take() } else { None }
+pub(crate) fn take_offer(metadata: &tracing::Metadata<'_>) -> Option<OfferedCall> {
+    let target = metadata.target();
+    let per_call = (target == REQUEST_LOG_TARGET || target == OPERATION_LOG_TARGET)
+        && metadata.module_path() == Some(CALL_EVENTS_MODULE);
+    if per_call { OFFERED.take() } else { None }
 }
 
 /// A call site's line parts that never change, escaped once.
