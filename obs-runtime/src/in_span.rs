@@ -158,7 +158,7 @@ mod tests {
             // A future of the user's own is dropped inside the span even once finished.
             let seen = Arc::new(Mutex::new(Vec::new()));
             let guard = NotesCurrentSpanOnDrop(Arc::clone(&seen));
-            let mut returned = Box::pin(InSpan::returned(GuardedReady(Some(guard)), &span));
+            let mut returned = Box::pin(InSpan::returned(GuardedReady { _guard: guard }, &span));
             assert_eq!(poll_once(returned.as_mut()), Poll::Ready(()));
             drop(returned);
             assert_eq!(*seen.lock().unwrap_or_else(PoisonError::into_inner), [span.id()]);
@@ -166,7 +166,9 @@ mod tests {
     }
 
     /// Ready at once, and holds a guard until dropped: a finished future whose drop runs code.
-    struct GuardedReady(Option<NotesCurrentSpanOnDrop>);
+    struct GuardedReady {
+        _guard: NotesCurrentSpanOnDrop,
+    }
 
     impl Future for GuardedReady {
         type Output = ();
