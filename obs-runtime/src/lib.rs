@@ -97,5 +97,4 @@ pub mod __private {
     pub use crate::outcome::probe;
     pub use ::linkme;
     pub use ::tracing;
-    pub use ::tracing::Instrument;
 }
