@@ -324,17 +324,23 @@ struct Milliseconds(Duration);
 
 impl std::fmt::Display for Milliseconds {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let micros = (self.0.as_nanos() + 500) / 1000;
-        write!(f, "{}.{:03}", micros / 1000, micros % 1000)
+        let (whole, thousandths) = milliseconds_and_thousandths(self.0);
+        write!(f, "{whole}.{thousandths:03}")
     }
+}
+
+/// `elapsed` rounded to the nearest microsecond, as whole milliseconds and thousandths of one.
+fn milliseconds_and_thousandths(elapsed: Duration) -> (u64, u64) {
+    let micros = (elapsed.as_nanos() + 500) / 1000;
+    (u64::try_from(micros / 1000).unwrap_or(u64::MAX), u64::try_from(micros % 1000).unwrap_or(0))
 }
 
 /// Appends `elapsed` as [`Milliseconds`] prints it.
 pub(crate) fn push_milliseconds(line: &mut String, elapsed: Duration) {
-    let micros = (elapsed.as_nanos() + 500) / 1000;
-    crate::telemetry::json::push_integer(line, u64::try_from(micros / 1000).unwrap_or(u64::MAX));
+    let (whole, thousandths) = milliseconds_and_thousandths(elapsed);
+    crate::telemetry::json::push_integer(line, whole);
     line.push('.');
-    crate::telemetry::timestamp::push_digits(line, u64::try_from(micros % 1000).unwrap_or(0), 3);
+    crate::telemetry::timestamp::push_digits(line, thousandths, 3);
 }
 
 /// Appends `outcome` as [`StatusText`] prints it, escaped for a JSON string: the common cases
