@@ -106,15 +106,11 @@ pub fn log_filter(env: &EnvReader) -> Result<(String, &'static str), SetupError>
     })
 }
 
-/// Parses a filter directive, naming its origin in the error.
-pub fn parse_filter(value: &str, origin: &'static str) -> Result<crate::telemetry::directives::Directives, SetupError> {
-    crate::telemetry::directives::Directives::parse(value, origin)
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{EnvReader, LogFormat, log_filter, log_format, metrics_addr, parse_filter};
+    use super::{EnvReader, LogFormat, log_filter, log_format, metrics_addr};
     use crate::error::SetupError;
+    use crate::telemetry::directives::Directives;
 
     fn env(pairs: &'static [(&'static str, &'static str)]) -> EnvReader {
         Box::new(move |name| Ok(pairs.iter().find(|(key, _)| *key == name).map(|(_, value)| (*value).to_owned())))
@@ -145,8 +141,8 @@ mod tests {
     fn log_filter_from_env() {
         assert_eq!(log_filter(&env(&[])).unwrap(), ("info".to_owned(), "default"));
         assert_eq!(log_filter(&env(&[("RUST_LOG", "warn,demo=debug")])).unwrap().0, "warn,demo=debug");
-        assert!(parse_filter("warn,demo=debug", "RUST_LOG").is_ok());
-        let error = parse_filter("demo=loud", "RUST_LOG").unwrap_err();
+        assert!(Directives::parse("warn,demo=debug", "RUST_LOG").is_ok());
+        let error = Directives::parse("demo=loud", "RUST_LOG").unwrap_err();
         assert!(error.to_string().contains("RUST_LOG=\"demo=loud\""), "{error}");
     }
 }

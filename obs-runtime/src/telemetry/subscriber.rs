@@ -4,7 +4,8 @@
 
 use crate::call::{OPERATION_LOG_TARGET, REQUEST_LOG_TARGET};
 use crate::error::SetupError;
-use crate::telemetry::config::{LogFormat, parse_filter};
+use crate::telemetry::config::LogFormat;
+use crate::telemetry::directives::Directives;
 use crate::telemetry::export_counters::EXPORT_LOG_TARGET;
 use crate::telemetry::identity::ServiceIdentity;
 use crate::telemetry::json::JsonLayer;
@@ -94,8 +95,8 @@ pub fn obs_layers<S>(parts: SubscriberParts) -> Result<(impl Layer<S> + Send + S
 where
     S: Subscriber + for<'span> LookupSpan<'span> + Send + Sync + 'static,
 {
-    let log_filter = parse_filter(&parts.log_filter.0, parts.log_filter.1)?;
-    let trace_filter = parse_filter(&parts.trace_filter.0, parts.trace_filter.1)?;
+    let log_filter = Directives::parse(&parts.log_filter.0, parts.log_filter.1)?;
+    let trace_filter = Directives::parse(&parts.trace_filter.0, parts.trace_filter.1)?;
     let resource = resource::build(&parts.identity, &resource::new_instance_id(), &parts.otlp.resource_attributes);
     let mut providers = Providers::start(&parts.otlp, &resource)?;
     let tracer = providers.tracer.tracer("obs");
@@ -138,9 +139,9 @@ where
     // would enable every span and event at every level, and make each disabled call site pay
     // for building them.
     let export_filter = if logger_provider.is_some() {
-        parse_filter(&parts.log_filter.0, parts.log_filter.1)?
+        Directives::parse(&parts.log_filter.0, parts.log_filter.1)?
     } else {
-        parse_filter("off", "no logs endpoint")?
+        Directives::parse("off", "no logs endpoint")?
     };
     let exported_logs =
         logger_provider.as_ref().map(OpenTelemetryTracingBridge::new).with_filter(export_filter.and(NotPlumbing));
