@@ -3,6 +3,7 @@
 //! process-wide and other tests' subscribers would blur it.
 
 use obs_runtime::OPERATION_LOG_TARGET;
+use obs_tests::logs::CapturedLogs;
 use std::sync::{Mutex, PoisonError};
 use tracing::Level;
 
@@ -57,29 +58,14 @@ fn with_no_log_lines_and_a_sampler_that_keeps_nothing_no_span_is_built() {
     });
 }
 
-/// The lines a subscriber printed.
-#[derive(Clone, Default)]
-struct Printed(std::sync::Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Printed {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[test]
 fn span_directives_select_the_events_inside_their_spans() {
     let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(PoisonError::into_inner);
-    let printed = Printed::default();
-    let writer = printed.clone();
+    let logs = CapturedLogs::default();
+    let writer = logs.clone();
     let telemetry = obs_runtime::builder("filters", "1")
         .log_filter("warn,[checkout]=debug")
-        .log_writer(move || writer.clone())
+        .log_writer(move || writer.writer())
         .build_local()
         .expect("valid settings");
     tracing::dispatcher::with_default(telemetry.dispatch(), || {
@@ -87,8 +73,7 @@ fn span_directives_select_the_events_inside_their_spans() {
         tracing::info_span!("checkout").in_scope(|| tracing::debug!("inside"));
         tracing::debug!("outside again");
     });
-    let printed = String::from_utf8(printed.0.lock().unwrap_or_else(PoisonError::into_inner).clone()).unwrap();
-    let messages: Vec<&str> =
-        printed.lines().filter_map(|line| line.split("\"message\":\"").nth(1)?.split('"').next()).collect();
-    assert_eq!(messages, ["inside"], "{printed}");
+    let lines = logs.json_lines();
+    let messages: Vec<&str> = lines.iter().filter_map(|line| line["message"].as_str()).collect();
+    assert_eq!(messages, ["inside"], "{lines:#?}");
 }
