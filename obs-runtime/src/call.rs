@@ -359,7 +359,7 @@ pub(crate) fn push_status_text(line: &mut String, outcome: Classification) {
 }
 
 /// `200`, `500 (ApiError)` or `failed (panic)`, for the human-readable message.
-struct StatusText(Classification);
+pub(crate) struct StatusText(pub(crate) Classification);
 
 impl std::fmt::Display for StatusText {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -17,7 +17,7 @@ use crate::telemetry::json::{Escaping, push_escaped, push_f64, push_integer, pus
 use std::cell::Cell;
 use std::time::Duration;
 
-/// What a call's event says, offered to the JSON layer while the event is dispatched.
+/// What a call's event says, offered to obs's layers while the event is dispatched.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct OfferedCall {
     pub site: &'static CallSite,
@@ -39,7 +39,7 @@ impl Drop for Withdraw {
     }
 }
 
-/// Runs `emit`, which emits `call`'s event, with `call` offered to the JSON layer.
+/// Runs `emit`, which emits `call`'s event, with `call` offered to obs's layers.
 #[inline]
 pub(crate) fn offering(call: OfferedCall, emit: impl FnOnce()) {
     OFFERED.set(Some(call));
@@ -47,15 +47,16 @@ pub(crate) fn offering(call: OfferedCall, emit: impl FnOnce()) {
     emit();
 }
 
-/// The call offered for the event of `metadata`, taken: only a per-call event (emitted by
-/// `call.rs` to a per-call target) can claim it, and only once. An event a service's layer emits
-/// to the same target while the call's event is dispatched is printed from its own fields.
+/// The call offered for the event of `metadata`: only a per-call event (emitted by `call.rs` to a
+/// per-call target) can read it. An event a service's layer emits to the same target while the
+/// call's event is dispatched is written from its own fields. Read, not taken: the JSON layer and
+/// the log export both write from it.
 #[inline]
-pub(crate) fn take_offer(metadata: &tracing::Metadata<'_>) -> Option<OfferedCall> {
+pub(crate) fn offer_for(metadata: &tracing::Metadata<'_>) -> Option<OfferedCall> {
     let target = metadata.target();
     let per_call = (target == REQUEST_LOG_TARGET || target == OPERATION_LOG_TARGET)
         && metadata.module_path() == Some(CALL_EVENTS_MODULE);
-    if per_call { OFFERED.take() } else { None }
+    if per_call { OFFERED.get() } else { None }
 }
 
 /// A call site's line parts that never change, escaped once.

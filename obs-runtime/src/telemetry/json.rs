@@ -72,7 +72,7 @@ where
         line.push_str(metadata.level().as_str());
         line.push_str("\",\"target\":");
         push_json_string(&mut line, metadata.target());
-        match crate::telemetry::call_line::take_offer(metadata) {
+        match crate::telemetry::call_line::offer_for(metadata) {
             Some(call) => crate::telemetry::call_line::write_fields(&mut line, &call),
             None => event.record(&mut FieldWriter { line: &mut line, skip_log_fields: normalized.is_some() }),
         }

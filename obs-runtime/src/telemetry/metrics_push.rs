@@ -8,7 +8,7 @@ use crate::metrics::otlp_encode::{self, Times};
 use crate::metrics::{ExpositionFormat, render};
 use crate::telemetry::export_queue::{BatchExporter, ExportQueue};
 use crate::telemetry::otlp::{self, Runner};
-use crate::telemetry::otlp_config::{Compression, OtlpProtocol, Signal, SignalExport};
+use crate::telemetry::otlp_config::{OtlpProtocol, Signal, SignalExport};
 use crate::telemetry::worker::join_before;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
@@ -116,7 +116,7 @@ impl MetricsPusher {
 /// Sends one request to the collector.
 enum Transport {
     #[cfg(feature = "otlp-http")]
-    Http { client: reqwest::blocking::Client, endpoint: String, headers: http::HeaderMap, gzip: bool },
+    Http(crate::telemetry::otlp_http::HttpExport),
     #[cfg(feature = "otlp-grpc")]
     Grpc {
         client: opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_client::MetricsServiceClient<
@@ -129,21 +129,18 @@ enum Transport {
 
 impl Transport {
     fn new(settings: &SignalExport, runner: &Runner) -> Result<Self, SetupError> {
-        let headers = otlp::header_map(&settings.headers, Signal::Metrics)?;
         match (settings.protocol, runner) {
             #[cfg(feature = "otlp-http")]
-            (OtlpProtocol::HttpProtobuf, _) => Ok(Transport::Http {
-                client: otlp::http_client(settings, Signal::Metrics)?,
-                endpoint: settings.endpoint.clone(),
-                headers,
-                gzip: settings.compression == Compression::Gzip,
-            }),
+            (OtlpProtocol::HttpProtobuf, _) => {
+                Ok(Transport::Http(crate::telemetry::otlp_http::HttpExport::new(settings, Signal::Metrics)?))
+            }
             #[cfg(feature = "otlp-grpc")]
             (OtlpProtocol::Grpc, Runner::Tokio(handle)) => {
                 use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_client::MetricsServiceClient;
+                let headers = otlp::header_map(&settings.headers, Signal::Metrics)?;
                 let _entered = handle.enter();
                 let mut client = MetricsServiceClient::new(otlp::grpc_channel(settings, Signal::Metrics)?);
-                if settings.compression == Compression::Gzip {
+                if settings.compression == crate::telemetry::otlp_config::Compression::Gzip {
                     client = client.send_compressed(tonic::codec::CompressionEncoding::Gzip);
                 }
                 Ok(Transport::Grpc { client, handle: handle.clone(), headers })
@@ -160,23 +157,10 @@ impl Transport {
     fn send(&mut self, request: ExportMetricsServiceRequest) -> Result<(), String> {
         match self {
             #[cfg(feature = "otlp-http")]
-            Transport::Http { client, endpoint, headers, gzip } => {
+            Transport::Http(export) => {
                 use prost::Message as _;
-                let mut body = request.encode_to_vec();
-                let mut post = client
-                    .post(endpoint.as_str())
-                    .headers(headers.clone())
-                    .header(http::header::CONTENT_TYPE, "application/x-protobuf");
-                if *gzip {
-                    body = gzip_bytes(&body).map_err(|error| error.to_string())?;
-                    post = post.header(http::header::CONTENT_ENCODING, "gzip");
-                }
-                let response = post.body(body).send().map_err(|error| error.to_string())?;
-                if response.status().is_success() {
-                    Ok(())
-                } else {
-                    Err(format!("the collector answered {}", response.status()))
-                }
+                // One attempt: the next push carries the same counts and more.
+                export.post_once(request.encode_to_vec())
             }
             #[cfg(feature = "otlp-grpc")]
             Transport::Grpc { client, handle, headers } => {
@@ -187,14 +171,6 @@ impl Transport {
             }
         }
     }
-}
-
-#[cfg(feature = "otlp-http")]
-fn gzip_bytes(body: &[u8]) -> std::io::Result<Vec<u8>> {
-    use std::io::Write as _;
-    let mut encoder = flate2::write::GzEncoder::new(Vec::with_capacity(body.len() / 4), flate2::Compression::fast());
-    encoder.write_all(body)?;
-    encoder.finish()
 }
 
 impl BatchExporter<ExportMetricsServiceRequest> for Transport {

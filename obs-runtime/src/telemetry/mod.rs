@@ -1,6 +1,7 @@
 //! Tracing and logging: settings, the subscriber, the JSON line format, and the guard.
 
 pub(crate) mod call_line;
+pub(crate) mod call_record;
 pub(crate) mod config;
 pub(crate) mod directives;
 pub(crate) mod export_counters;
@@ -14,9 +15,15 @@ pub(crate) mod line_writer;
 pub(crate) mod metrics_push;
 #[cfg(feature = "_otlp")]
 pub(crate) mod otlp;
+#[cfg(feature = "otlp-http")]
+pub(crate) mod otlp_body;
 pub(crate) mod otlp_config;
+#[cfg(feature = "otlp-http")]
+pub(crate) mod otlp_http;
 #[cfg(all(feature = "tls", feature = "_otlp"))]
 pub(crate) mod otlp_tls;
+#[cfg(feature = "otlp-http")]
+pub(crate) mod otlp_wire;
 pub(crate) mod providers;
 pub(crate) mod resource;
 pub(crate) mod subscriber;

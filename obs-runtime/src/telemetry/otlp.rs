@@ -221,6 +221,41 @@ impl BatchExporter<(SdkLogRecord, InstrumentationScope)> for LogBatches {
     }
 }
 
+/// OTLP/HTTP batches encoded by obs (`otlp_body`) and posted by obs (`otlp_http`).
+#[cfg(feature = "otlp-http")]
+struct EncodedBatches {
+    http: crate::telemetry::otlp_http::HttpExport,
+    resource: crate::telemetry::otlp_body::EncodedResource,
+}
+
+#[cfg(feature = "otlp-http")]
+impl EncodedBatches {
+    fn new(settings: &SignalExport, signal: Signal, resource: &Resource) -> Result<Self, SetupError> {
+        Ok(EncodedBatches {
+            http: crate::telemetry::otlp_http::HttpExport::new(settings, signal)?,
+            resource: crate::telemetry::otlp_body::EncodedResource::new(resource),
+        })
+    }
+}
+
+#[cfg(feature = "otlp-http")]
+impl BatchExporter<SpanData> for EncodedBatches {
+    fn export(&mut self, batch: Vec<SpanData>) -> Result<(), String> {
+        self.http.post(crate::telemetry::otlp_body::spans_request(&self.resource, &batch))
+    }
+
+    fn shutdown(&mut self) {}
+}
+
+#[cfg(feature = "otlp-http")]
+impl BatchExporter<(SdkLogRecord, InstrumentationScope)> for EncodedBatches {
+    fn export(&mut self, batch: Vec<(SdkLogRecord, InstrumentationScope)>) -> Result<(), String> {
+        self.http.post(crate::telemetry::otlp_body::logs_request(&self.resource, &batch))
+    }
+
+    fn shutdown(&mut self) {}
+}
+
 /// Hands ended, sampled spans to the export queue.
 #[derive(Debug)]
 pub struct QueuedSpanProcessor {
@@ -230,11 +265,18 @@ pub struct QueuedSpanProcessor {
 impl QueuedSpanProcessor {
     /// Starts exporting spans as `settings` say, describing them with `resource`.
     pub fn start(settings: &SignalExport, runner: &Runner, resource: &Resource) -> Result<Self, SetupError> {
-        let mut exporter = span_exporter(settings, runner)?;
-        exporter.set_resource(resource);
-        let batches = SpanBatches { exporter, runner: runner.clone() };
-        let queue = ExportQueue::start(Signal::Traces, batches).map_err(|error| setup_error(Signal::Traces, &error))?;
-        Ok(QueuedSpanProcessor { queue })
+        let queue = match settings.protocol {
+            #[cfg(feature = "otlp-http")]
+            OtlpProtocol::HttpProtobuf => {
+                ExportQueue::start(Signal::Traces, EncodedBatches::new(settings, Signal::Traces, resource)?)
+            }
+            _ => {
+                let mut exporter = span_exporter(settings, runner)?;
+                exporter.set_resource(resource);
+                ExportQueue::start(Signal::Traces, SpanBatches { exporter, runner: runner.clone() })
+            }
+        };
+        Ok(QueuedSpanProcessor { queue: queue.map_err(|error| setup_error(Signal::Traces, &error))? })
     }
 }
 
@@ -269,11 +311,18 @@ pub struct QueuedLogProcessor {
 impl QueuedLogProcessor {
     /// Starts exporting log records as `settings` say, describing them with `resource`.
     pub fn start(settings: &SignalExport, runner: &Runner, resource: &Resource) -> Result<Self, SetupError> {
-        let mut exporter = log_exporter(settings, runner)?;
-        exporter.set_resource(resource);
-        let batches = LogBatches { exporter, runner: runner.clone() };
-        let queue = ExportQueue::start(Signal::Logs, batches).map_err(|error| setup_error(Signal::Logs, &error))?;
-        Ok(QueuedLogProcessor { queue })
+        let queue = match settings.protocol {
+            #[cfg(feature = "otlp-http")]
+            OtlpProtocol::HttpProtobuf => {
+                ExportQueue::start(Signal::Logs, EncodedBatches::new(settings, Signal::Logs, resource)?)
+            }
+            _ => {
+                let mut exporter = log_exporter(settings, runner)?;
+                exporter.set_resource(resource);
+                ExportQueue::start(Signal::Logs, LogBatches { exporter, runner: runner.clone() })
+            }
+        };
+        Ok(QueuedLogProcessor { queue: queue.map_err(|error| setup_error(Signal::Logs, &error))? })
     }
 }
 

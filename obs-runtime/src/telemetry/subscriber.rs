@@ -4,6 +4,7 @@
 
 use crate::call::{OPERATION_LOG_TARGET, REQUEST_LOG_TARGET};
 use crate::error::SetupError;
+use crate::telemetry::call_record::LogExport;
 use crate::telemetry::config::LogFormat;
 use crate::telemetry::directives::Directives;
 use crate::telemetry::export_counters::EXPORT_LOG_TARGET;
@@ -14,7 +15,6 @@ use crate::telemetry::otlp_config::OtlpSettings;
 use crate::telemetry::providers::Providers;
 use crate::telemetry::resource;
 use opentelemetry::trace::TracerProvider as _;
-use opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge;
 use tracing::{Dispatch, Metadata, Subscriber};
 use tracing_subscriber::Layer;
 use tracing_subscriber::filter::{FilterExt, filter_fn};
@@ -143,8 +143,7 @@ where
     } else {
         Directives::parse("off", "no logs endpoint")?
     };
-    let exported_logs =
-        logger_provider.as_ref().map(OpenTelemetryTracingBridge::new).with_filter(export_filter.and(NotPlumbing));
+    let exported_logs = logger_provider.as_ref().map(LogExport::new).with_filter(export_filter.and(NotPlumbing));
     let layers = spans.and_then(log_output.with_filter(log_filter)).and_then(exported_logs);
     Ok((layers, providers))
 }
