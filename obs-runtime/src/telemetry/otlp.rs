@@ -3,6 +3,8 @@
 
 use crate::error::SetupError;
 use crate::telemetry::export_queue::{BatchExporter, ExportQueue};
+#[cfg(feature = "otlp-http")]
+use crate::telemetry::otlp_body::EncodedItem;
 use crate::telemetry::otlp_config::{Compression, OtlpProtocol, Signal, SignalExport};
 use opentelemetry::Context;
 use opentelemetry::InstrumentationScope;
@@ -239,44 +241,69 @@ impl EncodedBatches {
 }
 
 #[cfg(feature = "otlp-http")]
-impl BatchExporter<SpanData> for EncodedBatches {
-    fn export(&mut self, batch: Vec<SpanData>) -> Result<(), String> {
-        self.http.post(crate::telemetry::otlp_body::spans_request(&self.resource, &batch))
+impl BatchExporter<EncodedItem> for EncodedBatches {
+    fn export(&mut self, batch: Vec<EncodedItem>) -> Result<(), String> {
+        self.http.post(crate::telemetry::otlp_body::request(&self.resource, &batch))
     }
 
     fn shutdown(&mut self) {}
 }
 
-#[cfg(feature = "otlp-http")]
-impl BatchExporter<(SdkLogRecord, InstrumentationScope)> for EncodedBatches {
-    fn export(&mut self, batch: Vec<(SdkLogRecord, InstrumentationScope)>) -> Result<(), String> {
-        self.http.post(crate::telemetry::otlp_body::logs_request(&self.resource, &batch))
+/// Where a processor's items wait: encoded by obs for OTLP/HTTP, as the SDK's records for the
+/// SDK's gRPC exporter.
+#[derive(Debug)]
+enum Queue<T> {
+    #[cfg(feature = "otlp-http")]
+    Encoded(ExportQueue<EncodedItem>),
+    Sdk(ExportQueue<T>),
+}
+
+impl<T: Send + 'static> Queue<T> {
+    fn flush(&self) -> OTelSdkResult {
+        let ok = match self {
+            #[cfg(feature = "otlp-http")]
+            Queue::Encoded(queue) => queue.flush(crate::telemetry::SHUTDOWN_DEADLINE),
+            Queue::Sdk(queue) => queue.flush(crate::telemetry::SHUTDOWN_DEADLINE),
+        };
+        flushed(ok)
     }
 
-    fn shutdown(&mut self) {}
+    fn shutdown(&self, timeout: Duration) -> OTelSdkResult {
+        let ok = match self {
+            #[cfg(feature = "otlp-http")]
+            Queue::Encoded(queue) => queue.shutdown(timeout),
+            Queue::Sdk(queue) => queue.shutdown(timeout),
+        };
+        flushed(ok)
+    }
 }
 
 /// Hands ended, sampled spans to the export queue.
 #[derive(Debug)]
 pub struct QueuedSpanProcessor {
-    queue: ExportQueue<SpanData>,
+    queue: Queue<SpanData>,
 }
 
 impl QueuedSpanProcessor {
     /// Starts exporting spans as `settings` say, describing them with `resource`.
     pub fn start(settings: &SignalExport, runner: &Runner, resource: &Resource) -> Result<Self, SetupError> {
+        let started = |error: std::io::Error| setup_error(Signal::Traces, &error);
         let queue = match settings.protocol {
             #[cfg(feature = "otlp-http")]
-            OtlpProtocol::HttpProtobuf => {
+            OtlpProtocol::HttpProtobuf => Queue::Encoded(
                 ExportQueue::start(Signal::Traces, EncodedBatches::new(settings, Signal::Traces, resource)?)
-            }
+                    .map_err(started)?,
+            ),
             _ => {
                 let mut exporter = span_exporter(settings, runner)?;
                 exporter.set_resource(resource);
-                ExportQueue::start(Signal::Traces, SpanBatches { exporter, runner: runner.clone() })
+                Queue::Sdk(
+                    ExportQueue::start(Signal::Traces, SpanBatches { exporter, runner: runner.clone() })
+                        .map_err(started)?,
+                )
             }
         };
-        Ok(QueuedSpanProcessor { queue: queue.map_err(|error| setup_error(Signal::Traces, &error))? })
+        Ok(QueuedSpanProcessor { queue })
     }
 }
 
@@ -289,53 +316,66 @@ impl SpanProcessor for QueuedSpanProcessor {
 
     fn on_end(&self, span: SpanData) {
         if span.span_context.is_sampled() {
-            self.queue.push(span);
+            match &self.queue {
+                #[cfg(feature = "otlp-http")]
+                Queue::Encoded(queue) => queue.push(EncodedItem::span(span)),
+                Queue::Sdk(queue) => queue.push(span),
+            }
         }
     }
 
     fn force_flush(&self) -> OTelSdkResult {
-        flushed(self.queue.flush(crate::telemetry::SHUTDOWN_DEADLINE))
+        self.queue.flush()
     }
 
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        flushed(self.queue.shutdown(timeout))
+        self.queue.shutdown(timeout)
     }
 }
 
 /// Hands log records to the export queue.
 #[derive(Debug)]
 pub struct QueuedLogProcessor {
-    queue: ExportQueue<(SdkLogRecord, InstrumentationScope)>,
+    queue: Queue<(SdkLogRecord, InstrumentationScope)>,
 }
 
 impl QueuedLogProcessor {
     /// Starts exporting log records as `settings` say, describing them with `resource`.
     pub fn start(settings: &SignalExport, runner: &Runner, resource: &Resource) -> Result<Self, SetupError> {
+        let started = |error: std::io::Error| setup_error(Signal::Logs, &error);
         let queue = match settings.protocol {
             #[cfg(feature = "otlp-http")]
-            OtlpProtocol::HttpProtobuf => {
+            OtlpProtocol::HttpProtobuf => Queue::Encoded(
                 ExportQueue::start(Signal::Logs, EncodedBatches::new(settings, Signal::Logs, resource)?)
-            }
+                    .map_err(started)?,
+            ),
             _ => {
                 let mut exporter = log_exporter(settings, runner)?;
                 exporter.set_resource(resource);
-                ExportQueue::start(Signal::Logs, LogBatches { exporter, runner: runner.clone() })
+                Queue::Sdk(
+                    ExportQueue::start(Signal::Logs, LogBatches { exporter, runner: runner.clone() })
+                        .map_err(started)?,
+                )
             }
         };
-        Ok(QueuedLogProcessor { queue: queue.map_err(|error| setup_error(Signal::Logs, &error))? })
+        Ok(QueuedLogProcessor { queue })
     }
 }
 
 impl LogProcessor for QueuedLogProcessor {
     fn emit(&self, record: &mut SdkLogRecord, scope: &InstrumentationScope) {
-        self.queue.push((record.clone(), scope.clone()));
+        match &self.queue {
+            #[cfg(feature = "otlp-http")]
+            Queue::Encoded(queue) => queue.push(EncodedItem::log(record, scope)),
+            Queue::Sdk(queue) => queue.push((record.clone(), scope.clone())),
+        }
     }
 
     fn force_flush(&self) -> OTelSdkResult {
-        flushed(self.queue.flush(crate::telemetry::SHUTDOWN_DEADLINE))
+        self.queue.flush()
     }
 
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        flushed(self.queue.shutdown(timeout))
+        self.queue.shutdown(timeout)
     }
 }

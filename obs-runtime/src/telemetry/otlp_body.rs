@@ -6,7 +6,7 @@
 //! builds (tests compare the two), so a collector sees the same export.
 
 use crate::telemetry::otlp_wire::{
-    bytes, fixed32, fixed64, message, present_bytes, present_double, present_varint, unsigned,
+    bytes, fixed32, fixed64, message as nested, present_bytes, present_double, present_varint, unsigned,
 };
 use opentelemetry::logs::{AnyValue as LogValue, Severity};
 use opentelemetry::trace::{SpanId, SpanKind, Status};
@@ -14,6 +14,7 @@ use opentelemetry::{Array, InstrumentationScope, Key, KeyValue, StringValue, Val
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::logs::SdkLogRecord;
 use opentelemetry_sdk::trace::SpanData;
+use std::borrow::Cow;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// What every request of one exporter starts its resource's entry with, encoded once.
@@ -28,7 +29,7 @@ pub(crate) struct EncodedResource {
 impl EncodedResource {
     pub(crate) fn new(resource: &Resource) -> Self {
         let mut encoded = Vec::new();
-        message(&mut encoded, 1, |out| {
+        nested(&mut encoded, 1, |out| {
             for (key, value) in resource {
                 key_value(out, 1, key.as_str(), value);
             }
@@ -37,75 +38,80 @@ impl EncodedResource {
     }
 }
 
-/// An `ExportTraceServiceRequest` of `spans`, grouped by instrumentation scope in the order
-/// scopes first appear.
-pub(crate) fn spans_request(resource: &EncodedResource, spans: &[SpanData]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(256 * spans.len() + 512);
-    message(&mut out, 1, |out| {
-        out.extend_from_slice(&resource.resource);
-        for (scope, group) in grouped(spans, |span| &span.instrumentation_scope) {
-            message(out, 2, |out| {
-                message(out, 1, |out| scope_fields(out, scope.name(), scope));
-                for span in group {
-                    message(out, 2, |out| span_fields(out, span));
-                }
-                bytes(out, 3, scope.schema_url().unwrap_or_default().as_bytes());
-            });
-        }
-        bytes(out, 3, resource.schema_url.as_bytes());
-    });
-    out
+/// One span or log record, encoded on the thread that ended or emitted it (freed where it was
+/// allocated, and a log record not copied for the queue), waiting in the queue for its batch.
+#[derive(Debug)]
+pub(crate) struct EncodedItem {
+    scope: ScopeKey,
+    /// The `Span` or `LogRecord` as a field 2 of its `ScopeSpans`/`ScopeLogs`: tag, length, bytes.
+    message: Vec<u8>,
 }
 
-/// An `ExportLogsServiceRequest` of `records`, grouped by exported scope: the record's target
-/// names it when set (as the SDK's exporter does), its logger's scope otherwise.
-pub(crate) fn logs_request(resource: &EncodedResource, records: &[(SdkLogRecord, InstrumentationScope)]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(384 * records.len() + 512);
-    message(&mut out, 1, |out| {
-        out.extend_from_slice(&resource.resource);
-        let mut groups: Vec<((&str, &InstrumentationScope), Vec<&SdkLogRecord>)> = Vec::new();
-        for entry in records {
-            let (record, scope) = entry;
-            let name = record.target().map_or(scope.name(), AsRef::as_ref);
-            let found = groups.iter_mut().find(|((group_name, group_scope), _)| {
-                *group_name == name
-                    && group_scope.version() == scope.version()
-                    && group_scope.schema_url() == scope.schema_url()
-                    && group_scope.attributes().eq(scope.attributes())
-            });
-            match found {
-                Some((_, members)) => members.push(&entry.0),
-                None => groups.push(((name, scope), vec![&entry.0])),
-            }
-        }
-        for ((name, scope), members) in &groups {
-            message(out, 2, |out| {
-                message(out, 1, |out| scope_fields(out, name, scope));
-                for record in members {
-                    message(out, 2, |out| log_record_fields(out, record));
-                }
-                bytes(out, 3, scope.schema_url().unwrap_or_default().as_bytes());
-            });
-        }
-        bytes(out, 3, resource.schema_url.as_bytes());
-    });
-    out
+/// The instrumentation scope an item is exported under.
+#[derive(Debug)]
+struct ScopeKey {
+    /// The exported name when it is not the scope's own: a log record's target.
+    name: Option<Cow<'static, str>>,
+    scope: InstrumentationScope,
 }
 
-/// `items` grouped by the scope `scope_of` names, groups in order of first appearance.
-fn grouped<'a, T>(
-    items: &'a [T],
-    scope_of: impl Fn(&'a T) -> &'a InstrumentationScope,
-) -> Vec<(&'a InstrumentationScope, Vec<&'a T>)> {
-    let mut groups: Vec<(&InstrumentationScope, Vec<&T>)> = Vec::new();
+impl ScopeKey {
+    fn name(&self) -> &str {
+        self.name.as_deref().unwrap_or(self.scope.name())
+    }
+
+    /// Whether two items go in one group: the same exported scope, as the SDK's exporter groups.
+    fn same_group(&self, other: &ScopeKey) -> bool {
+        self.name() == other.name()
+            && self.scope.version() == other.scope.version()
+            && self.scope.schema_url() == other.scope.schema_url()
+            && self.scope.attributes().eq(other.scope.attributes())
+    }
+}
+
+impl EncodedItem {
+    /// An ended span, encoded.
+    pub(crate) fn span(span: SpanData) -> Self {
+        let mut message = Vec::with_capacity(512);
+        nested(&mut message, 2, |out| span_fields(out, &span));
+        EncodedItem { scope: ScopeKey { name: None, scope: span.instrumentation_scope }, message }
+    }
+
+    /// An emitted log record, encoded: exported under its target when it has one, as the SDK's
+    /// exporter does, under its logger's scope otherwise.
+    pub(crate) fn log(record: &SdkLogRecord, scope: &InstrumentationScope) -> Self {
+        let mut message = Vec::with_capacity(384);
+        nested(&mut message, 2, |out| log_record_fields(out, record));
+        EncodedItem { scope: ScopeKey { name: record.target().cloned(), scope: scope.clone() }, message }
+    }
+}
+
+/// An `ExportTraceServiceRequest` or `ExportLogsServiceRequest` (the two have the same shape and
+/// field numbers) of `items`, grouped by exported scope in the order scopes first appear.
+pub(crate) fn request(resource: &EncodedResource, items: &[EncodedItem]) -> Vec<u8> {
+    let mut groups: Vec<(&ScopeKey, Vec<&[u8]>)> = Vec::new();
     for item in items {
-        let scope = scope_of(item);
-        match groups.iter_mut().find(|(group, _)| *group == scope) {
-            Some((_, members)) => members.push(item),
-            None => groups.push((scope, vec![item])),
+        match groups.iter_mut().find(|(scope, _)| scope.same_group(&item.scope)) {
+            Some((_, members)) => members.push(&item.message),
+            None => groups.push((&item.scope, vec![&item.message])),
         }
     }
-    groups
+    let size: usize = items.iter().map(|item| item.message.len()).sum();
+    let mut out = Vec::with_capacity(size + resource.resource.len() + 64 * groups.len() + 64);
+    nested(&mut out, 1, |out| {
+        out.extend_from_slice(&resource.resource);
+        for (scope, members) in &groups {
+            nested(out, 2, |out| {
+                nested(out, 1, |out| scope_fields(out, scope.name(), &scope.scope));
+                for message in members {
+                    out.extend_from_slice(message);
+                }
+                bytes(out, 3, scope.scope.schema_url().unwrap_or_default().as_bytes());
+            });
+        }
+        bytes(out, 3, resource.schema_url.as_bytes());
+    });
+    out
 }
 
 fn scope_fields(out: &mut Vec<u8>, name: &str, scope: &InstrumentationScope) {
@@ -144,7 +150,7 @@ fn span_fields(out: &mut Vec<u8>, span: &SpanData) {
     }
     unsigned(out, 10, u64::from(span.dropped_attributes_count));
     for event in &span.events.events {
-        message(out, 11, |out| {
+        nested(out, 11, |out| {
             fixed64(out, 1, unix_nanos(event.timestamp));
             bytes(out, 2, event.name.as_bytes());
             attributes(out, 3, &event.attributes);
@@ -153,7 +159,7 @@ fn span_fields(out: &mut Vec<u8>, span: &SpanData) {
     }
     unsigned(out, 12, u64::from(span.events.dropped_count));
     for link in &span.links.links {
-        message(out, 13, |out| {
+        nested(out, 13, |out| {
             let context = &link.span_context;
             bytes(out, 1, &context.trace_id().to_bytes());
             bytes(out, 2, &context.span_id().to_bytes());
@@ -164,7 +170,7 @@ fn span_fields(out: &mut Vec<u8>, span: &SpanData) {
         });
     }
     unsigned(out, 14, u64::from(span.links.dropped_count));
-    message(out, 15, |out| match &span.status {
+    nested(out, 15, |out| match &span.status {
         Status::Unset => {}
         Status::Ok => unsigned(out, 3, 1),
         Status::Error { description } => {
@@ -192,9 +198,9 @@ fn attributes(out: &mut Vec<u8>, field: u32, attributes: &[KeyValue]) {
 }
 
 fn key_value(out: &mut Vec<u8>, field: u32, key: &str, value: &Value) {
-    message(out, field, |out| {
+    nested(out, field, |out| {
         bytes(out, 1, key.as_bytes());
-        message(out, 2, |out| any_value(out, value));
+        nested(out, 2, |out| any_value(out, value));
     });
 }
 
@@ -205,7 +211,7 @@ fn any_value(out: &mut Vec<u8>, value: &Value) {
         Value::I64(value) => present_varint(out, 3, as_varint(*value)),
         Value::F64(value) => present_double(out, 4, *value),
         Value::String(value) => present_bytes(out, 1, value.as_str().as_bytes()),
-        Value::Array(array) => message(out, 5, |out| array_values(out, array)),
+        Value::Array(array) => nested(out, 5, |out| array_values(out, array)),
         // A kind of value newer than this encoder: as text, rather than lost.
         other => present_bytes(out, 1, other.to_string().as_bytes()),
     }
@@ -214,7 +220,7 @@ fn any_value(out: &mut Vec<u8>, value: &Value) {
 fn array_values(out: &mut Vec<u8>, array: &Array) {
     fn each<T>(out: &mut Vec<u8>, values: &[T], write: impl Fn(&mut Vec<u8>, &T)) {
         for value in values {
-            message(out, 1, |out| write(out, value));
+            nested(out, 1, |out| write(out, value));
         }
     }
     match array {
@@ -238,7 +244,7 @@ fn log_record_fields(out: &mut Vec<u8>, record: &SdkLogRecord) {
     unsigned(out, 2, record.severity_number().map_or(0, severity_number));
     bytes(out, 3, record.severity_text().unwrap_or_default().as_bytes());
     if let Some(body) = record.body() {
-        message(out, 5, |out| log_value(out, body));
+        nested(out, 5, |out| log_value(out, body));
     }
     for (key, value) in record.attributes_iter() {
         log_key_value(out, 6, key, value);
@@ -258,9 +264,9 @@ fn severity_number(severity: Severity) -> u64 {
 }
 
 fn log_key_value(out: &mut Vec<u8>, field: u32, key: &Key, value: &LogValue) {
-    message(out, field, |out| {
+    nested(out, field, |out| {
         bytes(out, 1, key.as_str().as_bytes());
-        message(out, 2, |out| log_value(out, value));
+        nested(out, 2, |out| log_value(out, value));
     });
 }
 
@@ -271,12 +277,12 @@ fn log_value(out: &mut Vec<u8>, value: &LogValue) {
         LogValue::Boolean(value) => present_varint(out, 2, u64::from(*value)),
         LogValue::Int(value) => present_varint(out, 3, as_varint(*value)),
         LogValue::Double(value) => present_double(out, 4, *value),
-        LogValue::ListAny(values) => message(out, 5, |out| {
+        LogValue::ListAny(values) => nested(out, 5, |out| {
             for value in values.iter() {
-                message(out, 1, |out| log_value(out, value));
+                nested(out, 1, |out| log_value(out, value));
             }
         }),
-        LogValue::Map(entries) => message(out, 6, |out| {
+        LogValue::Map(entries) => nested(out, 6, |out| {
             for (key, value) in entries.iter() {
                 log_key_value(out, 1, key, value);
             }
@@ -289,7 +295,7 @@ fn log_value(out: &mut Vec<u8>, value: &LogValue) {
 
 #[cfg(test)]
 mod tests {
-    use super::{EncodedResource, logs_request, spans_request};
+    use super::{EncodedItem, EncodedResource, request};
     use opentelemetry::logs::{AnyValue as LogValue, LogRecord as _, Logger as _, LoggerProvider as _, Severity};
     use opentelemetry::trace::{
         Event, Link, SpanContext, SpanId, SpanKind, Status, TraceContextExt as _, TraceFlags, TraceId, TraceState,
@@ -417,7 +423,8 @@ mod tests {
         spans.push(bare);
 
         let resource = resource();
-        let body = spans_request(&EncodedResource::new(&resource), &spans);
+        let items: Vec<EncodedItem> = spans.iter().cloned().map(EncodedItem::span).collect();
+        let body = request(&EncodedResource::new(&resource), &items);
         let decoded = ExportTraceServiceRequest::decode(body.as_slice()).expect("a valid request");
         let expected = ExportTraceServiceRequest {
             resource_spans: group_spans_by_resource_and_scope(spans, &ResourceAttributesWithSchema::from(&resource)),
@@ -503,7 +510,8 @@ mod tests {
         assert!(records.iter().any(|(record, _)| record.trace_context().is_some()));
 
         let resource = resource();
-        let body = logs_request(&EncodedResource::new(&resource), &records);
+        let items: Vec<EncodedItem> = records.iter().map(|(record, scope)| EncodedItem::log(record, scope)).collect();
+        let body = request(&EncodedResource::new(&resource), &items);
         let mut decoded = ExportLogsServiceRequest::decode(body.as_slice()).expect("a valid request");
         let borrowed: Vec<(&SdkLogRecord, &InstrumentationScope)> =
             records.iter().map(|(record, scope)| (record, scope)).collect();
