@@ -314,7 +314,10 @@ fn log_operation(site: &CallSite, outcome: Classification, elapsed: Duration, pa
 /// `0.047862999999999996`): whole nanoseconds divided once, so the result is the double nearest
 /// the exact decimal.
 pub(crate) fn whole_nanoseconds_as_millis(elapsed: Duration) -> f64 {
-    (elapsed.as_secs_f64() * 1e9).round() / 1e6
+    // The nanoseconds as a double are exact below 2^53 (104 days), and need no `round` call.
+    #[allow(clippy::cast_precision_loss, reason = "exact below 2^53 nanoseconds")]
+    let nanos = elapsed.as_nanos() as f64;
+    nanos / 1e6
 }
 
 /// A duration as milliseconds with three decimals (`0.048`, `1500.000`), rounded to the nearest

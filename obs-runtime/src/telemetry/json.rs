@@ -201,10 +201,14 @@ fn push_micros_decimal(line: &mut String, value: f64) -> bool {
 /// machinery, which costs more than the rest of the id lookup).
 fn push_hex(line: &mut String, bytes: &[u8]) {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    for byte in bytes {
-        line.push(char::from(DIGITS[usize::from(byte >> 4)]));
-        line.push(char::from(DIGITS[usize::from(byte & 0xf)]));
+    // Ids are 8 or 16 bytes: written on the stack and appended once.
+    let mut text = [0_u8; 32];
+    for (pair, byte) in text.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = DIGITS[usize::from(byte >> 4)];
+        pair[1] = DIGITS[usize::from(byte & 0xf)];
     }
+    let written = 2 * bytes.len().min(16);
+    line.push_str(std::str::from_utf8(&text[..written]).unwrap_or_default());
 }
 
 /// Appends each field as `,"name":value`; the `message` field is the formatted message.
@@ -359,8 +363,20 @@ fn first_to_escape(bytes: &[u8]) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
-    use super::{push_escaped, push_integer, push_json_string, push_micros_decimal};
+    use super::{push_escaped, push_hex, push_integer, push_json_string, push_micros_decimal};
     use std::fmt::Write as _;
+
+    #[test]
+    fn ids_print_as_w3c_hex() {
+        for trace_id in [0_u128, 1, 0x0af7_6519_16cd_43dd_8448_eb21_1c80_319c, u128::MAX] {
+            let mut out = String::from("x");
+            push_hex(&mut out, &trace_id.to_be_bytes());
+            assert_eq!(out, format!("x{trace_id:032x}"));
+        }
+        let mut out = String::new();
+        push_hex(&mut out, &0xb7ad_6b71_6920_3331_u64.to_be_bytes());
+        assert_eq!(out, "b7ad6b7169203331");
+    }
 
     #[test]
     fn numbers_print_as_fmt_prints_them() {

@@ -8,30 +8,32 @@ pub fn write_rfc3339(out: &mut String, time: SystemTime) {
     let seconds = since_epoch.as_secs();
     let (year, month, day) = civil_from_days(seconds / 86_400);
     let of_day = seconds % 86_400;
-    // Digit by digit: `write!` with widths costs more than the whole date arithmetic.
-    push_digits(out, year, 4);
-    out.push('-');
-    push_digits(out, month, 2);
-    out.push('-');
-    push_digits(out, day, 2);
-    out.push('T');
-    push_digits(out, of_day / 3600, 2);
-    out.push(':');
-    push_digits(out, of_day / 60 % 60, 2);
-    out.push(':');
-    push_digits(out, of_day % 60, 2);
-    out.push('.');
-    push_digits(out, u64::from(since_epoch.subsec_micros()), 6);
-    out.push('Z');
+    // Filled in place and appended once: `write!` with widths, or a `push` per digit, costs more
+    // than the whole date arithmetic.
+    let mut text = *b"0000-00-00T00:00:00.000000Z";
+    fill_digits(&mut text[0..4], year);
+    fill_digits(&mut text[5..7], month);
+    fill_digits(&mut text[8..10], day);
+    fill_digits(&mut text[11..13], of_day / 3600);
+    fill_digits(&mut text[14..16], of_day / 60 % 60);
+    fill_digits(&mut text[17..19], of_day % 60);
+    fill_digits(&mut text[20..26], u64::from(since_epoch.subsec_micros()));
+    out.push_str(std::str::from_utf8(&text).unwrap_or_default());
 }
 
 /// Appends the last `width` decimal digits of `value`, zero-padded.
-pub(crate) fn push_digits(out: &mut String, value: u64, width: u32) {
-    let mut divisor = 10_u64.pow(width - 1);
-    while divisor > 0 {
-        let digit = u8::try_from(value / divisor % 10).unwrap_or(0);
-        out.push(char::from(b'0' + digit));
-        divisor /= 10;
+pub(crate) fn push_digits(out: &mut String, value: u64, width: usize) {
+    let mut text = [b'0'; 20];
+    let width = width.min(text.len());
+    fill_digits(&mut text[..width], value);
+    out.push_str(std::str::from_utf8(&text[..width]).unwrap_or_default());
+}
+
+/// Writes the last `slot.len()` decimal digits of `value` into `slot`, zero-padded.
+fn fill_digits(slot: &mut [u8], mut value: u64) {
+    for byte in slot.iter_mut().rev() {
+        *byte = b'0' + u8::try_from(value % 10).unwrap_or(0);
+        value /= 10;
     }
 }
 
