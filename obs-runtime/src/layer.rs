@@ -220,7 +220,9 @@ impl Record {
         let elapsed = record_observation(&series.site, &self.span, self.started, outcome);
         let fields =
             RequestFields::Layer { method: series.method, route: series.route.unwrap_or(schema::UNMATCHED_ROUTE) };
-        log_request_fields(&fields, outcome, elapsed, &EventParent::of(&self.span));
+        crate::telemetry::call_line::not_offering(|| {
+            log_request_fields(&fields, outcome, elapsed, &EventParent::of(&self.span));
+        });
         // A 405 is the router refusing a method the route does not serve: nothing to annotate.
         if status != Some(405) {
             warn_if_unannotated(series);

@@ -3,9 +3,9 @@
 //! call site, the rest (status, error type, duration) written directly. Visiting ten fields,
 //! escaping each key and formatting the message through `fmt` cost more than the rest of the line.
 //!
-//! The event itself is still emitted with all its fields, for every other layer (the OTLP log
-//! bridge, a service's own layers); only obs's JSON layer reads the call from here, and prints
-//! exactly what it would have printed from the fields (a test compares the two).
+//! The event itself is still emitted with all its fields, for every other layer (a service's own
+//! layers); obs's JSON layer and its log export read the call from here instead, and write exactly
+//! what they would have written from the fields (tests compare the two).
 
 use crate::call::{
     CALL_EVENTS_MODULE, OPERATION_LOG_TARGET, REQUEST_LOG_TARGET, push_milliseconds, push_status_text,
@@ -29,21 +29,29 @@ thread_local! {
     static OFFERED: Cell<Option<OfferedCall>> = const { Cell::new(None) };
 }
 
-/// Withdraws the offer when the event has been dispatched, even if a layer panicked: a stale
-/// offer must never be printed for another event.
-struct Withdraw;
+/// Withdraws the offer when the event has been dispatched, even if a layer panicked, and puts
+/// back the one it replaced: a call observed inside a layer's handling of another call's event
+/// must leave that event's offer as it found it.
+struct Withdraw(Option<OfferedCall>);
 
 impl Drop for Withdraw {
     fn drop(&mut self) {
-        OFFERED.set(None);
+        OFFERED.set(self.0.take());
     }
 }
 
 /// Runs `emit`, which emits `call`'s event, with `call` offered to obs's layers.
 #[inline]
 pub(crate) fn offering(call: OfferedCall, emit: impl FnOnce()) {
-    OFFERED.set(Some(call));
-    let _withdraw = Withdraw;
+    let _withdraw = Withdraw(OFFERED.replace(Some(call)));
+    emit();
+}
+
+/// Runs `emit`, which emits a per-call event no call offers (the request layer's), with no offer
+/// visible: one made for an event being dispatched around it is not this event's.
+#[inline]
+pub(crate) fn not_offering(emit: impl FnOnce()) {
+    let _withdraw = Withdraw(OFFERED.take());
     emit();
 }
 

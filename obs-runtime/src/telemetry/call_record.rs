@@ -56,7 +56,7 @@ impl LogExport {
                     record.add_attribute(Key::from_static_str("rpc.grpc.status_code"), i64::from(code));
                 }
             }
-            Some(operation) => record.add_attribute(Key::from_static_str("operation"), shared(operation)),
+            Some(operation) => record.add_attribute(Key::from_static_str(crate::schema::OPERATION), shared(operation)),
         }
         if let Some(error) = outcome.error_type() {
             record.add_attribute(Key::from_static_str("error.type"), AnyValue::from(error.to_string()));

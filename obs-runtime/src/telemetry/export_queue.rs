@@ -8,8 +8,9 @@
 use crate::telemetry::export_counters::{DropReason, counters};
 use crate::telemetry::otlp_config::Signal;
 use crate::telemetry::worker::{flush_before, join_before, send_before};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TryRecvError, TrySendError, sync_channel};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -26,11 +27,21 @@ const WARNING_INTERVAL: Duration = Duration::from_secs(30);
 
 pub use crate::telemetry::export_counters::EXPORT_LOG_TARGET;
 
+/// How many of an exported batch's items the collector accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Accepted {
+    /// All of them.
+    All,
+    /// All but `rejected` of them (an OTLP partial success), for the collector's `reason`.
+    #[cfg_attr(not(feature = "otlp-http"), allow(dead_code, reason = "read from OTLP/HTTP answers"))]
+    AllBut { rejected: u64, reason: String },
+}
+
 /// Sends one batch; runs on the queue's worker thread only.
 pub trait BatchExporter<T>: Send + 'static {
-    /// Exports `batch`; an error is counted and the batch is dropped (the SDK exporters retry
-    /// transient failures themselves within their timeout).
-    fn export(&mut self, batch: Vec<T>) -> Result<(), String>;
+    /// Exports `batch`; an error is counted and the batch is dropped (exporters retry transient
+    /// failures themselves within their timeout), as are the items a collector rejected.
+    fn export(&mut self, batch: Vec<T>) -> Result<Accepted, String>;
     /// Releases the exporter's connections.
     fn shutdown(&mut self);
 }
@@ -46,6 +57,9 @@ enum Message<T> {
 pub struct ExportQueue<T> {
     sender: SyncSender<Message<T>>,
     signal: Signal,
+    /// Set when a push found the queue full, cleared when the worker takes an item: while set,
+    /// `push_with` drops without preparing the item (a dead collector costs no encoding).
+    full: Arc<AtomicBool>,
     /// `None` once shutdown has begun: a second shutdown has nothing left to do.
     worker: Mutex<Option<JoinHandle<()>>>,
 }
@@ -67,19 +81,36 @@ impl<T: Send + 'static> ExportQueue<T> {
     /// When the operating system refuses a thread.
     pub fn start(signal: Signal, exporter: impl BatchExporter<T>) -> std::io::Result<Self> {
         let (sender, receiver) = sync_channel(QUEUE_CAPACITY);
-        let worker = std::thread::Builder::new()
-            .name(format!("obs-export-{}", signal.as_str()))
-            .spawn(move || run_worker(signal, exporter, &receiver))?;
-        Ok(ExportQueue { sender, signal, worker: Mutex::new(Some(worker)) })
+        let full = Arc::new(AtomicBool::new(false));
+        let worker = {
+            let full = Arc::clone(&full);
+            std::thread::Builder::new()
+                .name(format!("obs-export-{}", signal.as_str()))
+                .spawn(move || run_worker(signal, exporter, &receiver, &full))?
+        };
+        Ok(ExportQueue { sender, signal, full, worker: Mutex::new(Some(worker)) })
     }
 
     /// Queues `item` without ever blocking; counts it as dropped when the queue is full.
     pub fn push(&self, item: T) {
         match self.sender.try_send(Message::Item(item)) {
             Ok(()) => {}
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+            Err(TrySendError::Full(_)) => {
+                self.full.store(true, Ordering::Relaxed);
                 counters(self.signal).add_dropped(DropReason::QueueFull, 1);
             }
+            Err(TrySendError::Disconnected(_)) => counters(self.signal).add_dropped(DropReason::QueueFull, 1),
+        }
+    }
+
+    /// Queues the item `make` prepares, as `push` does; while the queue is known to be full the
+    /// item is counted as dropped without being prepared.
+    #[cfg_attr(not(feature = "otlp-http"), allow(dead_code, reason = "OTLP/HTTP items are encoded first"))]
+    pub fn push_with(&self, make: impl FnOnce() -> T) {
+        if self.full.load(Ordering::Relaxed) {
+            counters(self.signal).add_dropped(DropReason::QueueFull, 1);
+        } else {
+            self.push(make());
         }
     }
 
@@ -102,7 +133,12 @@ impl<T: Send + 'static> ExportQueue<T> {
     }
 }
 
-fn run_worker<T>(signal: Signal, mut exporter: impl BatchExporter<T>, receiver: &Receiver<Message<T>>) {
+fn run_worker<T>(
+    signal: Signal,
+    mut exporter: impl BatchExporter<T>,
+    receiver: &Receiver<Message<T>>,
+    full: &AtomicBool,
+) {
     let counters = counters(signal);
     let mut batch: Vec<T> = Vec::with_capacity(MAX_BATCH);
     let mut warnings = WarningLimiter::new(signal);
@@ -113,8 +149,14 @@ fn run_worker<T>(signal: Signal, mut exporter: impl BatchExporter<T>, receiver: 
         let items = std::mem::replace(batch, Vec::with_capacity(MAX_BATCH));
         let count = items.len();
         match exporter.export(items) {
-            Ok(()) => {
+            Ok(Accepted::All) => {
                 counters.add_exported(count);
+            }
+            Ok(Accepted::AllBut { rejected, reason }) => {
+                let rejected = usize::try_from(rejected).unwrap_or(usize::MAX).min(count);
+                counters.add_exported(count - rejected);
+                counters.add_dropped(DropReason::ExportFailed, rejected);
+                warnings.failed(&format!("the collector rejected {rejected} of {count}: {reason}"));
             }
             Err(error) => {
                 counters.add_dropped(DropReason::ExportFailed, count);
@@ -143,6 +185,10 @@ fn run_worker<T>(signal: Signal, mut exporter: impl BatchExporter<T>, receiver: 
         };
         match message {
             Ok(Message::Item(item)) => {
+                // Read first: the flag's cache line is written only when it changes.
+                if full.load(Ordering::Relaxed) {
+                    full.store(false, Ordering::Relaxed);
+                }
                 if batch.is_empty() {
                     oldest = Instant::now();
                 }
@@ -213,8 +259,6 @@ impl WarningLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicBool, Ordering};
 
     /// Records batches, or fails, or blocks until released.
     struct TestExporter {
@@ -224,7 +268,7 @@ mod tests {
     }
 
     impl BatchExporter<u32> for TestExporter {
-        fn export(&mut self, batch: Vec<u32>) -> Result<(), String> {
+        fn export(&mut self, batch: Vec<u32>) -> Result<Accepted, String> {
             if let Some(release) = &self.release {
                 while !release.load(Ordering::Relaxed) {
                     std::thread::sleep(Duration::from_millis(1));
@@ -234,7 +278,7 @@ mod tests {
                 return Err("refused".into());
             }
             self.batches.lock().unwrap_or_else(PoisonError::into_inner).push(batch);
-            Ok(())
+            Ok(Accepted::All)
         }
 
         fn shutdown(&mut self) {}
@@ -278,6 +322,10 @@ mod tests {
         let dropped = counters(Signal::Logs).dropped(DropReason::QueueFull) - before;
         let dropped = usize::try_from(dropped).expect("small");
         assert!(dropped >= pushed - QUEUE_CAPACITY - MAX_BATCH, "dropped {dropped} of {pushed}");
+        // While the queue is full, items are dropped without being prepared.
+        let before = counters(Signal::Logs).dropped(DropReason::QueueFull);
+        queue.push_with(|| panic!("prepared for a full queue"));
+        assert!(counters(Signal::Logs).dropped(DropReason::QueueFull) > before);
         // A stuck exporter cannot hold shutdown past its deadline.
         assert!(!queue.shutdown(Duration::from_millis(200)));
         release.store(true, Ordering::Relaxed);
@@ -293,6 +341,29 @@ mod tests {
         }
         assert!(queue.flush(Duration::from_secs(60)));
         assert!(counters(Signal::Traces).dropped(DropReason::ExportFailed) - before >= 10);
+        assert!(queue.shutdown(Duration::from_secs(60)));
+    }
+
+    /// Accepts every batch but its first three items, as a collector's partial success says.
+    struct PartlyRejecting;
+
+    impl BatchExporter<u32> for PartlyRejecting {
+        fn export(&mut self, _: Vec<u32>) -> Result<Accepted, String> {
+            Ok(Accepted::AllBut { rejected: 3, reason: "attribute too long".to_owned() })
+        }
+
+        fn shutdown(&mut self) {}
+    }
+
+    #[test]
+    fn items_a_collector_rejects_are_counted_as_failed() {
+        let queue: ExportQueue<u32> = ExportQueue::start(Signal::Metrics, PartlyRejecting).expect("thread");
+        let before = counters(Signal::Metrics).dropped(DropReason::ExportFailed);
+        for item in 0..10 {
+            queue.push(item);
+        }
+        assert!(queue.flush(Duration::from_secs(60)));
+        assert!(counters(Signal::Metrics).dropped(DropReason::ExportFailed) - before >= 3);
         assert!(queue.shutdown(Duration::from_secs(60)));
     }
 }

@@ -6,7 +6,7 @@
 use crate::error::SetupError;
 use crate::metrics::otlp_encode::{self, Times};
 use crate::metrics::{ExpositionFormat, render};
-use crate::telemetry::export_queue::{BatchExporter, ExportQueue};
+use crate::telemetry::export_queue::{Accepted, BatchExporter, ExportQueue};
 use crate::telemetry::otlp::{self, Runner};
 use crate::telemetry::otlp_config::{OtlpProtocol, Signal, SignalExport};
 use crate::telemetry::worker::join_before;
@@ -159,8 +159,9 @@ impl Transport {
             #[cfg(feature = "otlp-http")]
             Transport::Http(export) => {
                 use prost::Message as _;
-                // One attempt: the next push carries the same counts and more.
-                export.post_once(request.encode_to_vec())
+                // One attempt: the next push carries the same counts and more. Pushes are counted
+                // whole, not by data point: a partial success is still a push that arrived.
+                export.post_once(request.encode_to_vec()).map(|_| ())
             }
             #[cfg(feature = "otlp-grpc")]
             Transport::Grpc { client, handle, headers } => {
@@ -174,13 +175,13 @@ impl Transport {
 }
 
 impl BatchExporter<ExportMetricsServiceRequest> for Transport {
-    fn export(&mut self, batch: Vec<ExportMetricsServiceRequest>) -> Result<(), String> {
+    fn export(&mut self, batch: Vec<ExportMetricsServiceRequest>) -> Result<Accepted, String> {
         // Pushes queued while the collector was slow are sent in order (each is a complete
         // picture); the first failure ends the batch, and the queue counts the whole batch lost.
         for request in batch {
             self.send(request)?;
         }
-        Ok(())
+        Ok(Accepted::All)
     }
 
     fn shutdown(&mut self) {}

@@ -1,14 +1,14 @@
-//! OTLP export of spans and log records through the bounded [`ExportQueue`]s: the SDK's exporters
-//! (gRPC or HTTP/protobuf) behind processors that never block the application.
+//! OTLP export of spans and log records through the bounded [`ExportQueue`]s, behind processors
+//! that never block the application: over HTTP/protobuf encoded and posted by obs (`otlp_body`,
+//! `otlp_http`), over gRPC by the SDK's exporters.
 
 use crate::error::SetupError;
-use crate::telemetry::export_queue::{BatchExporter, ExportQueue};
+use crate::telemetry::export_queue::{Accepted, BatchExporter, ExportQueue};
 #[cfg(feature = "otlp-http")]
 use crate::telemetry::otlp_body::EncodedItem;
-use crate::telemetry::otlp_config::{Compression, OtlpProtocol, Signal, SignalExport};
+use crate::telemetry::otlp_config::{OtlpProtocol, Signal, SignalExport};
 use opentelemetry::Context;
 use opentelemetry::InstrumentationScope;
-use opentelemetry_otlp::WithExportConfig as _;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::logs::{LogBatch, LogExporter, LogProcessor, SdkLogRecord};
@@ -68,6 +68,7 @@ pub fn grpc_runtime() -> Result<tokio::runtime::Runtime, SetupError> {
 }
 
 /// Retries are few and short: a batch waiting on retries holds the queue behind it.
+#[cfg(feature = "otlp-grpc")]
 fn retry_policy() -> opentelemetry_otlp::RetryPolicy {
     opentelemetry_otlp::RetryPolicy::recommended()
         .with_max_retries(2)
@@ -130,18 +131,19 @@ pub(crate) fn grpc_channel(settings: &SignalExport, signal: Signal) -> Result<to
 
 /// Builds an exporter of `settings` with `$builder` (`SpanExporter::builder()` or
 /// `LogExporter::builder()`, whose configuration methods are alike but not a shared trait);
-/// for gRPC inside the toolkit's runtime, which tonic needs.
+/// for gRPC inside the toolkit's runtime, which tonic needs. OTLP/HTTP is obs's own
+/// (`EncodedBatches`): only gRPC is built here.
 macro_rules! build_exporter {
     ($builder:expr, $settings:expr, $runner:expr, $signal:expr) => {{
         let (settings, signal): (&SignalExport, Signal) = ($settings, $signal);
-        let compression = match settings.compression {
-            Compression::Gzip => Some(opentelemetry_otlp::Compression::Gzip),
-            Compression::None => None,
-        };
         match (settings.protocol, $runner) {
             #[cfg(feature = "otlp-grpc")]
             (OtlpProtocol::Grpc, Runner::Tokio(handle)) => {
-                use opentelemetry_otlp::WithTonicConfig as _;
+                use opentelemetry_otlp::{WithExportConfig as _, WithTonicConfig as _};
+                let compression = match settings.compression {
+                    crate::telemetry::otlp_config::Compression::Gzip => Some(opentelemetry_otlp::Compression::Gzip),
+                    crate::telemetry::otlp_config::Compression::None => None,
+                };
                 let _entered = handle.enter();
                 let mut builder = $builder
                     .with_tonic()
@@ -159,22 +161,6 @@ macro_rules! build_exporter {
                     .with_channel(grpc_channel(settings, signal)?)
                     .build()
                     .map_err(|error| setup_error(signal, &error))
-            }
-            #[cfg(feature = "otlp-http")]
-            (OtlpProtocol::HttpProtobuf, _) => {
-                use opentelemetry_otlp::WithHttpConfig as _;
-                let mut builder = $builder
-                    .with_http()
-                    .with_http_client(http_client(settings, signal)?)
-                    .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
-                    .with_endpoint(settings.endpoint.clone())
-                    .with_timeout(settings.timeout)
-                    .with_headers(settings.headers.iter().cloned().collect())
-                    .with_retry_policy(retry_policy());
-                if let Some(compression) = compression {
-                    builder = builder.with_compression(compression);
-                }
-                builder.build().map_err(|error| setup_error(signal, &error))
             }
             // Settings name only compiled protocols (checked when read), and gRPC gets a runtime.
             #[allow(unreachable_patterns)]
@@ -197,8 +183,8 @@ struct SpanBatches {
 }
 
 impl BatchExporter<SpanData> for SpanBatches {
-    fn export(&mut self, batch: Vec<SpanData>) -> Result<(), String> {
-        self.runner.block_on(self.exporter.export(batch)).map_err(|error| error.to_string())
+    fn export(&mut self, batch: Vec<SpanData>) -> Result<Accepted, String> {
+        self.runner.block_on(self.exporter.export(batch)).map(|()| Accepted::All).map_err(|error| error.to_string())
     }
 
     fn shutdown(&mut self) {
@@ -212,10 +198,13 @@ struct LogBatches {
 }
 
 impl BatchExporter<(SdkLogRecord, InstrumentationScope)> for LogBatches {
-    fn export(&mut self, batch: Vec<(SdkLogRecord, InstrumentationScope)>) -> Result<(), String> {
+    fn export(&mut self, batch: Vec<(SdkLogRecord, InstrumentationScope)>) -> Result<Accepted, String> {
         let borrowed: Vec<(&SdkLogRecord, &InstrumentationScope)> =
             batch.iter().map(|(record, scope)| (record, scope)).collect();
-        self.runner.block_on(self.exporter.export(LogBatch::new(&borrowed))).map_err(|error| error.to_string())
+        self.runner
+            .block_on(self.exporter.export(LogBatch::new(&borrowed)))
+            .map(|()| Accepted::All)
+            .map_err(|error| error.to_string())
     }
 
     fn shutdown(&mut self) {
@@ -242,7 +231,7 @@ impl EncodedBatches {
 
 #[cfg(feature = "otlp-http")]
 impl BatchExporter<EncodedItem> for EncodedBatches {
-    fn export(&mut self, batch: Vec<EncodedItem>) -> Result<(), String> {
+    fn export(&mut self, batch: Vec<EncodedItem>) -> Result<Accepted, String> {
         self.http.post(crate::telemetry::otlp_body::request(&self.resource, &batch))
     }
 
@@ -318,7 +307,7 @@ impl SpanProcessor for QueuedSpanProcessor {
         if span.span_context.is_sampled() {
             match &self.queue {
                 #[cfg(feature = "otlp-http")]
-                Queue::Encoded(queue) => queue.push(EncodedItem::span(span)),
+                Queue::Encoded(queue) => queue.push_with(|| EncodedItem::span(span)),
                 Queue::Sdk(queue) => queue.push(span),
             }
         }
@@ -366,7 +355,7 @@ impl LogProcessor for QueuedLogProcessor {
     fn emit(&self, record: &mut SdkLogRecord, scope: &InstrumentationScope) {
         match &self.queue {
             #[cfg(feature = "otlp-http")]
-            Queue::Encoded(queue) => queue.push(EncodedItem::log(record, scope)),
+            Queue::Encoded(queue) => queue.push_with(|| EncodedItem::log(record, scope)),
             Queue::Sdk(queue) => queue.push((record.clone(), scope.clone())),
         }
     }

@@ -1,25 +1,33 @@
 //! Posting an encoded OTLP request over HTTP: the collector's URL, the configured headers,
 //! gzip when asked for, and the retries OTLP/HTTP prescribes for a collector that is briefly
-//! unreachable or overloaded, all within the signal's export timeout.
+//! unreachable or overloaded, all within the signal's export timeout. A collector's partial
+//! success (some items rejected) is reported, not taken for a full one.
 
 use crate::error::SetupError;
+use crate::telemetry::export_queue::Accepted;
 use crate::telemetry::otlp::{header_map, http_client};
 use crate::telemetry::otlp_config::{Compression, Signal, SignalExport};
-use std::time::{Duration, Instant};
+use crate::telemetry::otlp_wire::partial_success;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// At most this many attempts after the first: a batch waiting on retries holds the queue
 /// behind it.
 const MAX_RETRIES: u32 = 2;
-/// The wait before the first retry, doubled before each next one.
+/// The wait before the first retry, doubled before each next one (give or take a quarter, so
+/// many instances do not retry in step).
 const FIRST_RETRY_DELAY: Duration = Duration::from_millis(100);
-/// The longest wait between attempts, whatever a `Retry-After` asks.
+/// The longest backoff between attempts; a collector's `Retry-After` may ask for longer, and is
+/// waited for when the export timeout leaves time for it.
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(1);
+/// What obs's exports call themselves, as OTLP exporters should.
+const USER_AGENT: &str = concat!("OTel-OTLP-Exporter-Rust obs-runtime/", env!("CARGO_PKG_VERSION"));
 
 /// One signal's OTLP/HTTP endpoint and how to reach it.
 #[derive(Debug)]
 pub(crate) struct HttpExport {
     client: reqwest::blocking::Client,
     endpoint: String,
+    /// Content type, user agent, gzip's content encoding, then the configured headers (which win).
     headers: http::HeaderMap,
     gzip: bool,
     timeout: Duration,
@@ -39,8 +47,8 @@ enum Retry {
     Never,
     /// After the exporter's own backoff.
     AfterBackoff,
-    /// After the wait the collector asked for (`Retry-After`).
-    After(Duration),
+    /// After at least the wait the collector asked for (`Retry-After`).
+    AtLeast(Duration),
 }
 
 impl Failure {
@@ -48,7 +56,7 @@ impl Failure {
         match self {
             Failure::Network(_) => Retry::AfterBackoff,
             Failure::Status { code, retry_after } => match (code.as_u16(), retry_after) {
-                (429 | 503, Some(asked)) => Retry::After(*asked),
+                (429 | 503, Some(asked)) => Retry::AtLeast(*asked),
                 (429 | 503 | 502 | 504, _) => Retry::AfterBackoff,
                 _ => Retry::Never,
             },
@@ -67,11 +75,19 @@ impl std::fmt::Display for Failure {
 
 impl HttpExport {
     pub(crate) fn new(settings: &SignalExport, signal: Signal) -> Result<Self, SetupError> {
+        let gzip = settings.compression == Compression::Gzip;
+        let mut headers = http::HeaderMap::new();
+        headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/x-protobuf"));
+        headers.insert(http::header::USER_AGENT, http::HeaderValue::from_static(USER_AGENT));
+        if gzip {
+            headers.insert(http::header::CONTENT_ENCODING, http::HeaderValue::from_static("gzip"));
+        }
+        headers.extend(header_map(&settings.headers, signal)?);
         Ok(HttpExport {
             client: http_client(settings, signal)?,
             endpoint: settings.endpoint.clone(),
-            headers: header_map(&settings.headers, signal)?,
-            gzip: settings.compression == Compression::Gzip,
+            headers,
+            gzip,
             timeout: settings.timeout,
         })
     }
@@ -80,8 +96,8 @@ impl HttpExport {
     ///
     /// # Errors
     /// When the collector cannot be reached or answers with an error status.
-    pub(crate) fn post_once(&self, body: Vec<u8>) -> Result<(), String> {
-        let body = self.compressed(body)?;
+    pub(crate) fn post_once(&self, body: Vec<u8>) -> Result<Accepted, String> {
+        let body = bytes::Bytes::from(self.compressed(body)?);
         self.attempt(body, self.timeout).map_err(|failure| failure.to_string())
     }
 
@@ -89,28 +105,28 @@ impl HttpExport {
     ///
     /// # Errors
     /// When the last attempt failed, or the first failure may not be retried.
-    pub(crate) fn post(&self, body: Vec<u8>) -> Result<(), String> {
+    pub(crate) fn post(&self, body: Vec<u8>) -> Result<Accepted, String> {
         let deadline = Instant::now() + self.timeout;
-        let body = self.compressed(body)?;
-        let mut delay = FIRST_RETRY_DELAY;
+        let body = bytes::Bytes::from(self.compressed(body)?);
+        let mut backoff = FIRST_RETRY_DELAY;
         let mut retries = 0;
         loop {
             let remaining = deadline.saturating_duration_since(Instant::now());
             let failure = match self.attempt(body.clone(), remaining) {
-                Ok(()) => return Ok(()),
+                Ok(accepted) => return Ok(accepted),
                 Err(failure) => failure,
             };
             let wait = match failure.retry() {
                 Retry::Never => return Err(failure.to_string()),
-                Retry::AfterBackoff => delay,
-                Retry::After(asked) => asked.min(MAX_RETRY_DELAY),
+                Retry::AfterBackoff => jittered(backoff),
+                Retry::AtLeast(asked) => asked.max(jittered(backoff)),
             };
             if retries == MAX_RETRIES || Instant::now() + wait >= deadline {
                 return Err(failure.to_string());
             }
             std::thread::sleep(wait);
             retries += 1;
-            delay = (delay * 2).min(MAX_RETRY_DELAY);
+            backoff = (backoff * 2).min(MAX_RETRY_DELAY);
         }
     }
 
@@ -122,29 +138,49 @@ impl HttpExport {
         }
     }
 
-    fn attempt(&self, body: Vec<u8>, timeout: Duration) -> Result<(), Failure> {
-        let mut post = self
+    fn attempt(&self, body: bytes::Bytes, timeout: Duration) -> Result<Accepted, Failure> {
+        let response = self
             .client
             .post(self.endpoint.as_str())
             .headers(self.headers.clone())
-            .header(http::header::CONTENT_TYPE, "application/x-protobuf")
-            .timeout(timeout);
-        if self.gzip {
-            post = post.header(http::header::CONTENT_ENCODING, "gzip");
-        }
-        let response = post.body(body).send().map_err(|error| Failure::Network(error.to_string()))?;
+            .timeout(timeout)
+            .body(body)
+            .send()
+            .map_err(|error| Failure::Network(error.to_string()))?;
         let code = response.status();
-        if code.is_success() {
-            return Ok(());
+        if !code.is_success() {
+            let retry_after = response
+                .headers()
+                .get(http::header::RETRY_AFTER)
+                .and_then(|value| value.to_str().ok())
+                .and_then(|value| retry_after(value, SystemTime::now()));
+            return Err(Failure::Status { code, retry_after });
         }
-        let retry_after = response
-            .headers()
-            .get(http::header::RETRY_AFTER)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
-        Err(Failure::Status { code, retry_after })
+        // A body that cannot be read or parsed says nothing against the export: it was accepted.
+        let answer = response.bytes().unwrap_or_default();
+        Ok(match partial_success(&answer) {
+            Some((rejected, reason)) if rejected > 0 => Accepted::AllBut { rejected, reason },
+            _ => Accepted::All,
+        })
     }
+}
+
+/// `delay` give or take a quarter, from the clock's nanoseconds: enough to spread the retries of
+/// many instances, without a random number generator.
+fn jittered(delay: Duration) -> Duration {
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |since| since.subsec_nanos());
+    delay.mul_f64(0.75 + f64::from(nanos % 1000) / 2000.0)
+}
+
+/// How long a `Retry-After` value asks to wait: a number of seconds, or an HTTP date
+/// (`Fri, 31 Dec 1999 23:59:59 GMT`) from `now`; `None` when it is neither.
+fn retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = crate::telemetry::timestamp::parse_http_date(value)?;
+    Some(at.duration_since(now).unwrap_or_default())
 }
 
 /// `body` gzipped, at the fast level: export threads share the service's cores.
@@ -158,6 +194,7 @@ fn gzip_bytes(body: &[u8]) -> std::io::Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::HttpExport;
+    use crate::telemetry::export_queue::Accepted;
     use crate::telemetry::otlp_config::{Compression, OtlpProtocol, Signal, SignalExport, TlsFiles};
     use std::io::{BufRead as _, BufReader, Read as _, Write as _};
     use std::net::TcpListener;
@@ -230,7 +267,7 @@ mod tests {
         let (endpoint, requests) =
             collector(vec![("503 Service Unavailable", ""), ("429 Too Many Requests", "retry-after: 0\r\n")]);
         let result = export(&endpoint, Compression::None, &[]).post(b"spans".to_vec());
-        assert_eq!(result, Ok(()));
+        assert_eq!(result, Ok(Accepted::All));
         let requests = received(&requests);
         assert_eq!(requests.len(), 3, "two retries, then accepted");
         assert!(requests.iter().all(|(_, body)| body == b"spans"), "every attempt carries the whole request");
@@ -252,7 +289,7 @@ mod tests {
         assert_eq!(exporter.post(b"spans".to_vec()), Err("the collector answered 400 Bad Request".to_owned()));
         assert_eq!(received(&requests).len(), 1);
         // The metrics pusher's single attempt: one request, whatever the answer.
-        assert_eq!(exporter.post_once(b"metrics".to_vec()), Ok(()));
+        assert_eq!(exporter.post_once(b"metrics".to_vec()), Ok(Accepted::All));
         assert_eq!(received(&requests).len(), 2);
     }
 
@@ -260,16 +297,58 @@ mod tests {
     fn requests_carry_the_protobuf_type_the_configured_headers_and_gzip() {
         let (endpoint, requests) = collector(vec![]);
         let exporter = export(&endpoint, Compression::Gzip, &[("x-api-key", "secret")]);
-        assert_eq!(exporter.post(b"spans and more spans".to_vec()), Ok(()));
+        assert_eq!(exporter.post(b"spans and more spans".to_vec()), Ok(Accepted::All));
         let requests = received(&requests);
         let (head, body) = &requests[0];
         assert!(head.starts_with("post /v1/traces http/1.1"), "{head}");
-        for header in ["content-type: application/x-protobuf", "content-encoding: gzip", "x-api-key: secret"] {
+        let user_agent = format!("user-agent: otel-otlp-exporter-rust obs-runtime/{}", env!("CARGO_PKG_VERSION"));
+        for header in
+            ["content-type: application/x-protobuf", "content-encoding: gzip", "x-api-key: secret", &user_agent]
+        {
             assert!(head.contains(header), "{header} in {head}");
         }
         let mut unzipped = Vec::new();
         flate2::read::GzDecoder::new(body.as_slice()).read_to_end(&mut unzipped).expect("a gzip body");
         assert_eq!(unzipped, b"spans and more spans");
+    }
+
+    #[test]
+    fn a_partial_success_says_how_many_were_rejected() {
+        let mut answer = Vec::new();
+        crate::telemetry::otlp_wire::message(&mut answer, 1, |partial| {
+            crate::telemetry::otlp_wire::unsigned(partial, 1, 2);
+            crate::telemetry::otlp_wire::bytes(partial, 2, b"attribute too long");
+        });
+        let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
+        let endpoint = format!("http://{}/v1/logs", listener.local_addr().expect("bound"));
+        std::thread::spawn(move || {
+            let Ok((stream, _)) = listener.accept() else { return };
+            let Ok(reading) = stream.try_clone() else { return };
+            let mut reader = BufReader::new(reading);
+            let mut line = String::new();
+            let mut length = 0;
+            while reader.read_line(&mut line).is_ok_and(|read| read > 2) {
+                if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = value.trim().parse().unwrap_or(0);
+                }
+                line.clear();
+            }
+            let _ = reader.read_exact(&mut vec![0; length]);
+            let mut writer = stream;
+            let _ = write!(writer, "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n", answer.len());
+            let _ = writer.write_all(&answer);
+        });
+        let accepted = export(&endpoint, Compression::None, &[]).post(b"records".to_vec());
+        assert_eq!(accepted, Ok(Accepted::AllBut { rejected: 2, reason: "attribute too long".to_owned() }));
+    }
+
+    #[test]
+    fn retry_after_is_seconds_or_an_http_date() {
+        let now = std::time::UNIX_EPOCH + Duration::from_secs(784_111_777);
+        assert_eq!(super::retry_after("30", now), Some(Duration::from_secs(30)));
+        assert_eq!(super::retry_after("Sun, 06 Nov 1994 08:50:07 GMT", now), Some(Duration::from_secs(30)));
+        assert_eq!(super::retry_after("Sun, 06 Nov 1994 08:00:00 GMT", now), Some(Duration::ZERO), "in the past");
+        assert_eq!(super::retry_after("soon", now), None);
     }
 
     #[test]

@@ -93,9 +93,109 @@ pub(crate) fn message(out: &mut Vec<u8>, field: u32, write: impl FnOnce(&mut Vec
     }
 }
 
+/// The `partial_success` of an export response (`Export*ServiceResponse`: field 1, holding the
+/// rejected count in field 1 and the collector's message in field 2): `None` when the response
+/// has none or cannot be read.
+pub(crate) fn partial_success(response: &[u8]) -> Option<(u64, String)> {
+    let mut found = None;
+    for (field, value) in Fields(response) {
+        if let (1, Value::Delimited(partial)) = (field, value?) {
+            let (mut rejected, mut reason) = (0, String::new());
+            for (field, value) in Fields(partial) {
+                match (field, value?) {
+                    (1, Value::Varint(count)) => rejected = count,
+                    (2, Value::Delimited(text)) => reason = String::from_utf8_lossy(text).into_owned(),
+                    _ => {}
+                }
+            }
+            found = Some((rejected, reason));
+        }
+    }
+    found
+}
+
+/// A field's value as read off the wire.
+enum Value<'a> {
+    Varint(u64),
+    Delimited(&'a [u8]),
+    Fixed,
+}
+
+/// The fields of a message, in order; a field that cannot be read ends them with `None`.
+struct Fields<'a>(&'a [u8]);
+
+impl<'a> Iterator for Fields<'a> {
+    type Item = (u32, Option<Value<'a>>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.0.is_empty() {
+            return None;
+        }
+        let Some(key) = read_varint(&mut self.0) else {
+            self.0 = &[];
+            return Some((0, None));
+        };
+        let field = u32::try_from(key >> 3).unwrap_or(0);
+        let value = match key & 7 {
+            0 => read_varint(&mut self.0).map(Value::Varint),
+            1 => self.skip(8),
+            2 => read_varint(&mut self.0).and_then(|length| usize::try_from(length).ok()).and_then(|length| {
+                let (value, rest) = (self.0.get(..length)?, self.0.get(length..)?);
+                self.0 = rest;
+                Some(Value::Delimited(value))
+            }),
+            5 => self.skip(4),
+            _ => None,
+        };
+        if value.is_none() {
+            self.0 = &[];
+        }
+        Some((field, value))
+    }
+}
+
+impl<'a> Fields<'a> {
+    fn skip(&mut self, length: usize) -> Option<Value<'a>> {
+        self.0 = self.0.get(length..)?;
+        Some(Value::Fixed)
+    }
+}
+
+fn read_varint(input: &mut &[u8]) -> Option<u64> {
+    let mut value = 0_u64;
+    for shift in (0..64).step_by(7) {
+        let (&byte, rest) = input.split_first()?;
+        *input = rest;
+        value |= u64::from(byte & 0x7f) << shift;
+        if byte < 0x80 {
+            return Some(value);
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{message, present_bytes, unsigned, varint};
+    use super::{fixed64, message, partial_success, present_bytes, unsigned, varint};
+
+    #[test]
+    fn partial_success_is_read_from_any_export_response() {
+        assert_eq!(partial_success(&[]), None, "an empty response: full success");
+        let mut response = Vec::new();
+        fixed64(&mut response, 9, 7);
+        message(&mut response, 1, |partial| {
+            unsigned(partial, 1, 300);
+            present_bytes(partial, 2, b"too many attributes");
+        });
+        unsigned(&mut response, 5, 1);
+        assert_eq!(partial_success(&response), Some((300, "too many attributes".to_owned())));
+        let mut empty_partial = Vec::new();
+        message(&mut empty_partial, 1, |_| {});
+        assert_eq!(partial_success(&empty_partial), Some((0, String::new())));
+        for garbage in [&[0xff_u8][..], &[0x0a, 0x05, 0x08], &[0x0b]] {
+            assert_eq!(partial_success(garbage), None, "{garbage:?}");
+        }
+    }
 
     #[test]
     fn varints_are_seven_bits_a_byte() {
