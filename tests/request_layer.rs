@@ -119,6 +119,28 @@ async fn not_annotated() -> &'static str {
     "plain"
 }
 
+/// The string fields recorded on spans after their creation, as `field=value`.
+#[derive(Clone, Default)]
+struct RecordedFields(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+impl<S: tracing::Subscriber> obs_runtime::telemetry::tracing_subscriber::Layer<S> for RecordedFields {
+    fn on_record(
+        &self,
+        _: &tracing::span::Id,
+        values: &tracing::span::Record<'_>,
+        _: obs_runtime::telemetry::tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        struct Strings<'a>(&'a mut Vec<String>);
+        impl tracing::field::Visit for Strings<'_> {
+            fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+                self.0.push(format!("{}={value}", field.name()));
+            }
+            fn record_debug(&mut self, _: &tracing::field::Field, _: &dyn std::fmt::Debug) {}
+        }
+        values.record(&mut Strings(&mut self.0.lock().expect("not poisoned")));
+    }
+}
+
 #[test]
 fn a_route_written_differently_or_not_annotated_is_warned_about_once() {
     use axum::routing::get;
@@ -126,7 +148,9 @@ fn a_route_written_differently_or_not_annotated_is_warned_about_once() {
 
     let logs = CapturedLogs::default();
     let writer = logs.clone();
+    let recorded = RecordedFields::default();
     let telemetry = obs_runtime::builder("request-layer", "1.0.0")
+        .with_layer(recorded.clone())
         .with_env(|_| None)
         .log_format(LogFormat::Json)
         .log_filter("info")
@@ -156,4 +180,14 @@ fn a_route_written_differently_or_not_annotated_is_warned_about_once() {
     assert_eq!(unannotated[0]["http.route"], "/plain");
     let requests = lines.iter().filter(|line| line["target"] == "obs::request").count();
     assert_eq!(requests, 4, "every request still recorded once");
+    // The endpoint that adopted the layer's span renamed it as its own annotation says.
+    let recorded = recorded.0.lock().expect("not poisoned").clone();
+    for field in [
+        "otel.name=GET /typo/{id}",
+        "http.route=/typo/{id}",
+        "code.function=annotated_as_another_route",
+        "code.namespace=request_layer",
+    ] {
+        assert_eq!(recorded.iter().filter(|seen| *seen == field).count(), 2, "{field} in {recorded:#?}");
+    }
 }

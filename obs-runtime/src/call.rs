@@ -106,15 +106,22 @@ impl Drop for Call {
 fn adopt(scope: &RequestScope, site: &CallSite) -> Span {
     let span = scope.span();
     if !span.is_disabled() {
+        // Recorded together: each `record` is a pass through every layer.
+        let (function, namespace) = (site.function(), site.module_path());
         // The layer already named it so unless the router's method or route differ.
         if scope.method() != site.method() || scope.matched_route() != Some(site.route()) {
             let name = site.span_name();
-            span.record("otel.name", name.as_str());
-            span.record("http.route", site.route());
+            tracing::record_all!(
+                span,
+                otel.name = name.as_str(),
+                http.route = site.route(),
+                code.function = function,
+                code.namespace = namespace
+            );
             crate::telemetry::json::set_span_name(span, std::borrow::Cow::Owned(name));
+        } else {
+            tracing::record_all!(span, code.function = function, code.namespace = namespace);
         }
-        span.record("code.function", site.function());
-        span.record("code.namespace", site.module_path());
     }
     span.clone()
 }
