@@ -8,7 +8,7 @@
 use crate::telemetry::export_counters::{DropReason, counters};
 use crate::telemetry::otlp_config::Signal;
 use crate::telemetry::worker::{flush_before, join_before, send_before};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TryRecvError, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
@@ -26,6 +26,15 @@ const GATHER_NAP: Duration = Duration::from_millis(5);
 const WARNING_INTERVAL: Duration = Duration::from_secs(30);
 
 pub use crate::telemetry::export_counters::EXPORT_LOG_TARGET;
+
+/// How long a full queue is taken to stay full without trying it again (`push_with`).
+const FULL_FOR_NANOS: u64 = 100_000_000;
+
+/// Nanoseconds on a monotonic clock, for `full_since`.
+fn fullness_clock() -> u64 {
+    static ORIGIN: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    u64::try_from(ORIGIN.get_or_init(Instant::now).elapsed().as_nanos()).unwrap_or(u64::MAX)
+}
 
 /// How many of an exported batch's items the collector accepted.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,9 +66,11 @@ enum Message<T> {
 pub struct ExportQueue<T> {
     sender: SyncSender<Message<T>>,
     signal: Signal,
-    /// Set when a push found the queue full, cleared when the worker takes an item: while set,
-    /// `push_with` drops without preparing the item (a dead collector costs no encoding).
-    full: Arc<AtomicBool>,
+    /// When a push last found the queue full (nanoseconds since `FULLNESS_CLOCK`'s origin, 0 for
+    /// never or since cleared), cleared when the worker takes an item: for `FULL_FOR` after it,
+    /// `push_with` drops without preparing the item (a dead collector costs no encoding). Only
+    /// that long: a push can find the queue full just before the worker empties it.
+    full_since: Arc<AtomicU64>,
     /// `None` once shutdown has begun: a second shutdown has nothing left to do.
     worker: Mutex<Option<JoinHandle<()>>>,
 }
@@ -81,14 +92,14 @@ impl<T: Send + 'static> ExportQueue<T> {
     /// When the operating system refuses a thread.
     pub fn start(signal: Signal, exporter: impl BatchExporter<T>) -> std::io::Result<Self> {
         let (sender, receiver) = sync_channel(QUEUE_CAPACITY);
-        let full = Arc::new(AtomicBool::new(false));
+        let full_since = Arc::new(AtomicU64::new(0));
         let worker = {
-            let full = Arc::clone(&full);
+            let full_since = Arc::clone(&full_since);
             std::thread::Builder::new()
                 .name(format!("obs-export-{}", signal.as_str()))
-                .spawn(move || run_worker(signal, exporter, &receiver, &full))?
+                .spawn(move || run_worker(signal, exporter, &receiver, &full_since))?
         };
-        Ok(ExportQueue { sender, signal, full, worker: Mutex::new(Some(worker)) })
+        Ok(ExportQueue { sender, signal, full_since, worker: Mutex::new(Some(worker)) })
     }
 
     /// Queues `item` without ever blocking; counts it as dropped when the queue is full.
@@ -96,18 +107,19 @@ impl<T: Send + 'static> ExportQueue<T> {
         match self.sender.try_send(Message::Item(item)) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => {
-                self.full.store(true, Ordering::Relaxed);
+                self.full_since.store(fullness_clock().max(1), Ordering::Relaxed);
                 counters(self.signal).add_dropped(DropReason::QueueFull, 1);
             }
             Err(TrySendError::Disconnected(_)) => counters(self.signal).add_dropped(DropReason::QueueFull, 1),
         }
     }
 
-    /// Queues the item `make` prepares, as `push` does; while the queue is known to be full the
+    /// Queues the item `make` prepares, as `push` does; while the queue was just found full the
     /// item is counted as dropped without being prepared.
     #[cfg_attr(not(feature = "otlp-http"), allow(dead_code, reason = "OTLP/HTTP items are encoded first"))]
     pub fn push_with(&self, make: impl FnOnce() -> T) {
-        if self.full.load(Ordering::Relaxed) {
+        let full_since = self.full_since.load(Ordering::Relaxed);
+        if full_since != 0 && fullness_clock().saturating_sub(full_since) < FULL_FOR_NANOS {
             counters(self.signal).add_dropped(DropReason::QueueFull, 1);
         } else {
             self.push(make());
@@ -137,7 +149,7 @@ fn run_worker<T>(
     signal: Signal,
     mut exporter: impl BatchExporter<T>,
     receiver: &Receiver<Message<T>>,
-    full: &AtomicBool,
+    full_since: &AtomicU64,
 ) {
     let counters = counters(signal);
     let mut batch: Vec<T> = Vec::with_capacity(MAX_BATCH);
@@ -185,9 +197,9 @@ fn run_worker<T>(
         };
         match message {
             Ok(Message::Item(item)) => {
-                // Read first: the flag's cache line is written only when it changes.
-                if full.load(Ordering::Relaxed) {
-                    full.store(false, Ordering::Relaxed);
+                // Read first: the cache line is written only when it changes.
+                if full_since.load(Ordering::Relaxed) != 0 {
+                    full_since.store(0, Ordering::Relaxed);
                 }
                 if batch.is_empty() {
                     oldest = Instant::now();
@@ -259,6 +271,7 @@ impl WarningLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::AtomicBool;
 
     /// Records batches, or fails, or blocks until released.
     struct TestExporter {
@@ -322,10 +335,18 @@ mod tests {
         let dropped = counters(Signal::Logs).dropped(DropReason::QueueFull) - before;
         let dropped = usize::try_from(dropped).expect("small");
         assert!(dropped >= pushed - QUEUE_CAPACITY - MAX_BATCH, "dropped {dropped} of {pushed}");
-        // While the queue is full, items are dropped without being prepared.
+        // Just after a push found the queue full, items are dropped without being prepared.
         let before = counters(Signal::Logs).dropped(DropReason::QueueFull);
-        queue.push_with(|| panic!("prepared for a full queue"));
-        assert!(counters(Signal::Logs).dropped(DropReason::QueueFull) > before);
+        queue.push(0);
+        let mut prepared = 0;
+        for _ in 0..100 {
+            queue.push_with(|| {
+                prepared += 1;
+                0
+            });
+        }
+        assert!(prepared < 100, "every item prepared for a full queue");
+        assert!(counters(Signal::Logs).dropped(DropReason::QueueFull) - before >= 101);
         // A stuck exporter cannot hold shutdown past its deadline.
         assert!(!queue.shutdown(Duration::from_millis(200)));
         release.store(true, Ordering::Relaxed);
@@ -364,6 +385,20 @@ mod tests {
         }
         assert!(queue.flush(Duration::from_secs(60)));
         assert!(counters(Signal::Metrics).dropped(DropReason::ExportFailed) - before >= 3);
+        assert!(queue.shutdown(Duration::from_secs(60)));
+    }
+
+    #[test]
+    fn a_fullness_seen_just_before_the_worker_emptied_the_queue_passes() {
+        let batches = Arc::new(Mutex::new(Vec::new()));
+        let exporter = TestExporter { batches: Arc::clone(&batches), fail: false, release: None };
+        let queue = ExportQueue::start(Signal::Traces, exporter).expect("thread");
+        // As if a push had found the queue full and the worker had emptied it right after.
+        queue.full_since.store(fullness_clock().max(1), Ordering::Relaxed);
+        std::thread::sleep(Duration::from_nanos(FULL_FOR_NANOS) + Duration::from_millis(50));
+        queue.push_with(|| 7);
+        assert!(queue.flush(Duration::from_secs(60)));
+        assert_eq!(*batches.lock().expect("lock"), vec![vec![7]], "prepared and exported again");
         assert!(queue.shutdown(Duration::from_secs(60)));
     }
 }
