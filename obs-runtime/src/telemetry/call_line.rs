@@ -154,18 +154,18 @@ fn push_status_error(line: &mut String, error: crate::outcome::ErrorType) {
     }
 }
 
+/// Every kind of call a per-call event describes, for the tests of obs's layers that write from
+/// the call instead of from the event's fields.
 #[cfg(test)]
-mod tests {
+pub(crate) mod every_call {
     use crate::call::{EventParent, log_call, log_call_fields};
     use crate::call_site::{CallSite, CallSiteInfo, Target};
     use crate::outcome::{Classification, ErrorType};
-    use crate::telemetry::json::JsonLayer;
-    use std::sync::{Arc, Mutex, PoisonError};
     use std::time::Duration;
-    use tracing_subscriber::layer::SubscriberExt as _;
 
-    fn site(target: Target) -> CallSite {
-        CallSite::new(CallSiteInfo {
+    fn site(target: Target) -> &'static CallSite {
+        // Leaked: a call site is static, as the macro makes it.
+        Box::leak(Box::new(CallSite::new(CallSiteInfo {
             target,
             function: "get_user",
             function_path: || "demo::get_user::__marker",
@@ -174,8 +174,56 @@ mod tests {
             line: 7,
             doc: "",
             buckets: None,
-        })
+        })))
     }
+
+    /// Emits every call (an endpoint whose route needs escaping and an operation; statuses, 5xx,
+    /// named errors, gRPC codes, panics and cancellations; three durations; the event named to
+    /// `span` and inside it) once from its fields and once offered, and asserts that `written`,
+    /// which takes what the layer under test wrote since it was last called, is alike.
+    pub(crate) fn are_written_alike(span: &tracing::Span, mut written: impl FnMut() -> Vec<String>) {
+        let endpoint = site(Target::Endpoint {
+            method: "GET",
+            route: "/users/{id}/\"quoted\"",
+            success_objective: None,
+            latency_objective: None,
+        });
+        let operation = site(Target::Operation { name: "db.load_user" });
+        let outcomes = [
+            Classification::success(),
+            Classification::status(200),
+            Classification::status(404),
+            Classification::status(503),
+            Classification::error("Timeout"),
+            Classification::from_err::<std::io::Error>(Classification::status(500)),
+            Classification::grpc(0),
+            Classification::grpc(14),
+            Classification::interrupted(ErrorType::Panic),
+            Classification::interrupted(ErrorType::Cancelled),
+        ];
+        let elapsed = [Duration::ZERO, Duration::from_nanos(47_863), Duration::from_nanos(1_500_000_001)];
+        for site in [endpoint, operation] {
+            for outcome in outcomes {
+                for elapsed in elapsed {
+                    for parent in [EventParent::Named(span), EventParent::Entered(span)] {
+                        log_call_fields(site, outcome, elapsed, &parent);
+                        let from_fields = written();
+                        log_call(site, outcome, elapsed, &parent);
+                        let from_call = written();
+                        assert_eq!(from_fields.len(), 1, "{from_fields:?}");
+                        assert_eq!(from_call, from_fields);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::telemetry::json::JsonLayer;
+    use std::sync::{Arc, Mutex, PoisonError};
+    use tracing_subscriber::layer::SubscriberExt as _;
 
     #[derive(Clone, Default)]
     struct Lines(Arc<Mutex<Vec<u8>>>);
@@ -206,27 +254,6 @@ mod tests {
 
     #[test]
     fn call_lines_are_the_lines_their_fields_print() {
-        // Leaked: a call site is static, as the macro makes it.
-        let endpoint: &'static CallSite = Box::leak(Box::new(site(Target::Endpoint {
-            method: "GET",
-            route: "/users/{id}/\"quoted\"",
-            success_objective: None,
-            latency_objective: None,
-        })));
-        let operation: &'static CallSite = Box::leak(Box::new(site(Target::Operation { name: "db.load_user" })));
-        let outcomes = [
-            Classification::success(),
-            Classification::status(200),
-            Classification::status(404),
-            Classification::status(503),
-            Classification::error("Timeout"),
-            Classification::from_err::<std::io::Error>(Classification::status(500)),
-            Classification::grpc(0),
-            Classification::grpc(14),
-            Classification::interrupted(ErrorType::Panic),
-            Classification::interrupted(ErrorType::Cancelled),
-        ];
-        let elapsed = [Duration::ZERO, Duration::from_nanos(47_863), Duration::from_nanos(1_500_000_001)];
         let lines = Lines::default();
         let writer = lines.clone();
         let subscriber = tracing_subscriber::registry()
@@ -234,20 +261,7 @@ mod tests {
             .with(tracing_subscriber::filter::LevelFilter::TRACE);
         tracing::subscriber::with_default(subscriber, || {
             let span = tracing::info_span!("GET /users/{id}");
-            for site in [endpoint, operation] {
-                for outcome in outcomes {
-                    for elapsed in elapsed {
-                        for parent in [EventParent::Named(&span), EventParent::Entered(&span)] {
-                            log_call_fields(site, outcome, elapsed, &parent);
-                            let from_fields = printed(&lines);
-                            log_call(site, outcome, elapsed, &parent);
-                            let from_call = printed(&lines);
-                            assert_eq!(from_fields.len(), 1, "{from_fields:?}");
-                            assert_eq!(from_call, from_fields);
-                        }
-                    }
-                }
-            }
+            super::every_call::are_written_alike(&span, || printed(&lines));
         });
     }
 

@@ -118,9 +118,6 @@ const fn severity_of(level: Level) -> Severity {
 #[cfg(test)]
 mod tests {
     use super::LogExport;
-    use crate::call::{EventParent, log_call, log_call_fields};
-    use crate::call_site::{CallSite, CallSiteInfo, Target};
-    use crate::outcome::{Classification, ErrorType};
     use opentelemetry::InstrumentationScope;
     use opentelemetry::logs::AnyValue;
     use opentelemetry::trace::TracerProvider as _;
@@ -175,42 +172,8 @@ mod tests {
             .collect()
     }
 
-    fn site(target: Target) -> &'static CallSite {
-        // Leaked: a call site is static, as the macro makes it.
-        Box::leak(Box::new(CallSite::new(CallSiteInfo {
-            target,
-            function: "get_user",
-            function_path: || "demo::get_user::__marker",
-            module_path: "demo",
-            file: "src/main.rs",
-            line: 7,
-            doc: "",
-            buckets: None,
-        })))
-    }
-
     #[test]
     fn call_records_are_the_records_the_bridge_makes() {
-        let endpoint = site(Target::Endpoint {
-            method: "GET",
-            route: "/users/{id}/\"quoted\"",
-            success_objective: None,
-            latency_objective: None,
-        });
-        let operation = site(Target::Operation { name: "db.load_user" });
-        let outcomes = [
-            Classification::success(),
-            Classification::status(200),
-            Classification::status(404),
-            Classification::status(503),
-            Classification::error("Timeout"),
-            Classification::from_err::<std::io::Error>(Classification::status(500)),
-            Classification::grpc(0),
-            Classification::grpc(14),
-            Classification::interrupted(ErrorType::Panic),
-            Classification::interrupted(ErrorType::Cancelled),
-        ];
-        let elapsed = [Duration::ZERO, Duration::from_nanos(47_863), Duration::from_nanos(1_500_000_001)];
         let captured = Captured::default();
         let logs = SdkLoggerProvider::builder().with_log_processor(captured.clone()).build();
         let traces = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
@@ -220,20 +183,7 @@ mod tests {
             .with(tracing_subscriber::filter::LevelFilter::TRACE);
         tracing::subscriber::with_default(subscriber, || {
             let span = tracing::info_span!("GET /users/{id}");
-            for site in [endpoint, operation] {
-                for outcome in outcomes {
-                    for elapsed in elapsed {
-                        for parent in [EventParent::Named(&span), EventParent::Entered(&span)] {
-                            log_call_fields(site, outcome, elapsed, &parent);
-                            let bridged = exported(&captured);
-                            log_call(site, outcome, elapsed, &parent);
-                            let from_call = exported(&captured);
-                            assert_eq!(bridged.len(), 1, "{bridged:?}");
-                            assert_eq!(from_call, bridged);
-                        }
-                    }
-                }
-            }
+            crate::telemetry::call_line::every_call::are_written_alike(&span, || exported(&captured));
         });
     }
 }

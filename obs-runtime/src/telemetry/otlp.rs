@@ -248,6 +248,26 @@ enum Queue<T> {
 }
 
 impl<T: Send + 'static> Queue<T> {
+    /// Starts `signal`'s queue: for OTLP/HTTP with obs's encoding and transport, for gRPC with
+    /// the SDK exporter `sdk_batches` makes.
+    #[cfg_attr(not(feature = "otlp-http"), allow(unused_variables, reason = "the resource is encoded by obs for HTTP"))]
+    fn start<B: BatchExporter<T>>(
+        settings: &SignalExport,
+        signal: Signal,
+        resource: &Resource,
+        sdk_batches: impl FnOnce() -> Result<B, SetupError>,
+    ) -> Result<Self, SetupError> {
+        let started = |error: std::io::Error| setup_error(signal, &error);
+        Ok(match settings.protocol {
+            #[cfg(feature = "otlp-http")]
+            OtlpProtocol::HttpProtobuf => Queue::Encoded(
+                ExportQueue::start(signal, EncodedBatches::new(settings, signal, resource)?).map_err(started)?,
+            ),
+            #[allow(unreachable_patterns, reason = "gRPC, or a protocol the settings refuse when not compiled in")]
+            _ => Queue::Sdk(ExportQueue::start(signal, sdk_batches()?).map_err(started)?),
+        })
+    }
+
     fn flush(&self) -> OTelSdkResult {
         let ok = match self {
             #[cfg(feature = "otlp-http")]
@@ -276,22 +296,11 @@ pub struct QueuedSpanProcessor {
 impl QueuedSpanProcessor {
     /// Starts exporting spans as `settings` say, describing them with `resource`.
     pub fn start(settings: &SignalExport, runner: &Runner, resource: &Resource) -> Result<Self, SetupError> {
-        let started = |error: std::io::Error| setup_error(Signal::Traces, &error);
-        let queue = match settings.protocol {
-            #[cfg(feature = "otlp-http")]
-            OtlpProtocol::HttpProtobuf => Queue::Encoded(
-                ExportQueue::start(Signal::Traces, EncodedBatches::new(settings, Signal::Traces, resource)?)
-                    .map_err(started)?,
-            ),
-            _ => {
-                let mut exporter = span_exporter(settings, runner)?;
-                exporter.set_resource(resource);
-                Queue::Sdk(
-                    ExportQueue::start(Signal::Traces, SpanBatches { exporter, runner: runner.clone() })
-                        .map_err(started)?,
-                )
-            }
-        };
+        let queue = Queue::start(settings, Signal::Traces, resource, || {
+            let mut exporter = span_exporter(settings, runner)?;
+            exporter.set_resource(resource);
+            Ok(SpanBatches { exporter, runner: runner.clone() })
+        })?;
         Ok(QueuedSpanProcessor { queue })
     }
 }
@@ -331,22 +340,11 @@ pub struct QueuedLogProcessor {
 impl QueuedLogProcessor {
     /// Starts exporting log records as `settings` say, describing them with `resource`.
     pub fn start(settings: &SignalExport, runner: &Runner, resource: &Resource) -> Result<Self, SetupError> {
-        let started = |error: std::io::Error| setup_error(Signal::Logs, &error);
-        let queue = match settings.protocol {
-            #[cfg(feature = "otlp-http")]
-            OtlpProtocol::HttpProtobuf => Queue::Encoded(
-                ExportQueue::start(Signal::Logs, EncodedBatches::new(settings, Signal::Logs, resource)?)
-                    .map_err(started)?,
-            ),
-            _ => {
-                let mut exporter = log_exporter(settings, runner)?;
-                exporter.set_resource(resource);
-                Queue::Sdk(
-                    ExportQueue::start(Signal::Logs, LogBatches { exporter, runner: runner.clone() })
-                        .map_err(started)?,
-                )
-            }
-        };
+        let queue = Queue::start(settings, Signal::Logs, resource, || {
+            let mut exporter = log_exporter(settings, runner)?;
+            exporter.set_resource(resource);
+            Ok(LogBatches { exporter, runner: runner.clone() })
+        })?;
         Ok(QueuedLogProcessor { queue })
     }
 }
