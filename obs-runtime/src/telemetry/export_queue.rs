@@ -42,7 +42,6 @@ pub enum Accepted {
     /// All of them.
     All,
     /// All but `rejected` of them (an OTLP partial success), for the collector's `reason`.
-    #[cfg_attr(not(feature = "otlp-http"), allow(dead_code, reason = "read from OTLP/HTTP answers"))]
     AllBut { rejected: u64, reason: String },
 }
 
@@ -116,7 +115,6 @@ impl<T: Send + 'static> ExportQueue<T> {
 
     /// Queues the item `make` prepares, as `push` does; while the queue was just found full the
     /// item is counted as dropped without being prepared.
-    #[cfg_attr(not(feature = "otlp-http"), allow(dead_code, reason = "OTLP/HTTP items are encoded first"))]
     pub fn push_with(&self, make: impl FnOnce() -> T) {
         let full_since = self.full_since.load(Ordering::Relaxed);
         if full_since != 0 && fullness_clock().saturating_sub(full_since) < FULL_FOR_NANOS {

@@ -15,14 +15,18 @@ pub(crate) mod line_writer;
 pub(crate) mod metrics_push;
 #[cfg(feature = "_otlp")]
 pub(crate) mod otlp;
-#[cfg(feature = "otlp-http")]
+#[cfg(feature = "_otlp")]
 pub(crate) mod otlp_body;
 pub(crate) mod otlp_config;
+#[cfg(feature = "otlp-grpc")]
+pub(crate) mod otlp_grpc;
 #[cfg(feature = "otlp-http")]
 pub(crate) mod otlp_http;
+#[cfg(feature = "_otlp")]
+pub(crate) mod otlp_retry;
 #[cfg(all(feature = "tls", feature = "_otlp"))]
 pub(crate) mod otlp_tls;
-#[cfg(feature = "otlp-http")]
+#[cfg(feature = "_otlp")]
 pub(crate) mod otlp_wire;
 pub(crate) mod providers;
 pub(crate) mod resource;

@@ -1,24 +1,14 @@
 //! Posting an encoded OTLP request over HTTP: the collector's URL, the configured headers,
 //! gzip when asked for, and the retries OTLP/HTTP prescribes for a collector that is briefly
-//! unreachable or overloaded, all within the signal's export timeout. A collector's partial
-//! success (some items rejected) is reported, not taken for a full one.
+//! unreachable or overloaded (`otlp_retry`), all within the signal's export timeout.
 
 use crate::error::SetupError;
 use crate::telemetry::export_queue::Accepted;
 use crate::telemetry::otlp::{header_map, http_client};
 use crate::telemetry::otlp_config::{Compression, Signal, SignalExport};
-use crate::telemetry::otlp_wire::partial_success;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use crate::telemetry::otlp_retry::{Retry, accepted, with_retries};
+use std::time::{Duration, SystemTime};
 
-/// At most this many attempts after the first: a batch waiting on retries holds the queue
-/// behind it.
-const MAX_RETRIES: u32 = 2;
-/// The wait before the first retry, doubled before each next one (give or take a quarter, so
-/// many instances do not retry in step).
-const FIRST_RETRY_DELAY: Duration = Duration::from_millis(100);
-/// The longest backoff between attempts; a collector's `Retry-After` may ask for longer, and is
-/// waited for when the export timeout leaves time for it.
-const MAX_RETRY_DELAY: Duration = Duration::from_secs(1);
 /// What obs's exports call themselves, as OTLP exporters should.
 const USER_AGENT: &str = concat!("OTel-OTLP-Exporter-Rust obs-runtime/", env!("CARGO_PKG_VERSION"));
 
@@ -40,15 +30,6 @@ enum Failure {
     Network(String),
     /// The collector answered with an error status.
     Status { code: http::StatusCode, retry_after: Option<Duration> },
-}
-
-/// Whether OTLP/HTTP allows another attempt after a failure.
-enum Retry {
-    Never,
-    /// After the exporter's own backoff.
-    AfterBackoff,
-    /// After at least the wait the collector asked for (`Retry-After`).
-    AtLeast(Duration),
 }
 
 impl Failure {
@@ -106,28 +87,10 @@ impl HttpExport {
     /// # Errors
     /// When the last attempt failed, or the first failure may not be retried.
     pub(crate) fn post(&self, body: Vec<u8>) -> Result<Accepted, String> {
-        let deadline = Instant::now() + self.timeout;
         let body = bytes::Bytes::from(self.compressed(body)?);
-        let mut backoff = FIRST_RETRY_DELAY;
-        let mut retries = 0;
-        loop {
-            let remaining = deadline.saturating_duration_since(Instant::now());
-            let failure = match self.attempt(body.clone(), remaining) {
-                Ok(accepted) => return Ok(accepted),
-                Err(failure) => failure,
-            };
-            let wait = match failure.retry() {
-                Retry::Never => return Err(failure.to_string()),
-                Retry::AfterBackoff => jittered(backoff),
-                Retry::AtLeast(asked) => asked.max(jittered(backoff)),
-            };
-            if retries == MAX_RETRIES || Instant::now() + wait >= deadline {
-                return Err(failure.to_string());
-            }
-            std::thread::sleep(wait);
-            retries += 1;
-            backoff = (backoff * 2).min(MAX_RETRY_DELAY);
-        }
+        with_retries(self.timeout, |remaining| {
+            self.attempt(body.clone(), remaining).map_err(|failure| (failure.to_string(), failure.retry()))
+        })
     }
 
     fn compressed(&self, body: Vec<u8>) -> Result<Vec<u8>, String> {
@@ -157,19 +120,8 @@ impl HttpExport {
             return Err(Failure::Status { code, retry_after });
         }
         // A body that cannot be read or parsed says nothing against the export: it was accepted.
-        let answer = response.bytes().unwrap_or_default();
-        Ok(match partial_success(&answer) {
-            Some((rejected, reason)) if rejected > 0 => Accepted::AllBut { rejected, reason },
-            _ => Accepted::All,
-        })
+        Ok(accepted(&response.bytes().unwrap_or_default()))
     }
-}
-
-/// `delay` give or take a quarter, from the clock's nanoseconds: enough to spread the retries of
-/// many instances, without a random number generator.
-fn jittered(delay: Duration) -> Duration {
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |since| since.subsec_nanos());
-    delay.mul_f64(0.75 + f64::from(nanos % 1000) / 2000.0)
 }
 
 /// How long a `Retry-After` value asks to wait: a number of seconds, or an HTTP date
