@@ -65,8 +65,8 @@ enum Message<T> {
 pub struct ExportQueue<T> {
     sender: SyncSender<Message<T>>,
     signal: Signal,
-    /// When a push last found the queue full (nanoseconds since `FULLNESS_CLOCK`'s origin, 0 for
-    /// never or since cleared), cleared when the worker takes an item: for `FULL_FOR` after it,
+    /// When a push last found the queue full (`fullness_clock` nanoseconds, 0 for never or since
+    /// cleared), cleared when the worker takes an item: for `FULL_FOR_NANOS` after it,
     /// `push_with` drops without preparing the item (a dead collector costs no encoding). Only
     /// that long: a push can find the queue full just before the worker empties it.
     full_since: Arc<AtomicU64>,

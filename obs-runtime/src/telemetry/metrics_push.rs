@@ -8,7 +8,7 @@ use crate::metrics::otlp_encode::{self, Times};
 use crate::metrics::{ExpositionFormat, render};
 use crate::telemetry::export_queue::{Accepted, BatchExporter, ExportQueue};
 use crate::telemetry::otlp::{self, Runner};
-use crate::telemetry::otlp_config::{OtlpProtocol, Signal, SignalExport};
+use crate::telemetry::otlp_config::{Signal, SignalExport};
 use crate::telemetry::worker::join_before;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
@@ -66,9 +66,9 @@ impl MetricsPusher {
         runner: &Runner,
         sdk_resource: &opentelemetry_sdk::Resource,
     ) -> Result<Self, SetupError> {
-        let transport = Transport::new(settings, runner)?;
-        let queue = ExportQueue::start(Signal::Metrics, transport)
-            .map_err(|error| otlp::setup_error(Signal::Metrics, &error))?;
+        let pushes = Pushes(otlp::Transport::new(settings, Signal::Metrics, runner)?);
+        let queue =
+            ExportQueue::start(Signal::Metrics, pushes).map_err(|error| otlp::setup_error(Signal::Metrics, &error))?;
         let queue = Arc::new(queue);
         let resource = resource(sdk_resource);
         // Cumulative series count from the process's start, as `process_start_time_seconds` says.
@@ -113,73 +113,17 @@ impl MetricsPusher {
     }
 }
 
-/// Sends one request to the collector.
-enum Transport {
-    #[cfg(feature = "otlp-http")]
-    Http(crate::telemetry::otlp_http::HttpExport),
-    #[cfg(feature = "otlp-grpc")]
-    Grpc {
-        client: opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_client::MetricsServiceClient<
-            tonic::transport::Channel,
-        >,
-        handle: tokio::runtime::Handle,
-        headers: http::HeaderMap,
-    },
-}
+/// Sends each push to the collector, once: the next push carries the same counts and more.
+struct Pushes(otlp::Transport);
 
-impl Transport {
-    fn new(settings: &SignalExport, runner: &Runner) -> Result<Self, SetupError> {
-        match (settings.protocol, runner) {
-            #[cfg(feature = "otlp-http")]
-            (OtlpProtocol::HttpProtobuf, _) => {
-                Ok(Transport::Http(crate::telemetry::otlp_http::HttpExport::new(settings, Signal::Metrics)?))
-            }
-            #[cfg(feature = "otlp-grpc")]
-            (OtlpProtocol::Grpc, Runner::Tokio(handle)) => {
-                use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_client::MetricsServiceClient;
-                let headers = otlp::header_map(&settings.headers, Signal::Metrics)?;
-                let _entered = handle.enter();
-                let mut client = MetricsServiceClient::new(otlp::grpc_channel(settings, Signal::Metrics)?);
-                if settings.compression == crate::telemetry::otlp_config::Compression::Gzip {
-                    client = client.send_compressed(tonic::codec::CompressionEncoding::Gzip);
-                }
-                Ok(Transport::Grpc { client, handle: handle.clone(), headers })
-            }
-            #[allow(unreachable_patterns)]
-            _ => Err(otlp::setup_error(
-                Signal::Metrics,
-                &format!("{} export is not compiled in", settings.protocol.as_str()),
-            )),
-        }
-    }
-
-    #[allow(clippy::needless_pass_by_value, reason = "the gRPC request takes it by value")]
-    fn send(&mut self, request: ExportMetricsServiceRequest) -> Result<(), String> {
-        match self {
-            #[cfg(feature = "otlp-http")]
-            Transport::Http(export) => {
-                use prost::Message as _;
-                // One attempt: the next push carries the same counts and more. Pushes are counted
-                // whole, not by data point: a partial success is still a push that arrived.
-                export.post_once(request.encode_to_vec()).map(|_| ())
-            }
-            #[cfg(feature = "otlp-grpc")]
-            Transport::Grpc { client, handle, headers } => {
-                let mut grpc_request = tonic::Request::new(request);
-                *grpc_request.metadata_mut() = tonic::metadata::MetadataMap::from_headers(headers.clone());
-                let mut client = client.clone();
-                handle.block_on(client.export(grpc_request)).map(|_| ()).map_err(|status| status.to_string())
-            }
-        }
-    }
-}
-
-impl BatchExporter<ExportMetricsServiceRequest> for Transport {
+impl BatchExporter<ExportMetricsServiceRequest> for Pushes {
     fn export(&mut self, batch: Vec<ExportMetricsServiceRequest>) -> Result<Accepted, String> {
         // Pushes queued while the collector was slow are sent in order (each is a complete
         // picture); the first failure ends the batch, and the queue counts the whole batch lost.
         for request in batch {
-            self.send(request)?;
+            use prost::Message as _;
+            // Pushes are counted whole, not by data point: a partial success is a push that arrived.
+            self.0.send_once(request.encode_to_vec())?;
         }
         Ok(Accepted::All)
     }

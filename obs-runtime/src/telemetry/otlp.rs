@@ -91,13 +91,52 @@ pub(crate) fn grpc_channel(settings: &SignalExport, signal: Signal) -> Result<to
     Ok(endpoint.connect_lazy())
 }
 
-/// How one signal's batches are sent.
+/// How one signal's encoded requests are sent: spans', records' and pushed metrics' alike.
 #[derive(Debug)]
-enum Transport {
+pub(crate) enum Transport {
     #[cfg(feature = "otlp-http")]
     Http(crate::telemetry::otlp_http::HttpExport),
     #[cfg(feature = "otlp-grpc")]
     Grpc(crate::telemetry::otlp_grpc::GrpcExport),
+}
+
+impl Transport {
+    /// The transport `settings` name, for `signal`; gRPC's on the toolkit's runtime.
+    pub(crate) fn new(settings: &SignalExport, signal: Signal, runner: &Runner) -> Result<Self, SetupError> {
+        match (settings.protocol, runner) {
+            #[cfg(feature = "otlp-http")]
+            (OtlpProtocol::HttpProtobuf, _) => {
+                Ok(Transport::Http(crate::telemetry::otlp_http::HttpExport::new(settings, signal)?))
+            }
+            #[cfg(feature = "otlp-grpc")]
+            (OtlpProtocol::Grpc, Runner::Tokio(handle)) => {
+                Ok(Transport::Grpc(crate::telemetry::otlp_grpc::GrpcExport::new(settings, signal, handle)?))
+            }
+            // Settings name only compiled protocols (checked when read), and gRPC gets a runtime.
+            #[allow(unreachable_patterns)]
+            _ => Err(setup_error(signal, &format!("{} export is not compiled in", settings.protocol.as_str()))),
+        }
+    }
+
+    /// Sends `body`, an encoded `Export*ServiceRequest`, retrying what OTLP calls transient.
+    pub(crate) fn send(&self, body: Vec<u8>) -> Result<Accepted, String> {
+        match self {
+            #[cfg(feature = "otlp-http")]
+            Transport::Http(http) => http.post(body),
+            #[cfg(feature = "otlp-grpc")]
+            Transport::Grpc(grpc) => grpc.send(body),
+        }
+    }
+
+    /// Sends `body` once.
+    pub(crate) fn send_once(&self, body: Vec<u8>) -> Result<Accepted, String> {
+        match self {
+            #[cfg(feature = "otlp-http")]
+            Transport::Http(http) => http.post_once(body),
+            #[cfg(feature = "otlp-grpc")]
+            Transport::Grpc(grpc) => grpc.send_once(body),
+        }
+    }
 }
 
 /// Batches of encoded spans or records, assembled into one request and sent.
@@ -109,13 +148,7 @@ struct EncodedBatches {
 
 impl BatchExporter<EncodedItem> for EncodedBatches {
     fn export(&mut self, batch: Vec<EncodedItem>) -> Result<Accepted, String> {
-        let body = request(&self.resource, &batch);
-        match &self.transport {
-            #[cfg(feature = "otlp-http")]
-            Transport::Http(http) => http.post(body),
-            #[cfg(feature = "otlp-grpc")]
-            Transport::Grpc(grpc) => grpc.send(body),
-        }
+        self.transport.send(request(&self.resource, &batch))
     }
 
     fn shutdown(&mut self) {}
@@ -128,19 +161,7 @@ fn start_queue(
     runner: &Runner,
     resource: &Resource,
 ) -> Result<ExportQueue<EncodedItem>, SetupError> {
-    let transport = match (settings.protocol, runner) {
-        #[cfg(feature = "otlp-http")]
-        (OtlpProtocol::HttpProtobuf, _) => {
-            Transport::Http(crate::telemetry::otlp_http::HttpExport::new(settings, signal)?)
-        }
-        #[cfg(feature = "otlp-grpc")]
-        (OtlpProtocol::Grpc, Runner::Tokio(handle)) => {
-            Transport::Grpc(crate::telemetry::otlp_grpc::GrpcExport::new(settings, signal, handle)?)
-        }
-        // Settings name only compiled protocols (checked when read), and gRPC gets a runtime.
-        #[allow(unreachable_patterns)]
-        _ => return Err(setup_error(signal, &format!("{} export is not compiled in", settings.protocol.as_str()))),
-    };
+    let transport = Transport::new(settings, signal, runner)?;
     let batches = EncodedBatches { transport, resource: EncodedResource::new(resource) };
     ExportQueue::start(signal, batches).map_err(|error| setup_error(signal, &error))
 }

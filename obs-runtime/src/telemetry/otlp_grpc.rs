@@ -60,6 +60,14 @@ impl GrpcExport {
         })
     }
 
+    /// Sends `body` once.
+    ///
+    /// # Errors
+    /// When the collector cannot be reached or answers with an error status.
+    pub(crate) fn send_once(&self, body: Vec<u8>) -> Result<Accepted, String> {
+        self.attempt(Bytes::from(body), self.timeout).map_err(|status| status.to_string())
+    }
+
     fn attempt(&self, body: Bytes, timeout: Duration) -> Result<Accepted, Status> {
         let mut client = self.client.clone();
         let mut request = tonic::Request::new(body);

@@ -15,6 +15,7 @@ const FIRST_RETRY_DELAY: Duration = Duration::from_millis(100);
 /// The longest backoff between attempts; a collector's `Retry-After` may ask for longer, and is
 /// waited for when the export timeout leaves time for it.
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(1);
+
 /// Whether OTLP allows another attempt after a failure.
 pub(crate) enum Retry {
     Never,
