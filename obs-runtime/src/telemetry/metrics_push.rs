@@ -9,13 +9,14 @@ use crate::metrics::{ExpositionFormat, render};
 use crate::telemetry::export_queue::{Accepted, BatchExporter, ExportQueue};
 use crate::telemetry::otlp::{self, Runner};
 use crate::telemetry::otlp_config::{Signal, SignalExport};
+use crate::telemetry::timestamp::unix_nanos;
 use crate::telemetry::worker::join_before;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use std::sync::Arc;
 use std::sync::mpsc::{RecvTimeoutError, Sender, channel};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 /// Pushes metrics until shut down.
 #[derive(Debug)]
@@ -31,10 +32,6 @@ fn process_start_unix_nanos() -> Option<u64> {
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "a time after the epoch, in range")]
     let nanos = (seconds * 1e9) as u64;
     Some(nanos)
-}
-
-fn unix_nanos(time: SystemTime) -> u64 {
-    time.duration_since(UNIX_EPOCH).map_or(0, |since| u64::try_from(since.as_nanos()).unwrap_or(u64::MAX))
 }
 
 fn any_value(value: &opentelemetry::Value) -> AnyValue {

@@ -8,6 +8,7 @@
 use crate::telemetry::otlp_wire::{
     bytes, fixed32, fixed64, message as nested, present_bytes, present_double, present_varint, unsigned,
 };
+use crate::telemetry::timestamp::unix_nanos;
 use opentelemetry::logs::{AnyValue as LogValue, Severity};
 use opentelemetry::trace::{SpanId, SpanKind, Status};
 use opentelemetry::{Array, InstrumentationScope, Key, KeyValue, StringValue, Value};
@@ -15,7 +16,6 @@ use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::logs::SdkLogRecord;
 use opentelemetry_sdk::trace::SpanData;
 use std::borrow::Cow;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// What every request of one exporter starts its resource's entry with, encoded once.
 #[derive(Debug, Clone, Default)]
@@ -122,10 +122,6 @@ fn scope_fields(out: &mut Vec<u8>, name: &str, scope: &InstrumentationScope) {
     }
 }
 
-fn unix_nanos(time: SystemTime) -> u64 {
-    time.duration_since(UNIX_EPOCH).map_or(0, |since| u64::try_from(since.as_nanos()).unwrap_or(u64::MAX))
-}
-
 /// The `flags` of a span or link: the W3C trace flags, and whether the parent was remote.
 fn span_flags(trace_flags: u8, parent_is_remote: bool) -> u32 {
     const CONTEXT_HAS_IS_REMOTE: u32 = 0x100;
@@ -145,9 +141,7 @@ fn span_fields(out: &mut Vec<u8>, span: &SpanData) {
     unsigned(out, 6, span_kind(&span.span_kind));
     fixed64(out, 7, unix_nanos(span.start_time));
     fixed64(out, 8, unix_nanos(span.end_time));
-    for attribute in &span.attributes {
-        key_value(out, 9, attribute.key.as_str(), &attribute.value);
-    }
+    attributes(out, 9, &span.attributes);
     unsigned(out, 10, u64::from(span.dropped_attributes_count));
     for event in &span.events.events {
         nested(out, 11, |out| {

@@ -21,6 +21,12 @@ pub fn write_rfc3339(out: &mut String, time: SystemTime) {
     out.push_str(std::str::from_utf8(&text).unwrap_or_default());
 }
 
+/// `time` in nanoseconds since the Unix epoch, as OTLP carries times; 0 before it.
+#[cfg(feature = "_otlp")]
+pub(crate) fn unix_nanos(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH).map_or(0, |since| u64::try_from(since.as_nanos()).unwrap_or(u64::MAX))
+}
+
 /// Appends the last `width` decimal digits of `value`, zero-padded.
 pub(crate) fn push_digits(out: &mut String, value: u64, width: usize) {
     let mut text = [b'0'; 20];
