@@ -291,6 +291,7 @@ fn span_expression(observed: &Observed) -> TokenStream {
                     otel.status_code = #rt::__private::tracing::field::Empty,
                     code.function = #rt::__private::CallSite::function(&__OBS_CALL_SITE),
                     code.namespace = ::core::module_path!(),
+                    obs.call = #rt::__private::tracing::field::Empty,
                 )
             };
         }
@@ -311,6 +312,7 @@ fn span_expression(observed: &Observed) -> TokenStream {
             otel.status_code = #rt::__private::tracing::field::Empty,
             code.function = #rt::__private::CallSite::function(&__OBS_CALL_SITE),
             code.namespace = ::core::module_path!(),
+            obs.call = #rt::__private::tracing::field::Empty,
         )
     }
 }

@@ -41,7 +41,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::task::{Context as TaskContext, Poll};
 use tracing::Span;
-use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 /// The layer: see the [module docs](self).
 #[derive(Debug, Clone, Copy, Default)]
@@ -151,6 +150,8 @@ where
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
         let series = route_series(bounded_method(request.method()), matched_path(&request));
+        // The caller's trace is current while the span is made: its parent.
+        let caller = crate::propagation::extract(request.headers()).attach();
         let span = tracing::info_span!(
             target: REQUEST_LOG_TARGET,
             "HTTP request",
@@ -164,8 +165,9 @@ where
             otel.status_code = tracing::field::Empty,
             code.function = tracing::field::Empty,
             code.namespace = tracing::field::Empty,
+            obs.call = tracing::field::Empty,
         );
-        let _ = span.set_parent(crate::propagation::extract(request.headers()));
+        drop(caller);
         crate::telemetry::json::set_span_name(&span, std::borrow::Cow::Borrowed(series.name));
         series.site.started();
         let scope = Arc::new(RequestScope::new(span.clone(), series.method, series.route, Arc::clone(&series.site)));

@@ -22,7 +22,6 @@ use opentelemetry::propagation::{Extractor, Injector, TextMapCompositePropagator
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 use std::sync::OnceLock;
 use std::task::{Context as TaskContext, Poll};
-use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 fn propagator() -> &'static TextMapCompositePropagator {
     static PROPAGATOR: OnceLock<TextMapCompositePropagator> = OnceLock::new();
@@ -97,7 +96,7 @@ pub fn continue_trace<F: Future>(headers: &http::HeaderMap, future: F) -> WithCo
 /// assert!(headers.get("traceparent").is_none());
 /// ```
 pub fn inject(headers: &mut http::HeaderMap) {
-    let context = tracing::Span::current().context();
+    let context = crate::telemetry::call_span::context_of_span(&tracing::Span::current());
     propagator().inject_context(&context, &mut HeaderWriter(headers));
 }
 

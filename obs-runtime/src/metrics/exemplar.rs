@@ -12,7 +12,6 @@
 //! exemplar is never older than the interval while sampled calls keep landing in its bucket.
 
 use crate::clock::Tick;
-use opentelemetry::trace::TraceContextExt;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering, fence};
 use std::sync::{Mutex, OnceLock, PoisonError};
@@ -170,9 +169,8 @@ impl ExemplarSlot {
 /// `ended` is the instant the call ended, from the clock read that timed it: the wall-clock time
 /// is derived from it, so recording an exemplar reads no clock.
 fn sampled_call(span: &tracing::Span, ended: Tick) -> Option<SampledCall> {
-    let context = span.with_subscriber(|(id, dispatch)| tracing_opentelemetry::get_otel_context(id, dispatch))??;
-    let otel_span = context.span();
-    let span_context = otel_span.span_context();
+    let span_context =
+        span.with_subscriber(|(id, dispatch)| crate::telemetry::call_span::span_context_of(id, dispatch))??;
     if !span_context.is_sampled() || !span_context.is_valid() {
         return None;
     }

@@ -4,7 +4,6 @@
 
 use crate::telemetry::line_writer::LineQueue;
 use crate::telemetry::timestamp::{push_digits, write_rfc3339};
-use opentelemetry::trace::TraceContextExt;
 use std::fmt::{self, Write as _};
 use std::io::Write as _;
 use std::sync::OnceLock;
@@ -128,9 +127,7 @@ fn write_span_context(line: &mut String, event: &Event<'_>, dispatch: &Dispatch)
             None => push_json_string(line, span.name()),
         }
     }
-    if let Some(context) = tracing_opentelemetry::get_otel_context(&id, dispatch) {
-        let span_ref = context.span();
-        let span_context = span_ref.span_context();
+    if let Some(span_context) = crate::telemetry::call_span::span_context_of(&id, dispatch) {
         if span_context.is_valid() {
             line.push_str(",\"trace_id\":\"");
             push_hex(line, &span_context.trace_id().to_bytes());

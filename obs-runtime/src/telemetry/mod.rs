@@ -2,6 +2,7 @@
 
 pub(crate) mod call_line;
 pub(crate) mod call_record;
+pub(crate) mod call_span;
 pub(crate) mod config;
 pub(crate) mod directives;
 pub(crate) mod export_counters;
@@ -30,6 +31,7 @@ pub(crate) mod otlp_tls;
 pub(crate) mod otlp_wire;
 pub(crate) mod providers;
 pub(crate) mod resource;
+pub(crate) mod span_fields;
 pub(crate) mod subscriber;
 pub(crate) mod timestamp;
 pub(crate) mod worker;

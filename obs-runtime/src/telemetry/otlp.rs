@@ -170,16 +170,23 @@ fn flushed(ok: bool) -> OTelSdkResult {
     if ok { Ok(()) } else { Err(OTelSdkError::Timeout(crate::telemetry::SHUTDOWN_DEADLINE)) }
 }
 
-/// Hands ended, sampled spans to the export queue.
-#[derive(Debug)]
+/// Hands ended, sampled spans to the export queue: the spans `tracing-opentelemetry` ends
+/// through the SDK, and call spans through [`QueuedSpanProcessor::sink`].
+#[derive(Debug, Clone)]
 pub struct QueuedSpanProcessor {
-    queue: ExportQueue<EncodedItem>,
+    queue: std::sync::Arc<ExportQueue<EncodedItem>>,
 }
 
 impl QueuedSpanProcessor {
     /// Starts exporting spans as `settings` say, describing them with `resource`.
     pub fn start(settings: &SignalExport, runner: &Runner, resource: &Resource) -> Result<Self, SetupError> {
-        Ok(QueuedSpanProcessor { queue: start_queue(settings, Signal::Traces, runner, resource)? })
+        Ok(QueuedSpanProcessor { queue: std::sync::Arc::new(start_queue(settings, Signal::Traces, runner, resource)?) })
+    }
+
+    /// The same queue, for the spans obs ends itself.
+    pub fn sink(&self) -> crate::telemetry::call_span::SpanSink {
+        let processor = self.clone();
+        std::sync::Arc::new(move |span| processor.on_end(span))
     }
 }
 

@@ -18,6 +18,9 @@ pub struct Providers {
     pub tracer: SdkTracerProvider,
     /// Log records, when logs are exported.
     pub logger: Option<SdkLoggerProvider>,
+    /// The span export queue, when spans are exported: call spans go to it directly.
+    #[cfg(feature = "_otlp")]
+    pub span_export: Option<crate::telemetry::otlp::QueuedSpanProcessor>,
     /// The periodic metrics push, when metrics are exported.
     #[cfg(feature = "_otlp")]
     pub metrics: Option<crate::telemetry::metrics_push::MetricsPusher>,
@@ -44,8 +47,12 @@ impl Providers {
                 .any(|signal| signal.protocol == OtlpProtocol::Grpc);
             let runtime = if uses_grpc { Some(otlp::grpc_runtime()?) } else { None };
             let runner = runtime.as_ref().map_or(Runner::Inline, |runtime| Runner::Tokio(runtime.handle().clone()));
-            let tracer = match &otlp.traces {
-                Some(settings) => tracer.with_span_processor(QueuedSpanProcessor::start(settings, &runner, resource)?),
+            let span_export = match &otlp.traces {
+                Some(settings) => Some(QueuedSpanProcessor::start(settings, &runner, resource)?),
+                None => None,
+            };
+            let tracer = match &span_export {
+                Some(processor) => tracer.with_span_processor(processor.clone()),
                 None => tracer,
             };
             let logger = match &otlp.logs {
@@ -66,7 +73,7 @@ impl Providers {
                 )?),
                 None => None,
             };
-            Ok(Providers { tracer: tracer.build(), logger, metrics, runtime, lines: None })
+            Ok(Providers { tracer: tracer.build(), logger, span_export, metrics, runtime, lines: None })
         }
         #[cfg(not(feature = "_otlp"))]
         Ok(Providers { tracer: tracer.build(), logger: None, runtime: None, lines: None })

@@ -5,6 +5,7 @@
 use crate::call::{OPERATION_LOG_TARGET, REQUEST_LOG_TARGET};
 use crate::error::SetupError;
 use crate::telemetry::call_record::LogExport;
+use crate::telemetry::call_span::{CallSpans, OtelSpanMarker, is_call_span};
 use crate::telemetry::config::LogFormat;
 use crate::telemetry::directives::Directives;
 use crate::telemetry::export_counters::EXPORT_LOG_TARGET;
@@ -14,6 +15,7 @@ use crate::telemetry::line_writer::LineQueue;
 use crate::telemetry::otlp_config::OtlpSettings;
 use crate::telemetry::providers::Providers;
 use crate::telemetry::resource;
+use opentelemetry::InstrumentationScope;
 use opentelemetry::trace::TracerProvider as _;
 use tracing::{Dispatch, Metadata, Subscriber};
 use tracing_subscriber::Layer;
@@ -69,6 +71,12 @@ fn is_plumbing(target: &str) -> bool {
     })
 }
 
+/// The per-call event repeats the span's own attributes: copying it into a span event would
+/// double the cost of every traced call for no information.
+fn not_the_call_event(metadata: &Metadata<'_>) -> bool {
+    !(metadata.is_event() && matches!(metadata.target(), REQUEST_LOG_TARGET | OPERATION_LOG_TARGET))
+}
+
 /// A layer of the service's own, added under obs's (see `ObsBuilder::with_layer`).
 pub type UserLayer = Box<dyn Layer<Registry> + Send + Sync + 'static>;
 
@@ -105,19 +113,27 @@ where
         crate::telemetry::set_logs_exported();
     }
 
-    // The per-call event repeats the span's own attributes: copying it into a span event would
-    // double the cost of every traced call for no information.
-    let not_the_call_event = filter_fn(|metadata: &Metadata<'_>| {
-        !(metadata.is_event() && matches!(metadata.target(), REQUEST_LOG_TARGET | OPERATION_LOG_TARGET))
-    });
+    #[cfg(feature = "_otlp")]
+    let call_span_export = providers.span_export.as_ref().map(crate::telemetry::otlp::QueuedSpanProcessor::sink);
+    #[cfg(not(feature = "_otlp"))]
+    let call_span_export = None;
+    let call_spans =
+        CallSpans::new(parts.otlp.sampler.sdk_sampler(), call_span_export, InstrumentationScope::builder("obs").build());
     // Busy/idle time and thread ids cost on every enter and exit and answer no question the
     // duration histogram does not; source location stays, it links a span to its code.
-    let spans = tracing_opentelemetry::layer()
+    let other_spans = tracing_opentelemetry::layer()
         .with_tracer(tracer)
         .with_tracked_inactivity(false)
         .with_threads(false)
         .with_target(false)
-        .with_filter(trace_filter.and(not_the_call_event));
+        .and_then(OtelSpanMarker)
+        .with_filter(trace_filter.and(filter_fn(not_the_call_event)).and(call_spans.outside_filter()));
+    let call_spans = call_spans.with_filter(
+        Directives::parse(&parts.trace_filter.0, parts.trace_filter.1)?
+            .and(filter_fn(not_the_call_event))
+            .and(filter_fn(|metadata| metadata.is_event() || is_call_span(metadata))),
+    );
+    let spans = other_spans.and_then(call_spans);
     // Boxed, not an `Option` of each: a box passes on the dispatcher the JSON layer needs.
     let log_output: Box<dyn Layer<S> + Send + Sync> = match (parts.log_format, parts.log_writer) {
         (LogFormat::Json, Some(writer)) => Box::new(JsonLayer::new(writer)),

@@ -1,0 +1,638 @@
+//! The OpenTelemetry spans of observed calls and of the request layer's requests, made by obs
+//! rather than by `tracing-opentelemetry`.
+//!
+//! A call span is still a `tracing` span (`Span::current()` inside the function, the parent of
+//! the user's spans, the span of the user's events); only its OpenTelemetry side is obs's: ids
+//! and the sampling decision when it is created, its context made current while it is entered
+//! (so `opentelemetry::Context::current()`, and through it `tracing-opentelemetry`, parents the
+//! user's spans on it), and, when sampled and exported, its span data built once at close and
+//! handed to the export queue. `tracing-opentelemetry` keeps every other span; it never sees a
+//! call span. What it did per span (a `SpanBuilder` with a `String` per attribute, an SDK span
+//! behind an `Arc<Mutex<_>>` started on the first enter, a clock read on every exit, the
+//! registry looked up on every enter, exit and record) was more than half of an observed call.
+//!
+//! The exported span is what `tracing-opentelemetry` exported for the same span (attributes,
+//! name, kind, status, events, links, limits; see `span_fields`), with two deliberate
+//! differences: a field recorded again replaces its attribute rather than adding a second one
+//! with the same key, and `otel.name` recorded after the span was entered renames it.
+
+use crate::clock::Tick;
+use crate::telemetry::span_fields::{EventFields, SpanFieldVisitor, SpanUpdates};
+use opentelemetry::trace::{
+    Event, Link, SpanContext, SpanId, SpanKind, Status, TraceContextExt as _, TraceFlags,
+};
+use opentelemetry::{Context, ContextGuard, InstrumentationScope, KeyValue};
+use opentelemetry_sdk::trace::{
+    IdGenerator as _, RandomIdGenerator, Sampler, SamplingDecision, ShouldSample as _, SpanData, SpanEvents, SpanLimits,
+    SpanLinks,
+};
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::sync::{Arc, OnceLock};
+use std::time::SystemTime;
+use tracing::dispatcher::WeakDispatch;
+use tracing::span::{Attributes, Id, Record};
+use tracing::subscriber::Interest;
+use tracing::{Dispatch, Event as TracingEvent, Metadata, Subscriber};
+use tracing_subscriber::layer::{Context as LayerContext, Filter, Layer};
+use tracing_subscriber::registry::{LookupSpan, Registry, SpanRef};
+
+/// The field that marks a span as a call span: declared, never recorded, by the spans
+/// `#[observed]` and `ObsLayer` make (the macro writes the same name).
+pub(crate) const CALL_SPAN_FIELD: &str = "obs.call";
+
+/// Whether `metadata` is a call span's.
+pub(crate) fn is_call_span(metadata: &Metadata<'_>) -> bool {
+    metadata.is_span() && metadata.fields().field(CALL_SPAN_FIELD).is_some()
+}
+
+/// Where the export queue for spans is, when spans are exported.
+pub(crate) type SpanSink = Arc<dyn Fn(SpanData) + Send + Sync>;
+
+/// The OpenTelemetry side of a call span, in its registry extensions until it closes.
+#[derive(Debug)]
+struct CallSpan {
+    /// The parent's context with this span's: what is current while it is entered.
+    context: Context,
+    parent_span_id: SpanId,
+    parent_is_remote: bool,
+    /// Whether the sampler kept it (`RecordAndSample` or `RecordOnly`): only then is its data kept.
+    recording: bool,
+    name: Cow<'static, str>,
+    kind: SpanKind,
+    status: Status,
+    attributes: Vec<KeyValue>,
+    events: Vec<Event>,
+    links: Vec<Link>,
+    start_time: SystemTime,
+    started: Tick,
+    /// When it was last exited: its end, as `tracing-opentelemetry` also ended spans, so a span
+    /// kept alive after its work (a clone moved into a task) does not look longer than it ran.
+    last_exit: Option<Tick>,
+}
+
+impl CallSpan {
+    fn span_context(&self) -> SpanContext {
+        self.context.span().span_context().clone()
+    }
+
+    /// Applies what fields or an event changed: the status only ever moves up (unset, error,
+    /// ok), as the SDK's `set_status` does; a recorded attribute replaces one of the same key.
+    fn update(&mut self, updates: SpanUpdates) {
+        if let Some(name) = updates.name {
+            self.name = name;
+        }
+        if let Some(kind) = updates.kind {
+            self.kind = kind;
+        }
+        if let Some(status) = updates.status {
+            self.raise_status(status);
+        }
+        for attribute in updates.attributes {
+            match self.attributes.iter_mut().find(|existing| existing.key == attribute.key) {
+                Some(existing) => *existing = attribute,
+                None => self.attributes.push(attribute),
+            }
+        }
+    }
+
+    /// The span's source location and fields, as `tracing-opentelemetry` reads them at creation.
+    fn read_fields(&mut self, attributes: &Attributes<'_>) {
+        let metadata = attributes.metadata();
+        let mut updates = SpanUpdates::default();
+        attributes.record(&mut SpanFieldVisitor(&mut updates));
+        self.attributes.reserve(3 + updates.attributes.len());
+        push_location(&mut self.attributes, metadata);
+        self.attributes.append(&mut updates.attributes);
+        if let Some(name) = updates.name {
+            self.name = name;
+        }
+        if let Some(kind) = updates.kind {
+            self.kind = kind;
+        }
+        if let Some(status) = updates.status {
+            self.status = status;
+        }
+    }
+
+    fn raise_status(&mut self, status: Status) {
+        if status > self.status {
+            self.status = status;
+        }
+    }
+
+    /// The span data the SDK would have exported, within the SDK's default limits.
+    fn into_span_data(mut self, scope: &InstrumentationScope) -> SpanData {
+        let limits = SpanLimits::default();
+        let span_context = self.span_context();
+        let dropped_attributes_count = truncate(&mut self.attributes, limits.max_attributes_per_span);
+        let mut events = SpanEvents::default();
+        events.dropped_count = truncate(&mut self.events, limits.max_events_per_span);
+        for event in &mut self.events {
+            event.dropped_attributes_count = truncate(&mut event.attributes, limits.max_attributes_per_event);
+        }
+        events.events = self.events;
+        let mut links = SpanLinks::default();
+        links.dropped_count = truncate(&mut self.links, limits.max_links_per_span);
+        for link in &mut self.links {
+            link.dropped_attributes_count = truncate(&mut link.attributes, limits.max_attributes_per_link);
+        }
+        links.links = self.links;
+        let end_time = self.start_time + self.last_exit.unwrap_or_else(Tick::now).since(self.started);
+        SpanData {
+            span_context,
+            parent_span_id: self.parent_span_id,
+            parent_span_is_remote: self.parent_is_remote,
+            span_kind: self.kind,
+            name: self.name,
+            start_time: self.start_time,
+            end_time,
+            attributes: self.attributes,
+            dropped_attributes_count,
+            events,
+            links,
+            status: self.status,
+            instrumentation_scope: scope.clone(),
+        }
+    }
+}
+
+/// Where a span or event was written: file, module and line.
+fn push_location(attributes: &mut Vec<KeyValue>, metadata: &'static Metadata<'static>) {
+    if let Some(file) = metadata.file() {
+        attributes.push(KeyValue::new("code.file.path", file));
+    }
+    if let Some(module) = metadata.module_path() {
+        attributes.push(KeyValue::new("code.module.name", module));
+    }
+    if let Some(line) = metadata.line() {
+        attributes.push(KeyValue::new("code.line.number", i64::from(line)));
+    }
+}
+
+/// Keeps the first `limit` items; returns how many it dropped.
+fn truncate<T>(items: &mut Vec<T>, limit: u32) -> u32 {
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    let dropped = items.len().saturating_sub(limit);
+    items.truncate(limit);
+    u32::try_from(dropped).unwrap_or(u32::MAX)
+}
+
+thread_local! {
+    /// The contexts made current by entering call spans on this thread, by span: a span can be
+    /// exited out of order (two futures polled alternately on one thread).
+    static ENTERED: RefCell<Vec<(Id, ContextGuard)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The layer that makes the OpenTelemetry side of call spans. Filter it with the trace filter,
+/// and `tracing-opentelemetry` with [`OutsideCallSpans`].
+pub(crate) struct CallSpans {
+    sampler: Sampler,
+    ids: RandomIdGenerator,
+    export: Option<SpanSink>,
+    scope: InstrumentationScope,
+    dispatch: Arc<OnceLock<WeakDispatch>>,
+}
+
+impl CallSpans {
+    /// Call spans sampled by `sampler`, their data handed to `export` when there is one.
+    pub(crate) fn new(sampler: Sampler, export: Option<SpanSink>, scope: InstrumentationScope) -> Self {
+        CallSpans { sampler, ids: RandomIdGenerator::default(), export, scope, dispatch: Arc::default() }
+    }
+
+    /// The filter for `tracing-opentelemetry`'s layer that leaves call spans and their events to
+    /// this one.
+    pub(crate) fn outside_filter(&self) -> OutsideCallSpans {
+        OutsideCallSpans { dispatch: Arc::clone(&self.dispatch) }
+    }
+
+    /// Decides the span's ids and whether it is sampled, as the SDK's tracer does (the built-in
+    /// samplers decide on the parent and the trace id alone), and makes the context its children
+    /// start in. Its fields are read only when its data is kept: sampled, and spans exported.
+    fn start(&self, parent: &Context, attributes: &Attributes<'_>) -> CallSpan {
+        let metadata = attributes.metadata();
+        let (start_time, started) = (opentelemetry::time::now(), Tick::now());
+        let mut span = CallSpan {
+            context: Context::new(),
+            parent_span_id: SpanId::INVALID,
+            parent_is_remote: false,
+            recording: false,
+            name: Cow::Borrowed(metadata.name()),
+            kind: SpanKind::Internal,
+            status: Status::Unset,
+            attributes: Vec::new(),
+            events: Vec::new(),
+            links: Vec::new(),
+            start_time,
+            started,
+            last_exit: None,
+        };
+        if parent.is_telemetry_suppressed() {
+            span.context = parent.with_remote_span_context(SpanContext::empty_context());
+            return span;
+        }
+        let parent_span = parent.span();
+        let parent_context = Some(parent_span.span_context()).filter(|context| context.is_valid());
+        let trace_id = parent_context.map_or_else(|| self.ids.new_trace_id(), SpanContext::trace_id);
+        let span_id = self.ids.new_span_id();
+        let sampling = self.sampler.should_sample(Some(parent), trace_id, &span.name, &span.kind, &[], &[]);
+        let flags = parent_context.map_or_else(TraceFlags::default, SpanContext::trace_flags);
+        let flags = match sampling.decision {
+            SamplingDecision::RecordAndSample => flags.with_sampled(true),
+            SamplingDecision::RecordOnly => flags.with_sampled(false),
+            SamplingDecision::Drop => TraceFlags::default(),
+        };
+        if let Some(parent_context) = parent_context {
+            span.parent_span_id = parent_context.span_id();
+            span.parent_is_remote = parent_context.is_remote();
+        }
+        span.context =
+            parent.with_remote_span_context(SpanContext::new(trace_id, span_id, flags, false, sampling.trace_state));
+        span.recording = sampling.decision != SamplingDecision::Drop && self.export.is_some();
+        if span.recording {
+            span.read_fields(attributes);
+            span.attributes.extend(sampling.attributes);
+        }
+        span
+    }
+
+    /// The context a new span's parent gives it: an explicit parent's, or the current one
+    /// (context activation makes an entered span's context current: a call span's by this layer,
+    /// another span's by `tracing-opentelemetry`).
+    fn parent_context(&self, attributes: &Attributes<'_>) -> Context {
+        match attributes.parent() {
+            Some(parent) => {
+                self.registry_dispatch().and_then(|dispatch| context_of(parent, &dispatch)).unwrap_or_default()
+            }
+            None if attributes.is_contextual() => Context::current(),
+            None => Context::new(),
+        }
+    }
+
+    fn registry_dispatch(&self) -> Option<Dispatch> {
+        self.dispatch.get().and_then(WeakDispatch::upgrade)
+    }
+}
+
+/// The OpenTelemetry context of span `id`: a call span's own, or the one
+/// `tracing-opentelemetry` keeps for any other span; `None` for a span neither exports.
+pub(crate) fn context_of(id: &Id, dispatch: &Dispatch) -> Option<Context> {
+    let call = registry_span(id, dispatch).and_then(|span| span.extensions().get::<CallSpan>().map(|call| call.context.clone()));
+    call.or_else(|| tracing_opentelemetry::get_otel_context(id, dispatch))
+}
+
+/// The span context (trace and span ids, sampled flag) of span `id`, as [`context_of`] finds it.
+pub(crate) fn span_context_of(id: &Id, dispatch: &Dispatch) -> Option<SpanContext> {
+    let call = registry_span(id, dispatch).and_then(|span| span.extensions().get::<CallSpan>().map(CallSpan::span_context));
+    call.or_else(|| tracing_opentelemetry::get_otel_context(id, dispatch).map(|context| context.span().span_context().clone()))
+}
+
+/// The OpenTelemetry context of `span` (see [`context_of`]); empty for a disabled span.
+pub(crate) fn context_of_span(span: &tracing::Span) -> Context {
+    span.with_subscriber(|(id, dispatch)| context_of(id, dispatch)).flatten().unwrap_or_default()
+}
+
+fn registry_span<'a>(id: &Id, dispatch: &'a Dispatch) -> Option<SpanRef<'a, Registry>> {
+    dispatch.downcast_ref::<Registry>().and_then(|registry| registry.span(id))
+}
+
+/// Marks the spans `tracing-opentelemetry` exports, so an event can be given to the nearest
+/// exported span, whichever layer exports it. Layered with `tracing-opentelemetry` under the
+/// same filter.
+pub(crate) struct OtelSpanMarker;
+
+/// The mark [`OtelSpanMarker`] leaves.
+struct OtelSpan;
+
+impl<S> Layer<S> for OtelSpanMarker
+where
+    S: Subscriber + for<'lookup> LookupSpan<'lookup>,
+{
+    fn on_new_span(&self, _: &Attributes<'_>, id: &Id, ctx: LayerContext<'_, S>) {
+        if let Some(span) = ctx.span(id) {
+            span.extensions_mut().insert(OtelSpan);
+        }
+    }
+}
+
+/// Whether the span an event belongs to (its explicit parent, or the current span, or the
+/// nearest of their ancestors either layer exports) is a call span, and which.
+fn owning_call_span(event: &TracingEvent<'_>, dispatch: &Dispatch) -> Option<Id> {
+    let id = match event.parent() {
+        Some(parent) => parent.clone(),
+        None if event.is_contextual() => dispatch.current_span().id()?.clone(),
+        None => return None,
+    };
+    let mut span = registry_span(&id, dispatch)?;
+    loop {
+        {
+            let extensions = span.extensions();
+            if extensions.get::<CallSpan>().is_some() {
+                return Some(span.id());
+            }
+            if extensions.get::<OtelSpan>().is_some() {
+                return None;
+            }
+        }
+        span = span.parent()?;
+    }
+}
+
+/// The filter that keeps call spans, and the events that belong to them, from
+/// `tracing-opentelemetry`.
+pub(crate) struct OutsideCallSpans {
+    dispatch: Arc<OnceLock<WeakDispatch>>,
+}
+
+impl<S> Filter<S> for OutsideCallSpans {
+    fn enabled(&self, metadata: &Metadata<'_>, _: &LayerContext<'_, S>) -> bool {
+        !is_call_span(metadata)
+    }
+
+    fn callsite_enabled(&self, metadata: &'static Metadata<'static>) -> Interest {
+        if is_call_span(metadata) {
+            Interest::never()
+        } else if metadata.is_event() {
+            // Decided per event (by its span), so the dispatcher must ask every time: with
+            // `always`, `tracing-subscriber` skips the pass that `event_enabled` relies on.
+            Interest::sometimes()
+        } else {
+            Interest::always()
+        }
+    }
+
+    fn event_enabled(&self, event: &TracingEvent<'_>, _: &LayerContext<'_, S>) -> bool {
+        let dispatch = self.dispatch.get().and_then(WeakDispatch::upgrade);
+        dispatch.is_none_or(|dispatch| owning_call_span(event, &dispatch).is_none())
+    }
+}
+
+impl<S> Layer<S> for CallSpans
+where
+    S: Subscriber + for<'lookup> LookupSpan<'lookup>,
+{
+    fn on_register_dispatch(&self, dispatch: &Dispatch) {
+        let _ = self.dispatch.set(dispatch.downgrade());
+    }
+
+    fn on_new_span(&self, attributes: &Attributes<'_>, id: &Id, ctx: LayerContext<'_, S>) {
+        let Some(span) = ctx.span(id) else { return };
+        let call = self.start(&self.parent_context(attributes), attributes);
+        span.extensions_mut().insert(call);
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: LayerContext<'_, S>) {
+        let Some(span) = ctx.span(id) else { return };
+        let mut extensions = span.extensions_mut();
+        let Some(call) = extensions.get_mut::<CallSpan>().filter(|call| call.recording) else { return };
+        let mut updates = SpanUpdates::default();
+        values.record(&mut SpanFieldVisitor(&mut updates));
+        call.update(updates);
+    }
+
+    fn on_follows_from(&self, id: &Id, follows: &Id, ctx: LayerContext<'_, S>) {
+        let Some(span) = ctx.span(id) else { return };
+        let Some(dispatch) = self.registry_dispatch() else { return };
+        let Some(follows) = span_context_of(follows, &dispatch) else { return };
+        if let Some(call) = span.extensions_mut().get_mut::<CallSpan>().filter(|call| call.recording) {
+            call.links.push(Link::new(follows, Vec::new(), 0));
+        }
+    }
+
+    fn on_enter(&self, id: &Id, ctx: LayerContext<'_, S>) {
+        let Some(span) = ctx.span(id) else { return };
+        let context = span.extensions().get::<CallSpan>().map(|call| call.context.clone());
+        if let Some(context) = context {
+            let guard = context.attach();
+            ENTERED.with(|entered| entered.borrow_mut().push((id.clone(), guard)));
+        }
+    }
+
+    fn on_exit(&self, id: &Id, ctx: LayerContext<'_, S>) {
+        let guard = ENTERED.with(|entered| {
+            let mut entered = entered.borrow_mut();
+            let position = entered.iter().rposition(|(entered_id, _)| entered_id == id)?;
+            Some(entered.remove(position))
+        });
+        // Dropped outside the borrow: restoring the previous context drops this one's values.
+        drop(guard);
+        if let Some(span) = ctx.span(id) {
+            if let Some(call) = span.extensions_mut().get_mut::<CallSpan>() {
+                call.last_exit = Some(Tick::now());
+            }
+        }
+    }
+
+    fn on_event(&self, event: &TracingEvent<'_>, ctx: LayerContext<'_, S>) {
+        let Some(dispatch) = self.registry_dispatch() else { return };
+        let Some(owner) = owning_call_span(event, &dispatch) else { return };
+        let Some(span) = ctx.span(&owner) else { return };
+        let mut extensions = span.extensions_mut();
+        let Some(call) = extensions.get_mut::<CallSpan>().filter(|call| call.recording) else { return };
+        let metadata = event.metadata();
+        let mut fields = EventFields::new(metadata.level(), metadata.target());
+        event.record(&mut fields);
+        if fields.name.is_empty() {
+            fields.name = Cow::Borrowed(metadata.name());
+        }
+        push_location(&mut fields.attributes, metadata);
+        if *metadata.level() == tracing::Level::ERROR {
+            call.raise_status(Status::error(""));
+        }
+        if let Some(updates) = fields.span_updates {
+            call.update(updates);
+        }
+        call.events.push(Event::new(fields.name, opentelemetry::time::now(), fields.attributes, 0));
+    }
+
+    fn on_close(&self, id: Id, ctx: LayerContext<'_, S>) {
+        let Some(span) = ctx.span(&id) else { return };
+        let Some(call) = span.extensions_mut().remove::<CallSpan>() else { return };
+        if let (true, Some(export)) = (call.recording, &self.export) {
+            export(call.into_span_data(&self.scope));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{CallSpans, OtelSpanMarker, SpanSink};
+    use opentelemetry::trace::{SpanId, TracerProvider as _};
+    use opentelemetry::{Context, InstrumentationScope};
+    use opentelemetry_sdk::error::OTelSdkResult;
+    use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider, SpanData, SpanProcessor};
+    use std::collections::BTreeMap;
+    use std::sync::{Arc, Mutex, PoisonError};
+    use tracing::Level;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::{Layer as _, Registry};
+
+    /// Every ended span, from the SDK or from the call-span layer.
+    #[derive(Debug, Clone, Default)]
+    struct Ended(Arc<Mutex<Vec<SpanData>>>);
+
+    impl Ended {
+        fn push(&self, span: SpanData) {
+            self.0.lock().unwrap_or_else(PoisonError::into_inner).push(span);
+        }
+
+        fn take(&self) -> Vec<SpanData> {
+            std::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner))
+        }
+    }
+
+    impl SpanProcessor for Ended {
+        fn on_start(&self, _: &mut opentelemetry_sdk::trace::Span, _: &Context) {}
+        fn on_end(&self, span: SpanData) {
+            self.push(span);
+        }
+        fn force_flush(&self) -> OTelSdkResult {
+            Ok(())
+        }
+        fn shutdown_with_timeout(&self, _: std::time::Duration) -> OTelSdkResult {
+            Ok(())
+        }
+    }
+
+    fn provider(ended: &Ended, sampler: Sampler) -> SdkTracerProvider {
+        SdkTracerProvider::builder().with_sampler(sampler).with_span_processor(ended.clone()).build()
+    }
+
+    fn otel_layer<S>(provider: &SdkTracerProvider) -> impl tracing_subscriber::Layer<S>
+    where
+        S: tracing::Subscriber + for<'lookup> tracing_subscriber::registry::LookupSpan<'lookup>,
+    {
+        tracing_opentelemetry::layer()
+            .with_tracer(provider.tracer("obs"))
+            .with_tracked_inactivity(false)
+            .with_threads(false)
+            .with_target(false)
+    }
+
+    /// Spans as `tracing-opentelemetry` alone makes them: every span through the SDK.
+    fn through_tracing_opentelemetry(sampler: Sampler, scenario: impl FnOnce()) -> Vec<SpanData> {
+        let ended = Ended::default();
+        let provider = provider(&ended, sampler);
+        tracing::subscriber::with_default(Registry::default().with(otel_layer(&provider)), scenario);
+        ended.take()
+    }
+
+    /// Spans as obs makes them: call spans by [`CallSpans`], the others by `tracing-opentelemetry`.
+    fn through_call_spans(sampler: Sampler, scenario: impl FnOnce()) -> Vec<SpanData> {
+        let ended = Ended::default();
+        let provider = provider(&ended, sampler.clone());
+        let sink_ended = ended.clone();
+        let sink: SpanSink = Arc::new(move |span| sink_ended.push(span));
+        let call_spans = CallSpans::new(sampler, Some(sink), InstrumentationScope::builder("obs").build());
+        let outside = call_spans.outside_filter();
+        let call_spans = call_spans.with_filter(tracing_subscriber::filter::filter_fn(|metadata| {
+            metadata.is_event() || super::is_call_span(metadata)
+        }));
+        let subscriber =
+            Registry::default().with(otel_layer(&provider).and_then(OtelSpanMarker).with_filter(outside)).with(call_spans);
+        tracing::subscriber::with_default(subscriber, scenario);
+        ended.take()
+    }
+
+    #[derive(Debug)]
+    struct LookupError(std::io::Error);
+
+    impl std::fmt::Display for LookupError {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("lookup failed")
+        }
+    }
+
+    impl std::error::Error for LookupError {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    /// An endpoint call span with an operation inside, the user's own span and events between
+    /// them: what an observed handler makes.
+    fn handler() {
+        let endpoint = tracing::info_span!(
+            "GET /users/{id}",
+            otel.kind = "server",
+            http.request.method = "GET",
+            http.route = "/users/{id}",
+            http.response.status_code = tracing::field::Empty,
+            error.r#type = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
+            code.function = "get_user",
+            code.namespace = "demo",
+            obs.call = tracing::field::Empty,
+        );
+        endpoint.in_scope(|| {
+            tracing::info!(user = 7_i64, cached = false, ratio = 0.5, big = u64::MAX, name = "ann", "looked up");
+            let user_span = tracing::info_span!("render", template = "user.html");
+            user_span.in_scope(|| tracing::warn!(bytes = 512_i64, "rendered"));
+            let operation = tracing::info_span!(
+                "load_user",
+                otel.kind = "internal",
+                error.r#type = tracing::field::Empty,
+                otel.status_code = tracing::field::Empty,
+                code.function = "load_user",
+                code.namespace = "demo::store",
+                obs.call = tracing::field::Empty,
+            );
+            operation.in_scope(|| {
+                let error = LookupError(std::io::Error::other("disk gone"));
+                tracing::error!(error = &error as &(dyn std::error::Error + 'static), "load failed");
+                tracing::event!(Level::WARN, error = "retrying");
+            });
+            operation.record("error.type", tracing::field::display("LookupError"));
+            operation.record("otel.status_code", "error");
+            drop(operation);
+            tracing::info!(debug = ?Some(3), "{} done", "lookup");
+        });
+        endpoint.record("http.response.status_code", 500_i64);
+        endpoint.record("error.type", "ApiError");
+        endpoint.record("otel.status_code", "error");
+    }
+
+    /// A span as the comparison sees it: everything but ids and times, with its parent by name.
+    fn comparable(spans: &[SpanData]) -> BTreeMap<String, String> {
+        let names: std::collections::HashMap<SpanId, &str> = spans.iter().map(|span| (span.span_context.span_id(), &*span.name)).collect();
+        assert!(spans.iter().all(|span| span.span_context.trace_id() == spans[0].span_context.trace_id()), "one trace");
+        spans
+            .iter()
+            .map(|span| {
+                let events: Vec<_> = span
+                    .events
+                    .iter()
+                    .map(|event| (event.name.clone(), event.attributes.clone(), event.dropped_attributes_count))
+                    .collect();
+                let described = format!(
+                    "parent={:?} remote={} kind={:?} attributes={:?} dropped={} events={events:?} dropped_events={} links={} status={:?} scope={:?} flags={:?} state={:?}",
+                    names.get(&span.parent_span_id),
+                    span.parent_span_is_remote,
+                    span.span_kind,
+                    span.attributes,
+                    span.dropped_attributes_count,
+                    span.events.dropped_count,
+                    span.links.len(),
+                    span.status,
+                    span.instrumentation_scope,
+                    span.span_context.trace_flags(),
+                    span.span_context.trace_state(),
+                );
+                (span.name.to_string(), described)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn call_spans_export_what_tracing_opentelemetry_exported() {
+        let sampler = || Sampler::ParentBased(Box::new(Sampler::AlwaysOn));
+        let expected = through_tracing_opentelemetry(sampler(), handler);
+        let actual = through_call_spans(sampler(), handler);
+        assert_eq!(expected.len(), 3, "{expected:#?}");
+        let (expected, actual) = (comparable(&expected), comparable(&actual));
+        for (name, described) in &expected {
+            assert_eq!(actual.get(name), Some(described), "{name}");
+        }
+        assert_eq!(actual.len(), expected.len());
+    }
+}
