@@ -35,7 +35,7 @@ use tracing::span::{Attributes, Id, Record};
 use tracing::subscriber::Interest;
 use tracing::{Dispatch, Event as TracingEvent, Metadata, Subscriber};
 use tracing_subscriber::layer::{Context as LayerContext, Filter, Layer};
-use tracing_subscriber::registry::{LookupSpan, Registry, SpanRef};
+use tracing_subscriber::registry::{Extensions, LookupSpan, Registry, SpanRef};
 
 /// The field that marks a span as a call span: declared, never recorded, by the spans
 /// `#[observed]` and `ObsLayer` make (the macro writes the same name).
@@ -64,11 +64,9 @@ struct CallSpan {
     attributes: Vec<KeyValue>,
     events: Vec<Event>,
     links: Vec<Link>,
+    /// When it started, by the wall clock when its data is kept, and by the call clock.
     start_time: SystemTime,
     started: Tick,
-    /// When it was last exited: its end, as `tracing-opentelemetry` also ended spans, so a span
-    /// kept alive after its work (a clone moved into a task) does not look longer than it ran.
-    last_exit: Option<Tick>,
 }
 
 impl CallSpan {
@@ -138,7 +136,9 @@ impl CallSpan {
             link.dropped_attributes_count = truncate(&mut link.attributes, limits.max_attributes_per_link);
         }
         links.links = self.links;
-        let end_time = self.start_time + self.last_exit.unwrap_or_else(Tick::now).since(self.started);
+        // Ended when closed, as the call or request that made it is done with it: not at its last
+        // exit, as `tracing-opentelemetry` did, which costs a lookup and a clock read per exit.
+        let end_time = self.start_time + Tick::now().since(self.started);
         SpanData {
             span_context,
             parent_span_id: self.parent_span_id,
@@ -211,7 +211,7 @@ impl CallSpans {
     /// start in. Its fields are read only when its data is kept: sampled, and spans exported.
     fn start(&self, parent: &Context, attributes: &Attributes<'_>) -> CallSpan {
         let metadata = attributes.metadata();
-        let (start_time, started) = (opentelemetry::time::now(), Tick::now());
+        let started = Tick::now();
         let mut span = CallSpan {
             context: Context::new(),
             parent_span_id: SpanId::INVALID,
@@ -223,9 +223,8 @@ impl CallSpans {
             attributes: Vec::new(),
             events: Vec::new(),
             links: Vec::new(),
-            start_time,
+            start_time: SystemTime::UNIX_EPOCH,
             started,
-            last_exit: None,
         };
         if parent.is_telemetry_suppressed() {
             span.context = parent.with_remote_span_context(SpanContext::empty_context());
@@ -250,6 +249,8 @@ impl CallSpans {
             parent.with_remote_span_context(SpanContext::new(trace_id, span_id, flags, false, sampling.trace_state));
         span.recording = sampling.decision != SamplingDecision::Drop && self.export.is_some();
         if span.recording {
+            // The wall clock only for spans whose times are exported.
+            span.start_time = opentelemetry::time::now();
             span.read_fields(attributes);
             span.attributes.extend(sampling.attributes);
         }
@@ -283,8 +284,18 @@ pub(crate) fn context_of(id: &Id, dispatch: &Dispatch) -> Option<Context> {
 
 /// The span context (trace and span ids, sampled flag) of span `id`, as [`context_of`] finds it.
 pub(crate) fn span_context_of(id: &Id, dispatch: &Dispatch) -> Option<SpanContext> {
-    let call = registry_span(id, dispatch).and_then(|span| span.extensions().get::<CallSpan>().map(CallSpan::span_context));
-    call.or_else(|| tracing_opentelemetry::get_otel_context(id, dispatch).map(|context| context.span().span_context().clone()))
+    let call = registry_span(id, dispatch).and_then(|span| own_span_context(&span.extensions()));
+    call.or_else(|| other_span_context(id, dispatch))
+}
+
+/// A call span's span context, from its extensions: for a caller that holds them already.
+pub(crate) fn own_span_context(extensions: &Extensions<'_>) -> Option<SpanContext> {
+    extensions.get::<CallSpan>().map(CallSpan::span_context)
+}
+
+/// The span context `tracing-opentelemetry` keeps for span `id`, when it is not a call span.
+pub(crate) fn other_span_context(id: &Id, dispatch: &Dispatch) -> Option<SpanContext> {
+    tracing_opentelemetry::get_otel_context(id, dispatch).map(|context| context.span().span_context().clone())
 }
 
 /// The OpenTelemetry context of `span` (see [`context_of`]); empty for a disabled span.
@@ -408,7 +419,7 @@ where
         }
     }
 
-    fn on_exit(&self, id: &Id, ctx: LayerContext<'_, S>) {
+    fn on_exit(&self, id: &Id, _: LayerContext<'_, S>) {
         let guard = ENTERED.with(|entered| {
             let mut entered = entered.borrow_mut();
             let position = entered.iter().rposition(|(entered_id, _)| entered_id == id)?;
@@ -416,11 +427,6 @@ where
         });
         // Dropped outside the borrow: restoring the previous context drops this one's values.
         drop(guard);
-        if let Some(span) = ctx.span(id) {
-            if let Some(call) = span.extensions_mut().get_mut::<CallSpan>() {
-                call.last_exit = Some(Tick::now());
-            }
-        }
     }
 
     fn on_event(&self, event: &TracingEvent<'_>, ctx: LayerContext<'_, S>) {

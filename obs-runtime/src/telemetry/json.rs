@@ -8,6 +8,7 @@ use std::fmt::{self, Write as _};
 use std::io::Write as _;
 use std::sync::OnceLock;
 use std::time::SystemTime;
+use crate::telemetry::call_span;
 use tracing::dispatcher::WeakDispatch;
 use tracing::field::{Field, Visit};
 use tracing::{Dispatch, Event, Subscriber};
@@ -120,21 +121,23 @@ fn write_span_context(line: &mut String, event: &Event<'_>, dispatch: &Dispatch)
         None => None,
     };
     let Some(id) = id else { return };
-    if let Some(span) = dispatch.downcast_ref::<Registry>().and_then(|registry| registry.span(&id)) {
+    // One lookup for the name and, for a call span, the ids.
+    let own_span_context = dispatch.downcast_ref::<Registry>().and_then(|registry| registry.span(&id)).and_then(|span| {
+        let extensions = span.extensions();
         line.push_str(",\"span\":");
-        match span.extensions().get::<SpanName>() {
+        match extensions.get::<SpanName>() {
             Some(SpanName(name)) => push_json_string(line, name),
             None => push_json_string(line, span.name()),
         }
-    }
-    if let Some(span_context) = crate::telemetry::call_span::span_context_of(&id, dispatch) {
-        if span_context.is_valid() {
-            line.push_str(",\"trace_id\":\"");
-            push_hex(line, &span_context.trace_id().to_bytes());
-            line.push_str("\",\"span_id\":\"");
-            push_hex(line, &span_context.span_id().to_bytes());
-            line.push('"');
-        }
+        call_span::own_span_context(&extensions)
+    });
+    let span_context = own_span_context.or_else(|| call_span::other_span_context(&id, dispatch));
+    if let Some(span_context) = span_context.filter(opentelemetry::trace::SpanContext::is_valid) {
+        line.push_str(",\"trace_id\":\"");
+        push_hex(line, &span_context.trace_id().to_bytes());
+        line.push_str("\",\"span_id\":\"");
+        push_hex(line, &span_context.span_id().to_bytes());
+        line.push('"');
     }
 }
 

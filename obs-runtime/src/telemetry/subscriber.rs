@@ -151,16 +151,21 @@ where
         ),
     };
     // Exported log records are exactly the printed lines, minus the exporter's own plumbing.
-    // Without a logs endpoint the layer stays, filtered to nothing: a `None` layer in this stack
-    // would enable every span and event at every level, and make each disabled call site pay
-    // for building them.
-    let export_filter = if logger_provider.is_some() {
-        Directives::parse(&parts.log_filter.0, parts.log_filter.1)?
-    } else {
-        Directives::parse("off", "no logs endpoint")?
+    // Without a logs endpoint there is no export layer at all (boxed with the output, which
+    // passes on the dispatcher): a `None` layer would enable every span and event at every
+    // level, and one filtered to nothing still looks up every span on every enter and exit.
+    let logs: Box<dyn Layer<S> + Send + Sync> = match logger_provider.as_ref() {
+        Some(logger_provider) => {
+            let export_filter = Directives::parse(&parts.log_filter.0, parts.log_filter.1)?;
+            Box::new(
+                log_output
+                    .with_filter(log_filter)
+                    .and_then(LogExport::new(logger_provider).with_filter(export_filter.and(NotPlumbing))),
+            )
+        }
+        None => Box::new(log_output.with_filter(log_filter)),
     };
-    let exported_logs = logger_provider.as_ref().map(LogExport::new).with_filter(export_filter.and(NotPlumbing));
-    let layers = spans.and_then(log_output.with_filter(log_filter)).and_then(exported_logs);
+    let layers = spans.and_then(logs);
     Ok((layers, providers))
 }
 
