@@ -57,6 +57,7 @@ mod request_scope;
 /// Every metric, label and label-value name users query: see [`obs_schema`].
 pub use obs_schema as schema;
 mod setup;
+mod span_ext;
 pub mod telemetry;
 
 pub use call::OPERATION_LOG_TARGET;
@@ -67,6 +68,7 @@ pub use error::{DuplicateClaim, SetupError};
 pub use objectives::{DEFAULT_LATENCY_TARGET, DEFAULT_LATENCY_THRESHOLD_SECONDS, DEFAULT_SUCCESS_TARGET, Objectives};
 pub use obs_macros::observed;
 pub use outcome::{Classification, ErrorType, GrpcCode, Outcome};
+pub use span_ext::SpanExt;
 pub use schema::DEFAULT_BUCKETS;
 pub use setup::{LocalTelemetry, ObsBuilder, builder};
 pub use telemetry::otlp_config::OtlpProtocol;

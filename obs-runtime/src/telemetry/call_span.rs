@@ -303,6 +303,23 @@ pub(crate) fn context_of_span(span: &tracing::Span) -> Context {
     span.with_subscriber(|(id, dispatch)| context_of(id, dispatch)).flatten().unwrap_or_default()
 }
 
+/// Sets an attribute on `span`'s OpenTelemetry span: a call span's own (when its data is
+/// kept), or through `tracing-opentelemetry` for any other span.
+pub(crate) fn set_attribute_of_span(span: &tracing::Span, attribute: KeyValue) {
+    let attribute = span.with_subscriber(|(id, dispatch)| {
+        let span = registry_span(id, dispatch)?;
+        let mut extensions = span.extensions_mut();
+        let Some(call) = extensions.get_mut::<CallSpan>() else { return Some(attribute) };
+        if call.recording {
+            call.update(SpanUpdates { attributes: vec![attribute], ..SpanUpdates::default() });
+        }
+        None
+    });
+    if let Some(Some(attribute)) = attribute {
+        tracing_opentelemetry::OpenTelemetrySpanExt::set_attribute(span, attribute.key, attribute.value);
+    }
+}
+
 fn registry_span<'a>(id: &Id, dispatch: &'a Dispatch) -> Option<SpanRef<'a, Registry>> {
     dispatch.downcast_ref::<Registry>().and_then(|registry| registry.span(id))
 }
@@ -629,16 +646,106 @@ mod tests {
             .collect()
     }
 
+    fn assert_exported_alike(sampler: impl Fn() -> Sampler, scenario: fn()) -> Vec<SpanData> {
+        let expected = through_tracing_opentelemetry(sampler(), scenario);
+        let actual = through_call_spans(sampler(), scenario);
+        let (expected_spans, actual_spans) = (comparable(&expected), comparable(&actual));
+        for (name, described) in &expected_spans {
+            assert_eq!(actual_spans.get(name), Some(described), "{name}");
+        }
+        assert_eq!(actual_spans.len(), expected_spans.len(), "{actual_spans:#?}");
+        actual
+    }
+
+    fn parent_based_always_on() -> Sampler {
+        Sampler::ParentBased(Box::new(Sampler::AlwaysOn))
+    }
+
     #[test]
     fn call_spans_export_what_tracing_opentelemetry_exported() {
-        let sampler = || Sampler::ParentBased(Box::new(Sampler::AlwaysOn));
-        let expected = through_tracing_opentelemetry(sampler(), handler);
-        let actual = through_call_spans(sampler(), handler);
-        assert_eq!(expected.len(), 3, "{expected:#?}");
-        let (expected, actual) = (comparable(&expected), comparable(&actual));
-        for (name, described) in &expected {
-            assert_eq!(actual.get(name), Some(described), "{name}");
-        }
-        assert_eq!(actual.len(), expected.len());
+        let spans = assert_exported_alike(parent_based_always_on, handler);
+        assert_eq!(spans.len(), 3, "{spans:#?}");
+    }
+
+    /// A background job's span around an observed operation: the user's span is the call's
+    /// parent, and keeps none of the call's events.
+    fn job() {
+        let job = tracing::info_span!("nightly job", batch = 3_i64);
+        job.in_scope(|| {
+            tracing::info!("job started");
+            handler();
+        });
+    }
+
+    #[test]
+    fn call_spans_nest_under_the_users_spans_as_before() {
+        let spans = assert_exported_alike(parent_based_always_on, job);
+        assert_eq!(spans.len(), 4, "{spans:#?}");
+    }
+
+    /// A request continuing a caller's sampled trace.
+    fn continued() {
+        use opentelemetry::trace::{SpanContext, TraceContextExt as _, TraceFlags, TraceId, TraceState};
+        let caller = SpanContext::new(
+            TraceId::from(0x0af7_651916cd_43dd_8448_eb211c80319c_u128),
+            SpanId::from(0xb7ad_6b71_6920_3331_u64),
+            TraceFlags::SAMPLED,
+            true,
+            TraceState::default(),
+        );
+        let _attached = Context::new().with_remote_span_context(caller).attach();
+        handler();
+    }
+
+    #[test]
+    fn call_spans_continue_a_callers_trace_as_before() {
+        let spans = assert_exported_alike(
+            || Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(0.0))),
+            continued,
+        );
+        assert_eq!(spans.len(), 3, "the caller's decision is kept: {spans:#?}");
+        let endpoint = spans.iter().find(|span| span.name == "GET /users/{id}").expect("endpoint");
+        assert_eq!(endpoint.span_context.trace_id().to_string(), "0af7651916cd43dd8448eb211c80319c");
+        assert_eq!(endpoint.parent_span_id.to_string(), "b7ad6b7169203331");
+        assert!(endpoint.parent_span_is_remote);
+    }
+
+    #[test]
+    fn unsampled_call_spans_export_nothing_but_keep_their_ids() {
+        let spans = through_call_spans(Sampler::AlwaysOff, || {
+            let span = tracing::info_span!("GET /health", obs.call = tracing::field::Empty);
+            let context = crate::span_ext::SpanExt::otel_context(&span);
+            use opentelemetry::trace::TraceContextExt as _;
+            assert!(context.span().span_context().is_valid(), "ids for the log lines");
+            assert!(!context.span().span_context().is_sampled());
+        });
+        assert!(spans.is_empty(), "{spans:#?}");
+    }
+
+    #[test]
+    fn a_recorded_field_replaces_its_attribute_and_a_late_name_renames() {
+        let spans = through_call_spans(parent_based_always_on(), || {
+            let span = tracing::info_span!(
+                "GET /users/{id}",
+                otel.name = "GET /users/{id}",
+                http.route = "/users/{id}",
+                obs.call = tracing::field::Empty,
+            );
+            span.in_scope(|| {
+                span.record("http.route", "/users/{user_id}");
+                span.record("otel.name", "GET /users/{user_id}");
+                crate::span_ext::SpanExt::set_otel_attribute(&span, "tenant", "acme");
+                crate::span_ext::SpanExt::set_otel_attribute(&span, "tenant", "globex");
+            });
+        });
+        let [span] = spans.as_slice() else { panic!("{spans:#?}") };
+        assert_eq!(span.name, "GET /users/{user_id}");
+        let value = |key: &str| {
+            let values: Vec<_> = span.attributes.iter().filter(|kv| kv.key.as_str() == key).collect();
+            assert_eq!(values.len(), 1, "{key} once: {:?}", span.attributes);
+            values[0].value.to_string()
+        };
+        assert_eq!(value("http.route"), "/users/{user_id}");
+        assert_eq!(value("tenant"), "globex");
     }
 }

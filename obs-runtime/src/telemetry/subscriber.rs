@@ -165,7 +165,7 @@ where
         }
         None => Box::new(log_output.with_filter(log_filter)),
     };
-    let layers = spans.and_then(logs);
+    let layers = logs.and_then(spans);
     Ok((layers, providers))
 }
 
