@@ -68,9 +68,9 @@ pub use error::{DuplicateClaim, SetupError};
 pub use objectives::{DEFAULT_LATENCY_TARGET, DEFAULT_LATENCY_THRESHOLD_SECONDS, DEFAULT_SUCCESS_TARGET, Objectives};
 pub use obs_macros::observed;
 pub use outcome::{Classification, ErrorType, GrpcCode, Outcome};
-pub use span_ext::SpanExt;
 pub use schema::DEFAULT_BUCKETS;
 pub use setup::{LocalTelemetry, ObsBuilder, builder};
+pub use span_ext::SpanExt;
 pub use telemetry::otlp_config::OtlpProtocol;
 pub use telemetry::{LogFormat, ObsGuard};
 

@@ -18,13 +18,11 @@
 
 use crate::clock::Tick;
 use crate::telemetry::span_fields::{EventFields, SpanFieldVisitor, SpanUpdates};
-use opentelemetry::trace::{
-    Event, Link, SpanContext, SpanId, SpanKind, Status, TraceContextExt as _, TraceFlags,
-};
+use opentelemetry::trace::{Event, Link, SpanContext, SpanId, SpanKind, Status, TraceContextExt as _, TraceFlags};
 use opentelemetry::{Context, ContextGuard, InstrumentationScope, KeyValue};
 use opentelemetry_sdk::trace::{
-    IdGenerator as _, RandomIdGenerator, Sampler, SamplingDecision, ShouldSample as _, SpanData, SpanEvents, SpanLimits,
-    SpanLinks,
+    IdGenerator as _, RandomIdGenerator, Sampler, SamplingDecision, ShouldSample as _, SpanData, SpanEvents,
+    SpanLimits, SpanLinks,
 };
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -278,7 +276,8 @@ impl CallSpans {
 /// The OpenTelemetry context of span `id`: a call span's own, or the one
 /// `tracing-opentelemetry` keeps for any other span; `None` for a span neither exports.
 pub(crate) fn context_of(id: &Id, dispatch: &Dispatch) -> Option<Context> {
-    let call = registry_span(id, dispatch).and_then(|span| span.extensions().get::<CallSpan>().map(|call| call.context.clone()));
+    let call = registry_span(id, dispatch)
+        .and_then(|span| span.extensions().get::<CallSpan>().map(|call| call.context.clone()));
     call.or_else(|| tracing_opentelemetry::get_otel_context(id, dispatch))
 }
 
@@ -453,7 +452,7 @@ where
         let mut extensions = span.extensions_mut();
         let Some(call) = extensions.get_mut::<CallSpan>().filter(|call| call.recording) else { return };
         let metadata = event.metadata();
-        let mut fields = EventFields::new(metadata.level(), metadata.target());
+        let mut fields = EventFields::new(*metadata.level(), metadata.target());
         event.record(&mut fields);
         if fields.name.is_empty() {
             fields.name = Cow::Borrowed(metadata.name());
@@ -551,8 +550,9 @@ mod tests {
         let call_spans = call_spans.with_filter(tracing_subscriber::filter::filter_fn(|metadata| {
             metadata.is_event() || super::is_call_span(metadata)
         }));
-        let subscriber =
-            Registry::default().with(otel_layer(&provider).and_then(OtelSpanMarker).with_filter(outside)).with(call_spans);
+        let subscriber = Registry::default()
+            .with(otel_layer(&provider).and_then(OtelSpanMarker).with_filter(outside))
+            .with(call_spans);
         tracing::subscriber::with_default(subscriber, scenario);
         ended.take()
     }
@@ -617,7 +617,8 @@ mod tests {
 
     /// A span as the comparison sees it: everything but ids and times, with its parent by name.
     fn comparable(spans: &[SpanData]) -> BTreeMap<String, String> {
-        let names: std::collections::HashMap<SpanId, &str> = spans.iter().map(|span| (span.span_context.span_id(), &*span.name)).collect();
+        let names: std::collections::HashMap<SpanId, &str> =
+            spans.iter().map(|span| (span.span_context.span_id(), &*span.name)).collect();
         assert!(spans.iter().all(|span| span.span_context.trace_id() == spans[0].span_context.trace_id()), "one trace");
         spans
             .iter()
@@ -687,7 +688,7 @@ mod tests {
     fn continued() {
         use opentelemetry::trace::{SpanContext, TraceContextExt as _, TraceFlags, TraceId, TraceState};
         let caller = SpanContext::new(
-            TraceId::from(0x0af7_651916cd_43dd_8448_eb211c80319c_u128),
+            TraceId::from(0x0af7_6519_16cd_43dd_8448_eb21_1c80_319c_u128),
             SpanId::from(0xb7ad_6b71_6920_3331_u64),
             TraceFlags::SAMPLED,
             true,
@@ -699,10 +700,8 @@ mod tests {
 
     #[test]
     fn call_spans_continue_a_callers_trace_as_before() {
-        let spans = assert_exported_alike(
-            || Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(0.0))),
-            continued,
-        );
+        let spans =
+            assert_exported_alike(|| Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(0.0))), continued);
         assert_eq!(spans.len(), 3, "the caller's decision is kept: {spans:#?}");
         let endpoint = spans.iter().find(|span| span.name == "GET /users/{id}").expect("endpoint");
         assert_eq!(endpoint.span_context.trace_id().to_string(), "0af7651916cd43dd8448eb211c80319c");
@@ -713,9 +712,9 @@ mod tests {
     #[test]
     fn unsampled_call_spans_export_nothing_but_keep_their_ids() {
         let spans = through_call_spans(Sampler::AlwaysOff, || {
+            use opentelemetry::trace::TraceContextExt as _;
             let span = tracing::info_span!("GET /health", obs.call = tracing::field::Empty);
             let context = crate::span_ext::SpanExt::otel_context(&span);
-            use opentelemetry::trace::TraceContextExt as _;
             assert!(context.span().span_context().is_valid(), "ids for the log lines");
             assert!(!context.span().span_context().is_sampled());
         });

@@ -2,13 +2,13 @@
 //! fields, the enclosing span's name, and the OpenTelemetry trace and span ids that link the line
 //! to its trace.
 
+use crate::telemetry::call_span;
 use crate::telemetry::line_writer::LineQueue;
 use crate::telemetry::timestamp::{push_digits, write_rfc3339};
 use std::fmt::{self, Write as _};
 use std::io::Write as _;
 use std::sync::OnceLock;
 use std::time::SystemTime;
-use crate::telemetry::call_span;
 use tracing::dispatcher::WeakDispatch;
 use tracing::field::{Field, Visit};
 use tracing::{Dispatch, Event, Subscriber};
@@ -122,15 +122,16 @@ fn write_span_context(line: &mut String, event: &Event<'_>, dispatch: &Dispatch)
     };
     let Some(id) = id else { return };
     // One lookup for the name and, for a call span, the ids.
-    let own_span_context = dispatch.downcast_ref::<Registry>().and_then(|registry| registry.span(&id)).and_then(|span| {
-        let extensions = span.extensions();
-        line.push_str(",\"span\":");
-        match extensions.get::<SpanName>() {
-            Some(SpanName(name)) => push_json_string(line, name),
-            None => push_json_string(line, span.name()),
-        }
-        call_span::own_span_context(&extensions)
-    });
+    let own_span_context =
+        dispatch.downcast_ref::<Registry>().and_then(|registry| registry.span(&id)).and_then(|span| {
+            let extensions = span.extensions();
+            line.push_str(",\"span\":");
+            match extensions.get::<SpanName>() {
+                Some(SpanName(name)) => push_json_string(line, name),
+                None => push_json_string(line, span.name()),
+            }
+            call_span::own_span_context(&extensions)
+        });
     let span_context = own_span_context.or_else(|| call_span::other_span_context(&id, dispatch));
     if let Some(span_context) = span_context.filter(opentelemetry::trace::SpanContext::is_valid) {
         line.push_str(",\"trace_id\":\"");

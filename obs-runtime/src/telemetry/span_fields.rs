@@ -126,7 +126,7 @@ pub(crate) struct EventFields {
 
 impl EventFields {
     /// An event with the level and target attributes every event carries first.
-    pub(crate) fn new(level: &tracing::Level, target: &'static str) -> Self {
+    pub(crate) fn new(level: tracing::Level, target: &'static str) -> Self {
         EventFields {
             name: Cow::Borrowed(""),
             attributes: vec![KeyValue::new("level", level.as_str()), KeyValue::new("target", target)],

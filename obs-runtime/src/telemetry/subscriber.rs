@@ -117,8 +117,11 @@ where
     let call_span_export = providers.span_export.as_ref().map(crate::telemetry::otlp::QueuedSpanProcessor::sink);
     #[cfg(not(feature = "_otlp"))]
     let call_span_export = None;
-    let call_spans =
-        CallSpans::new(parts.otlp.sampler.sdk_sampler(), call_span_export, InstrumentationScope::builder("obs").build());
+    let call_spans = CallSpans::new(
+        parts.otlp.sampler.sdk_sampler(),
+        call_span_export,
+        InstrumentationScope::builder("obs").build(),
+    );
     // Busy/idle time and thread ids cost on every enter and exit and answer no question the
     // duration histogram does not; source location stays, it links a span to its code.
     let other_spans = tracing_opentelemetry::layer()
