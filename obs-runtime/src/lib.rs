@@ -76,7 +76,8 @@ pub use telemetry::{LogFormat, ObsGuard};
 
 /// The OpenTelemetry crates obs is built on, re-exported so code that touches them (a custom
 /// sampler, span attributes, the context) names the same versions: one `opentelemetry` in the
-/// dependency tree.
+/// dependency tree. `tracing-opentelemetry` exports every span but those of `#[observed]` calls
+/// and `ObsLayer` requests, which obs exports itself: reach those through [`SpanExt`].
 ///
 /// ```
 /// use obs_runtime::otel::opentelemetry::trace::TraceContextExt;

@@ -30,8 +30,8 @@ pub trait SpanExt {
     /// propagation or OpenTelemetry APIs; empty when the span is not exported.
     fn otel_context(&self) -> Context;
 
-    /// Adds an attribute to the exported span, or replaces the one with the same key; nothing
-    /// when the span is not exported or not sampled.
+    /// Adds an attribute to the exported span (on an observed call's span, replacing the one with
+    /// the same key); nothing when the span is not exported or not sampled.
     fn set_otel_attribute(&self, key: impl Into<Key>, value: impl Into<Value>);
 }
 

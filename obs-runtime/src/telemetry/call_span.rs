@@ -12,9 +12,15 @@
 //! registry looked up on every enter, exit and record) was more than half of an observed call.
 //!
 //! The exported span is what `tracing-opentelemetry` exported for the same span (attributes,
-//! name, kind, status, events, links, limits; see `span_fields`), with two deliberate
+//! name, kind, status, events, links, limits; see `span_fields`), with three deliberate
 //! differences: a field recorded again replaces its attribute rather than adding a second one
-//! with the same key, and `otel.name` recorded after the span was entered renames it.
+//! with the same key; `otel.name` recorded after the span was entered renames it; and it ends
+//! when it closes (when the call or request is done with it), not at its last exit.
+//!
+//! `tracing-opentelemetry` cannot see a call span: a span created with a call span as its
+//! explicit `parent:` becomes a root there, and a `follows_from` to a call span adds no link.
+//! Spans created inside the call (the usual way, `.instrument(info_span!(..))` included) are
+//! its children, through the current context.
 
 use crate::clock::Tick;
 use crate::telemetry::span_fields::{EventFields, SpanFieldVisitor, SpanUpdates};
@@ -306,7 +312,7 @@ pub(crate) fn context_of_span(span: &tracing::Span) -> Context {
 /// kept), or through `tracing-opentelemetry` for any other span.
 pub(crate) fn set_attribute_of_span(span: &tracing::Span, attribute: KeyValue) {
     let attribute = span.with_subscriber(|(id, dispatch)| {
-        let span = registry_span(id, dispatch)?;
+        let Some(span) = registry_span(id, dispatch) else { return Some(attribute) };
         let mut extensions = span.extensions_mut();
         let Some(call) = extensions.get_mut::<CallSpan>() else { return Some(attribute) };
         if call.recording {
