@@ -12,15 +12,17 @@
 //! registry looked up on every enter, exit and record) was more than half of an observed call.
 //!
 //! The exported span is what `tracing-opentelemetry` exported for the same span (attributes,
-//! name, kind, status, events, links, limits; see `span_fields`), with three deliberate
-//! differences: a field recorded again replaces its attribute rather than adding a second one
-//! with the same key; `otel.name` recorded after the span was entered renames it; and it ends
-//! when it closes (when the call or request is done with it), not at its last exit.
+//! name, kind, status, events, links, limits; see `span_fields`), with two deliberate
+//! differences: an attribute set again (a field recorded again, an error event's
+//! `exception.*`) replaces the one with the same key rather than adding a second; and
+//! `otel.name` or `otel.kind` recorded after the span was entered still apply.
 //!
 //! `tracing-opentelemetry` cannot see a call span: a span created with a call span as its
-//! explicit `parent:` becomes a root there, and a `follows_from` to a call span adds no link.
-//! Spans created inside the call (the usual way, `.instrument(info_span!(..))` included) are
-//! its children, through the current context.
+//! explicit `parent:` becomes a root there, and a `follows_from` between a call span and another
+//! span adds no link. Spans created inside the call (the usual way, `.instrument(info_span!(..))`
+//! included) are its children, through the current context. The context current inside a call
+//! holds the call span's ids, not a recording span: OpenTelemetry's own API
+//! (`get_active_span(|span| span.set_attribute(..))`) does not reach it; `SpanExt` does.
 
 use crate::clock::Tick;
 use crate::telemetry::span_fields::{EventFields, SpanFieldVisitor, SpanUpdates};
@@ -71,6 +73,8 @@ struct CallSpan {
     /// When it started, by the wall clock when its data is kept, and by the call clock.
     start_time: SystemTime,
     started: Tick,
+    /// When it was last exited: its end.
+    last_exit: Option<Tick>,
 }
 
 impl CallSpan {
@@ -140,9 +144,7 @@ impl CallSpan {
             link.dropped_attributes_count = truncate(&mut link.attributes, limits.max_attributes_per_link);
         }
         links.links = self.links;
-        // Ended when closed, as the call or request that made it is done with it: not at its last
-        // exit, as `tracing-opentelemetry` did, which costs a lookup and a clock read per exit.
-        let end_time = self.start_time + Tick::now().since(self.started);
+        let end_time = self.start_time + self.last_exit.unwrap_or_else(Tick::now).since(self.started);
         SpanData {
             span_context,
             parent_span_id: self.parent_span_id,
@@ -182,10 +184,72 @@ fn truncate<T>(items: &mut Vec<T>, limit: u32) -> u32 {
     u32::try_from(dropped).unwrap_or(u32::MAX)
 }
 
+/// A span entered on this thread that one of the two layers exports.
+struct Entered {
+    id: Id,
+    /// Whether it is a call span (this layer's) rather than one `tracing-opentelemetry` exports.
+    call: bool,
+    /// A call span's context, current while it is entered.
+    _guard: Option<ContextGuard>,
+    /// Whether its exit must be stamped: a call span whose data is kept.
+    recording: bool,
+}
+
 thread_local! {
-    /// The contexts made current by entering call spans on this thread, by span: a span can be
-    /// exited out of order (two futures polled alternately on one thread).
-    static ENTERED: RefCell<Vec<(Id, ContextGuard)>> = const { RefCell::new(Vec::new()) };
+    /// The exported spans entered on this thread, innermost last: the span a contextual event
+    /// belongs to is the innermost, as `tracing-opentelemetry` picks it among its own. A span can
+    /// be exited out of order (two futures polled alternately on one thread).
+    static ENTERED: RefCell<Vec<Entered>> = const { RefCell::new(Vec::new()) };
+}
+
+fn push_entered(entered: Entered) {
+    // `try_with`: nothing to track while the thread's locals are being destroyed.
+    let _ = ENTERED.try_with(|stack| stack.borrow_mut().push(entered));
+}
+
+fn pop_entered(id: &Id) -> Option<Entered> {
+    ENTERED
+        .try_with(|stack| {
+            let mut stack = stack.borrow_mut();
+            let position = stack.iter().rposition(|entered| entered.id == *id)?;
+            Some(stack.remove(position))
+        })
+        .ok()
+        .flatten()
+}
+
+/// Which layer an event's span event belongs to.
+enum EventOwner {
+    /// This layer's call span `Id`.
+    Call(Id),
+    /// A span `tracing-opentelemetry` exports.
+    Other,
+}
+
+/// The exported span an event belongs to, as `tracing-opentelemetry` chose it: its explicit
+/// parent if that is exported (else none), or the innermost exported span entered on this thread.
+fn event_owner(event: &TracingEvent<'_>, dispatch: Option<&Dispatch>) -> Option<EventOwner> {
+    match event.parent() {
+        Some(parent) => {
+            let span = registry_span(parent, dispatch?)?;
+            let extensions = span.extensions();
+            if extensions.get::<CallSpan>().is_some() {
+                Some(EventOwner::Call(parent.clone()))
+            } else {
+                extensions.get::<OtelSpan>().map(|_| EventOwner::Other)
+            }
+        }
+        None if event.is_contextual() => ENTERED
+            .try_with(|stack| {
+                stack
+                    .borrow()
+                    .last()
+                    .map(|entered| if entered.call { EventOwner::Call(entered.id.clone()) } else { EventOwner::Other })
+            })
+            .ok()
+            .flatten(),
+        None => None,
+    }
 }
 
 /// The layer that makes the OpenTelemetry side of call spans. Filter it with the trace filter,
@@ -229,6 +293,7 @@ impl CallSpans {
             links: Vec::new(),
             start_time: SystemTime::UNIX_EPOCH,
             started,
+            last_exit: None,
         };
         if parent.is_telemetry_suppressed() {
             span.context = parent.with_remote_span_context(SpanContext::empty_context());
@@ -346,28 +411,13 @@ where
             span.extensions_mut().insert(OtelSpan);
         }
     }
-}
 
-/// Whether the span an event belongs to (its explicit parent, or the current span, or the
-/// nearest of their ancestors either layer exports) is a call span, and which.
-fn owning_call_span(event: &TracingEvent<'_>, dispatch: &Dispatch) -> Option<Id> {
-    let id = match event.parent() {
-        Some(parent) => parent.clone(),
-        None if event.is_contextual() => dispatch.current_span().id()?.clone(),
-        None => return None,
-    };
-    let mut span = registry_span(&id, dispatch)?;
-    loop {
-        {
-            let extensions = span.extensions();
-            if extensions.get::<CallSpan>().is_some() {
-                return Some(span.id());
-            }
-            if extensions.get::<OtelSpan>().is_some() {
-                return None;
-            }
-        }
-        span = span.parent()?;
+    fn on_enter(&self, id: &Id, _: LayerContext<'_, S>) {
+        push_entered(Entered { id: id.clone(), call: false, _guard: None, recording: false });
+    }
+
+    fn on_exit(&self, id: &Id, _: LayerContext<'_, S>) {
+        drop(pop_entered(id));
     }
 }
 
@@ -395,8 +445,9 @@ impl<S> Filter<S> for OutsideCallSpans {
     }
 
     fn event_enabled(&self, event: &TracingEvent<'_>, _: &LayerContext<'_, S>) -> bool {
-        let dispatch = self.dispatch.get().and_then(WeakDispatch::upgrade);
-        dispatch.is_none_or(|dispatch| owning_call_span(event, &dispatch).is_none())
+        let dispatch =
+            if event.parent().is_some() { self.dispatch.get().and_then(WeakDispatch::upgrade) } else { None };
+        !matches!(event_owner(event, dispatch.as_ref()), Some(EventOwner::Call(_)))
     }
 }
 
@@ -416,11 +467,15 @@ where
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: LayerContext<'_, S>) {
         let Some(span) = ctx.span(id) else { return };
-        let mut extensions = span.extensions_mut();
-        let Some(call) = extensions.get_mut::<CallSpan>().filter(|call| call.recording) else { return };
+        if !span.extensions().get::<CallSpan>().is_some_and(|call| call.recording) {
+            return;
+        }
+        // Read before the lock: a field's `Debug` may log, and that event reads this span.
         let mut updates = SpanUpdates::default();
         values.record(&mut SpanFieldVisitor(&mut updates));
-        call.update(updates);
+        if let Some(call) = span.extensions_mut().get_mut::<CallSpan>() {
+            call.update(updates);
+        }
     }
 
     fn on_follows_from(&self, id: &Id, follows: &Id, ctx: LayerContext<'_, S>) {
@@ -434,29 +489,34 @@ where
 
     fn on_enter(&self, id: &Id, ctx: LayerContext<'_, S>) {
         let Some(span) = ctx.span(id) else { return };
-        let context = span.extensions().get::<CallSpan>().map(|call| call.context.clone());
-        if let Some(context) = context {
-            let guard = context.attach();
-            ENTERED.with(|entered| entered.borrow_mut().push((id.clone(), guard)));
+        let entered = span.extensions().get::<CallSpan>().map(|call| (call.context.clone(), call.recording));
+        if let Some((context, recording)) = entered {
+            push_entered(Entered { id: id.clone(), call: true, _guard: Some(context.attach()), recording });
         }
     }
 
-    fn on_exit(&self, id: &Id, _: LayerContext<'_, S>) {
-        let guard = ENTERED.with(|entered| {
-            let mut entered = entered.borrow_mut();
-            let position = entered.iter().rposition(|(entered_id, _)| entered_id == id)?;
-            Some(entered.remove(position))
-        });
+    fn on_exit(&self, id: &Id, ctx: LayerContext<'_, S>) {
+        let Some(entered) = pop_entered(id) else { return };
+        let recording = entered.recording;
         // Dropped outside the borrow: restoring the previous context drops this one's values.
-        drop(guard);
+        drop(entered);
+        // A span ends at its last exit, as with `tracing-opentelemetry`: not when it closes,
+        // which waits for every child (a task spawned with a child span) to close first.
+        if let Some(span) = ctx.span(id).filter(|_| recording) {
+            if let Some(call) = span.extensions_mut().get_mut::<CallSpan>() {
+                call.last_exit = Some(Tick::now());
+            }
+        }
     }
 
     fn on_event(&self, event: &TracingEvent<'_>, ctx: LayerContext<'_, S>) {
-        let Some(dispatch) = self.registry_dispatch() else { return };
-        let Some(owner) = owning_call_span(event, &dispatch) else { return };
+        let dispatch = if event.parent().is_some() { self.registry_dispatch() } else { None };
+        let Some(EventOwner::Call(owner)) = event_owner(event, dispatch.as_ref()) else { return };
         let Some(span) = ctx.span(&owner) else { return };
-        let mut extensions = span.extensions_mut();
-        let Some(call) = extensions.get_mut::<CallSpan>().filter(|call| call.recording) else { return };
+        if !span.extensions().get::<CallSpan>().is_some_and(|call| call.recording) {
+            return;
+        }
+        // Read before the lock: a field's `Debug` may log, and that event reads this span.
         let metadata = event.metadata();
         let mut fields = EventFields::new(*metadata.level(), metadata.target());
         event.record(&mut fields);
@@ -464,6 +524,8 @@ where
             fields.name = Cow::Borrowed(metadata.name());
         }
         push_location(&mut fields.attributes, metadata);
+        let mut extensions = span.extensions_mut();
+        let Some(call) = extensions.get_mut::<CallSpan>() else { return };
         if *metadata.level() == tracing::Level::ERROR {
             call.raise_status(Status::error(""));
         }
@@ -485,6 +547,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::{CallSpans, OtelSpanMarker, SpanSink};
+    use crate::telemetry::directives::Directives;
     use opentelemetry::trace::{SpanId, TracerProvider as _};
     use opentelemetry::{Context, InstrumentationScope};
     use opentelemetry_sdk::error::OTelSdkResult;
@@ -492,6 +555,8 @@ mod tests {
     use std::collections::BTreeMap;
     use std::sync::{Arc, Mutex, PoisonError};
     use tracing::Level;
+    use tracing_subscriber::filter::FilterExt as _;
+    use tracing_subscriber::layer::Filter;
     use tracing_subscriber::layer::SubscriberExt as _;
     use tracing_subscriber::{Layer as _, Registry};
 
@@ -538,27 +603,51 @@ mod tests {
     }
 
     /// Spans as `tracing-opentelemetry` alone makes them: every span through the SDK.
-    fn through_tracing_opentelemetry(sampler: Sampler, scenario: impl FnOnce()) -> Vec<SpanData> {
+    /// The trace filter of every comparison unless a test says otherwise.
+    const TRACE_FILTER: &str = "trace";
+
+    /// A layer that wants DEBUG spans and events, as a log output at `debug` would: spans the
+    /// trace filter rejects still exist.
+    fn debug_log_layer<S>() -> impl tracing_subscriber::Layer<S>
+    where
+        S: tracing::Subscriber + for<'lookup> tracing_subscriber::registry::LookupSpan<'lookup>,
+    {
+        tracing_subscriber::layer::Identity::new().with_filter(tracing_subscriber::filter::LevelFilter::DEBUG)
+    }
+
+    fn directives(trace_filter: &str) -> Directives {
+        Directives::parse(trace_filter, "test").expect("valid directives")
+    }
+
+    /// Spans as `tracing-opentelemetry` alone makes them: every span through the SDK.
+    fn through_tracing_opentelemetry(sampler: Sampler, trace_filter: &str, scenario: impl FnOnce()) -> Vec<SpanData> {
         let ended = Ended::default();
         let provider = provider(&ended, sampler);
-        tracing::subscriber::with_default(Registry::default().with(otel_layer(&provider)), scenario);
+        let subscriber = Registry::default()
+            .with(otel_layer(&provider).with_filter(directives(trace_filter)))
+            .with(debug_log_layer());
+        tracing::subscriber::with_default(subscriber, scenario);
         ended.take()
     }
 
-    /// Spans as obs makes them: call spans by [`CallSpans`], the others by `tracing-opentelemetry`.
-    fn through_call_spans(sampler: Sampler, scenario: impl FnOnce()) -> Vec<SpanData> {
+    /// Spans as obs makes them: call spans by [`CallSpans`], the others by `tracing-opentelemetry`,
+    /// one trace filter shared by both, as `subscriber.rs` builds them.
+    fn through_call_spans(sampler: Sampler, trace_filter: &str, scenario: impl FnOnce()) -> Vec<SpanData> {
+        type Shared = Arc<dyn Filter<Registry> + Send + Sync>;
         let ended = Ended::default();
         let provider = provider(&ended, sampler.clone());
         let sink_ended = ended.clone();
         let sink: SpanSink = Arc::new(move |span| sink_ended.push(span));
         let call_spans = CallSpans::new(sampler, Some(sink), InstrumentationScope::builder("obs").build());
         let outside = call_spans.outside_filter();
-        let call_spans = call_spans.with_filter(tracing_subscriber::filter::filter_fn(|metadata| {
-            metadata.is_event() || super::is_call_span(metadata)
-        }));
-        let subscriber = Registry::default()
-            .with(otel_layer(&provider).and_then(OtelSpanMarker).with_filter(outside))
-            .with(call_spans);
+        let trace_filter: Shared = Arc::new(directives(trace_filter));
+        let call_spans =
+            call_spans.with_filter(Arc::clone(&trace_filter).and(tracing_subscriber::filter::filter_fn(|metadata| {
+                metadata.is_event() || super::is_call_span(metadata)
+            })));
+        let spans =
+            otel_layer(&provider).and_then(OtelSpanMarker).with_filter(trace_filter.and(outside)).and_then(call_spans);
+        let subscriber = Registry::default().with(spans).with(debug_log_layer());
         tracing::subscriber::with_default(subscriber, scenario);
         ended.take()
     }
@@ -654,8 +743,12 @@ mod tests {
     }
 
     fn assert_exported_alike(sampler: impl Fn() -> Sampler, scenario: fn()) -> Vec<SpanData> {
-        let expected = through_tracing_opentelemetry(sampler(), scenario);
-        let actual = through_call_spans(sampler(), scenario);
+        assert_exported_alike_under(sampler, TRACE_FILTER, scenario)
+    }
+
+    fn assert_exported_alike_under(sampler: impl Fn() -> Sampler, trace_filter: &str, scenario: fn()) -> Vec<SpanData> {
+        let expected = through_tracing_opentelemetry(sampler(), trace_filter, scenario);
+        let actual = through_call_spans(sampler(), trace_filter, scenario);
         let (expected_spans, actual_spans) = (comparable(&expected), comparable(&actual));
         for (name, described) in &expected_spans {
             assert_eq!(actual_spans.get(name), Some(described), "{name}");
@@ -717,7 +810,7 @@ mod tests {
 
     #[test]
     fn unsampled_call_spans_export_nothing_but_keep_their_ids() {
-        let spans = through_call_spans(Sampler::AlwaysOff, || {
+        let spans = through_call_spans(Sampler::AlwaysOff, TRACE_FILTER, || {
             use opentelemetry::trace::TraceContextExt as _;
             let span = tracing::info_span!("GET /health", obs.call = tracing::field::Empty);
             let context = crate::span_ext::SpanExt::otel_context(&span);
@@ -729,7 +822,7 @@ mod tests {
 
     #[test]
     fn a_recorded_field_replaces_its_attribute_and_a_late_name_renames() {
-        let spans = through_call_spans(parent_based_always_on(), || {
+        let spans = through_call_spans(parent_based_always_on(), TRACE_FILTER, || {
             let span = tracing::info_span!(
                 "GET /users/{id}",
                 otel.name = "GET /users/{id}",
@@ -752,5 +845,76 @@ mod tests {
         };
         assert_eq!(value("http.route"), "/users/{user_id}");
         assert_eq!(value("tenant"), "globex");
+    }
+
+    /// A call span's own work, and a span created before it and entered inside it, that the
+    /// trace filter rejects and a log output keeps: its event belongs to the call span.
+    fn entered_inside() {
+        let prepared = tracing::debug_span!("prepared");
+        let call = tracing::info_span!("checkout", otel.kind = "server", obs.call = tracing::field::Empty);
+        call.in_scope(|| prepared.in_scope(|| tracing::info!(step = 2_i64, "inside")));
+    }
+
+    #[test]
+    fn events_in_spans_the_trace_filter_rejects_belong_to_the_nearest_entered_span_as_before() {
+        let spans = assert_exported_alike_under(parent_based_always_on, "info", entered_inside);
+        let [call] = spans.as_slice() else { panic!("{spans:#?}") };
+        assert_eq!(call.events.len(), 1, "{call:#?}");
+    }
+
+    /// A span directive selecting the user's DEBUG span inside a call span.
+    fn selected_inside() {
+        let call = tracing::info_span!("checkout", otel.kind = "server", obs.call = tracing::field::Empty);
+        call.in_scope(|| {
+            tracing::debug_span!("db", rows = 3_i64).in_scope(|| tracing::debug!("queried"));
+        });
+    }
+
+    #[test]
+    fn span_directives_select_spans_inside_call_spans_as_before() {
+        let spans = assert_exported_alike_under(parent_based_always_on, "info,[checkout]=debug", selected_inside);
+        assert_eq!(spans.len(), 2, "checkout and db: {spans:#?}");
+    }
+
+    #[test]
+    fn a_call_span_ends_at_its_last_exit_not_when_a_child_outliving_it_closes() {
+        let spans = through_call_spans(parent_based_always_on(), TRACE_FILTER, || {
+            let call = tracing::info_span!("GET /jobs", obs.call = tracing::field::Empty);
+            let background = call.in_scope(|| tracing::info_span!("background"));
+            drop(call);
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            drop(background);
+        });
+        let end = |name: &str| spans.iter().find(|span| span.name == name).expect(name).end_time;
+        assert!(end("GET /jobs") < end("background"), "{spans:#?}");
+    }
+
+    /// A field whose `Debug` logs, recorded on a call span and carried by an event inside it.
+    struct Chatty;
+
+    impl std::fmt::Debug for Chatty {
+        fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            tracing::info!("formatting");
+            formatter.write_str("chatty")
+        }
+    }
+
+    #[test]
+    fn a_field_whose_debug_logs_does_not_deadlock_the_span() {
+        let (done, finished) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let spans = through_call_spans(parent_based_always_on(), TRACE_FILTER, || {
+                let call =
+                    tracing::info_span!("GET /chatty", value = tracing::field::Empty, obs.call = tracing::field::Empty);
+                call.in_scope(|| {
+                    call.record("value", tracing::field::debug(&Chatty));
+                    tracing::info!(value = ?Chatty, "with a chatty field");
+                });
+            });
+            let _ = done.send(spans.len());
+        });
+        // A liveness check, not a timing one: the span lock is re-entered or it is not.
+        let exported = finished.recv_timeout(std::time::Duration::from_secs(60)).expect("deadlocked");
+        assert_eq!(exported, 1);
     }
 }

@@ -17,10 +17,12 @@ use crate::telemetry::providers::Providers;
 use crate::telemetry::resource;
 use opentelemetry::InstrumentationScope;
 use opentelemetry::trace::TracerProvider as _;
+use std::sync::Arc;
 use tracing::{Dispatch, Metadata, Subscriber};
 use tracing_subscriber::Layer;
 use tracing_subscriber::filter::{FilterExt, filter_fn};
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
+use tracing_subscriber::layer::Filter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::registry::{LookupSpan, Registry};
 
@@ -104,7 +106,10 @@ where
     S: Subscriber + for<'span> LookupSpan<'span> + Send + Sync + 'static,
 {
     let log_filter = Directives::parse(&parts.log_filter.0, parts.log_filter.1)?;
-    let trace_filter = Directives::parse(&parts.trace_filter.0, parts.trace_filter.1)?;
+    // One filter behind both span layers: span directives (`[checkout]=debug`) follow the spans
+    // entered, whichever layer exports them.
+    let trace_filter: Arc<dyn Filter<S> + Send + Sync> =
+        Arc::new(Directives::parse(&parts.trace_filter.0, parts.trace_filter.1)?);
     let resource = resource::build(&parts.identity, &resource::new_instance_id(), &parts.otlp.resource_attributes);
     let mut providers = Providers::start(&parts.otlp, &resource)?;
     let tracer = providers.tracer.tracer("obs");
@@ -130,9 +135,9 @@ where
         .with_threads(false)
         .with_target(false)
         .and_then(OtelSpanMarker)
-        .with_filter(trace_filter.and(filter_fn(not_the_call_event)).and(call_spans.outside_filter()));
+        .with_filter(Arc::clone(&trace_filter).and(filter_fn(not_the_call_event)).and(call_spans.outside_filter()));
     let call_spans = call_spans.with_filter(
-        Directives::parse(&parts.trace_filter.0, parts.trace_filter.1)?
+        trace_filter
             .and(filter_fn(not_the_call_event))
             .and(filter_fn(|metadata| metadata.is_event() || is_call_span(metadata))),
     );
