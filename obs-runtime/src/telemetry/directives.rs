@@ -3,7 +3,7 @@
 //!
 //! An `EnvFilter` used as a per-layer filter is told of every span it enables being created,
 //! entered, exited, recorded and closed, and each time takes a lock and hashes the span's id, to
-//! track the spans that directives like `[GET /users/{id}]=debug` select. Directives without a
+//! track the spans that directives like `[checkout]=debug` select. Directives without a
 //! `[...]` (`info`, `warn,demo=debug`) decide by target and level alone: for them those calls
 //! change nothing, and they cost every observed call ten lock-and-hash rounds across the log and
 //! trace filters.
