@@ -208,6 +208,7 @@ fn label_values_stay_bounded_whatever_the_arguments() {
 async fn logged(id: u32) -> Result<http::StatusCode, std::io::Error> {
     YieldOnce::default().await;
     tracing::info!(target: "app", id, "inside the handler");
+    tracing::info_span!("render").in_scope(|| tracing::info!(target: "app", "in a span of the handler's own"));
     match id {
         0 => Err(std::io::Error::other("disk on fire")),
         1..=9 => Ok(http::StatusCode::OK),
@@ -217,6 +218,34 @@ async fn logged(id: u32) -> Result<http::StatusCode, std::io::Error> {
 
 fn field<'a>(line: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
     &line[name]
+}
+
+#[test]
+fn the_users_spans_inside_a_call_are_in_the_calls_trace() {
+    let logs = CapturedLogs::default();
+    let writer = logs.clone();
+    let telemetry = obs_runtime::builder("recording", "1.2.3")
+        .log_filter("info")
+        .log_writer(move || writer.writer())
+        .build_local()
+        .expect("valid settings");
+    // No span around the calls: each is the root of its own trace.
+    tracing::dispatcher::with_default(telemetry.dispatch(), || {
+        for id in [1, 2] {
+            let _ = block_on(logged(id));
+        }
+    });
+    let lines = logs.json_lines();
+    let requests: Vec<&serde_json::Value> = lines.iter().filter(|line| line["target"] == "obs::request").collect();
+    let nested: Vec<&serde_json::Value> =
+        lines.iter().filter(|line| line["message"] == "in a span of the handler's own").collect();
+    assert_eq!((requests.len(), nested.len()), (2, 2), "{lines:#?}");
+    assert_ne!(field(requests[0], "trace_id"), field(requests[1], "trace_id"), "two traces");
+    for (nested, request) in nested.iter().zip(&requests) {
+        assert_eq!(field(nested, "span"), "render");
+        assert_eq!(field(nested, "trace_id"), field(request, "trace_id"), "{nested}");
+        assert_ne!(field(nested, "span_id"), field(request, "span_id"), "{nested}");
+    }
 }
 
 #[test]
