@@ -220,22 +220,28 @@ fn field<'a>(line: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
     &line[name]
 }
 
-#[test]
-fn the_users_spans_inside_a_call_are_in_the_calls_trace() {
+/// The JSON lines `run` writes with obs's INFO log output.
+fn json_lines_of(run: impl FnOnce()) -> Vec<serde_json::Value> {
     let logs = CapturedLogs::default();
     let writer = logs.clone();
     let telemetry = obs_runtime::builder("recording", "1.2.3")
+        .log_format(LogFormat::Json)
         .log_filter("info")
         .log_writer(move || writer.writer())
         .build_local()
         .expect("valid settings");
+    tracing::dispatcher::with_default(telemetry.dispatch(), run);
+    logs.json_lines()
+}
+
+#[test]
+fn the_users_spans_inside_a_call_are_in_the_calls_trace() {
     // No span around the calls: each is the root of its own trace.
-    tracing::dispatcher::with_default(telemetry.dispatch(), || {
+    let lines = json_lines_of(|| {
         for id in [1, 2] {
             let _ = block_on(logged(id));
         }
     });
-    let lines = logs.json_lines();
     let requests: Vec<&serde_json::Value> = lines.iter().filter(|line| line["target"] == "obs::request").collect();
     let nested: Vec<&serde_json::Value> =
         lines.iter().filter(|line| line["message"] == "in a span of the handler's own").collect();
@@ -250,15 +256,7 @@ fn the_users_spans_inside_a_call_are_in_the_calls_trace() {
 
 #[test]
 fn each_call_logs_one_json_event_linked_to_its_trace() {
-    let logs = CapturedLogs::default();
-    let writer = logs.clone();
-    let telemetry = obs_runtime::builder("recording", "1.2.3")
-        .log_format(LogFormat::Json)
-        .log_filter("info")
-        .log_writer(move || writer.writer())
-        .build_local()
-        .expect("valid settings");
-    tracing::dispatcher::with_default(telemetry.dispatch(), || {
+    let lines = json_lines_of(|| {
         let parent = tracing::info_span!("parent");
         let _entered = parent.enter();
         tracing::info!(target: "app", "before");
@@ -266,7 +264,6 @@ fn each_call_logs_one_json_event_linked_to_its_trace() {
             let _ = block_on(logged(id));
         }
     });
-    let lines = logs.json_lines();
     let requests: Vec<&serde_json::Value> = lines.iter().filter(|line| line["target"] == "obs::request").collect();
     assert_eq!(requests.len(), 3, "{lines:#?}");
     let (ok, client, failure) = (requests[0], requests[1], requests[2]);
