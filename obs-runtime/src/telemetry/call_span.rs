@@ -187,12 +187,19 @@ fn truncate<T>(items: &mut Vec<T>, limit: u32) -> u32 {
 /// A span entered on this thread that one of the two layers exports.
 struct Entered {
     id: Id,
-    /// Whether it is a call span (this layer's) rather than one `tracing-opentelemetry` exports.
-    call: bool,
-    /// A call span's context, current while it is entered.
-    _guard: Option<ContextGuard>,
-    /// Whether its exit must be stamped: a call span whose data is kept.
-    recording: bool,
+    exporter: EnteredBy,
+}
+
+/// Which layer exports an entered span.
+enum EnteredBy {
+    /// This layer: a call span, its context current until the guard drops.
+    Call {
+        _current: ContextGuard,
+        /// Whether its exit must be stamped: its data is kept.
+        recording: bool,
+    },
+    /// `tracing-opentelemetry`.
+    Other,
 }
 
 thread_local! {
@@ -228,10 +235,12 @@ enum EventOwner {
 
 /// The exported span an event belongs to, as `tracing-opentelemetry` chose it: its explicit
 /// parent if that is exported (else none), or the innermost exported span entered on this thread.
-fn event_owner(event: &TracingEvent<'_>, dispatch: Option<&Dispatch>) -> Option<EventOwner> {
+/// Only an explicit parent needs the registry, through `dispatch`.
+fn event_owner(event: &TracingEvent<'_>, dispatch: &OnceLock<WeakDispatch>) -> Option<EventOwner> {
     match event.parent() {
         Some(parent) => {
-            let span = registry_span(parent, dispatch?)?;
+            let dispatch = dispatch.get().and_then(WeakDispatch::upgrade)?;
+            let span = registry_span(parent, &dispatch)?;
             let extensions = span.extensions();
             if extensions.get::<CallSpan>().is_some() {
                 Some(EventOwner::Call(parent.clone()))
@@ -241,10 +250,10 @@ fn event_owner(event: &TracingEvent<'_>, dispatch: Option<&Dispatch>) -> Option<
         }
         None if event.is_contextual() => ENTERED
             .try_with(|stack| {
-                stack
-                    .borrow()
-                    .last()
-                    .map(|entered| if entered.call { EventOwner::Call(entered.id.clone()) } else { EventOwner::Other })
+                stack.borrow().last().map(|entered| match entered.exporter {
+                    EnteredBy::Call { .. } => EventOwner::Call(entered.id.clone()),
+                    EnteredBy::Other => EventOwner::Other,
+                })
             })
             .ok()
             .flatten(),
@@ -394,6 +403,12 @@ fn registry_span<'a>(id: &Id, dispatch: &'a Dispatch) -> Option<SpanRef<'a, Regi
     dispatch.downcast_ref::<Registry>().and_then(|registry| registry.span(id))
 }
 
+/// Whether `span` is a call span whose data is kept (sampled, and spans exported): only then do
+/// its fields, events and links matter.
+fn keeps_data<S: for<'lookup> LookupSpan<'lookup>>(span: &SpanRef<'_, S>) -> bool {
+    span.extensions().get::<CallSpan>().is_some_and(|call| call.recording)
+}
+
 /// Marks the spans `tracing-opentelemetry` exports, so an event can be given to the nearest
 /// exported span, whichever layer exports it. Layered with `tracing-opentelemetry` under the
 /// same filter.
@@ -413,7 +428,7 @@ where
     }
 
     fn on_enter(&self, id: &Id, _: LayerContext<'_, S>) {
-        push_entered(Entered { id: id.clone(), call: false, _guard: None, recording: false });
+        push_entered(Entered { id: id.clone(), exporter: EnteredBy::Other });
     }
 
     fn on_exit(&self, id: &Id, _: LayerContext<'_, S>) {
@@ -445,9 +460,7 @@ impl<S> Filter<S> for OutsideCallSpans {
     }
 
     fn event_enabled(&self, event: &TracingEvent<'_>, _: &LayerContext<'_, S>) -> bool {
-        let dispatch =
-            if event.parent().is_some() { self.dispatch.get().and_then(WeakDispatch::upgrade) } else { None };
-        !matches!(event_owner(event, dispatch.as_ref()), Some(EventOwner::Call(_)))
+        !matches!(event_owner(event, &self.dispatch), Some(EventOwner::Call(_)))
     }
 }
 
@@ -466,10 +479,7 @@ where
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: LayerContext<'_, S>) {
-        let Some(span) = ctx.span(id) else { return };
-        if !span.extensions().get::<CallSpan>().is_some_and(|call| call.recording) {
-            return;
-        }
+        let Some(span) = ctx.span(id).filter(keeps_data) else { return };
         // Read before the lock: a field's `Debug` may log, and that event reads this span.
         let mut updates = SpanUpdates::default();
         values.record(&mut SpanFieldVisitor(&mut updates));
@@ -479,10 +489,10 @@ where
     }
 
     fn on_follows_from(&self, id: &Id, follows: &Id, ctx: LayerContext<'_, S>) {
-        let Some(span) = ctx.span(id) else { return };
+        let Some(span) = ctx.span(id).filter(keeps_data) else { return };
         let Some(dispatch) = self.registry_dispatch() else { return };
         let Some(follows) = span_context_of(follows, &dispatch) else { return };
-        if let Some(call) = span.extensions_mut().get_mut::<CallSpan>().filter(|call| call.recording) {
+        if let Some(call) = span.extensions_mut().get_mut::<CallSpan>() {
             call.links.push(Link::new(follows, Vec::new(), 0));
         }
     }
@@ -491,13 +501,16 @@ where
         let Some(span) = ctx.span(id) else { return };
         let entered = span.extensions().get::<CallSpan>().map(|call| (call.context.clone(), call.recording));
         if let Some((context, recording)) = entered {
-            push_entered(Entered { id: id.clone(), call: true, _guard: Some(context.attach()), recording });
+            push_entered(Entered {
+                id: id.clone(),
+                exporter: EnteredBy::Call { _current: context.attach(), recording },
+            });
         }
     }
 
     fn on_exit(&self, id: &Id, ctx: LayerContext<'_, S>) {
         let Some(entered) = pop_entered(id) else { return };
-        let recording = entered.recording;
+        let recording = matches!(entered.exporter, EnteredBy::Call { recording: true, .. });
         // Dropped outside the borrow: restoring the previous context drops this one's values.
         drop(entered);
         // A span ends at its last exit, as with `tracing-opentelemetry`: not when it closes,
@@ -510,12 +523,8 @@ where
     }
 
     fn on_event(&self, event: &TracingEvent<'_>, ctx: LayerContext<'_, S>) {
-        let dispatch = if event.parent().is_some() { self.registry_dispatch() } else { None };
-        let Some(EventOwner::Call(owner)) = event_owner(event, dispatch.as_ref()) else { return };
-        let Some(span) = ctx.span(&owner) else { return };
-        if !span.extensions().get::<CallSpan>().is_some_and(|call| call.recording) {
-            return;
-        }
+        let Some(EventOwner::Call(owner)) = event_owner(event, &self.dispatch) else { return };
+        let Some(span) = ctx.span(&owner).filter(keeps_data) else { return };
         // Read before the lock: a field's `Debug` may log, and that event reads this span.
         let metadata = event.metadata();
         let mut fields = EventFields::new(*metadata.level(), metadata.target());

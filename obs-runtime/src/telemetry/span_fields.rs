@@ -60,8 +60,7 @@ impl Visit for SpanFieldVisitor<'_> {
 
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
         let (message, chain) = error_message_and_chain(value);
-        self.0.attributes.push(KeyValue::new(EXCEPTION_MESSAGE, message.clone()));
-        self.0.attributes.push(KeyValue::new(EXCEPTION_STACKTRACE, Value::Array(Array::String(chain.clone()))));
+        push_exception(&mut self.0.attributes, &message, &chain);
         push_error_field(&mut self.0.attributes, field, message, chain);
     }
 }
@@ -109,6 +108,12 @@ fn error_message_and_chain(error: &(dyn std::error::Error + 'static)) -> (String
     (error.to_string(), chain)
 }
 
+/// An error's message and source chain as the exception attributes.
+fn push_exception(attributes: &mut Vec<KeyValue>, message: &str, chain: &[StringValue]) {
+    attributes.push(KeyValue::new(EXCEPTION_MESSAGE, message.to_owned()));
+    attributes.push(KeyValue::new(EXCEPTION_STACKTRACE, Value::Array(Array::String(chain.to_vec()))));
+}
+
 /// The error field itself, and its source chain under `<field>.chain`.
 fn push_error_field(attributes: &mut Vec<KeyValue>, field: &Field, message: String, chain: Vec<StringValue>) {
     attributes.push(KeyValue::new(field.name(), message));
@@ -137,24 +142,15 @@ impl EventFields {
 
 impl Visit for EventFields {
     fn record_bool(&mut self, field: &Field, value: bool) {
-        match field.name() {
-            "message" => self.name = Cow::Owned(value.to_string()),
-            name => self.attributes.push(KeyValue::new(name, value)),
-        }
+        self.message_or_attribute(field, Value::Bool(value));
     }
 
     fn record_f64(&mut self, field: &Field, value: f64) {
-        match field.name() {
-            "message" => self.name = Cow::Owned(value.to_string()),
-            name => self.attributes.push(KeyValue::new(name, value)),
-        }
+        self.message_or_attribute(field, Value::F64(value));
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
-        match field.name() {
-            "message" => self.name = Cow::Owned(value.to_string()),
-            name => self.attributes.push(KeyValue::new(name, value)),
-        }
+        self.message_or_attribute(field, Value::I64(value));
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {
@@ -175,16 +171,21 @@ impl Visit for EventFields {
 
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
         let (message, chain) = error_message_and_chain(value);
-        self.attributes.push(KeyValue::new(EXCEPTION_MESSAGE, message.clone()));
-        self.attributes.push(KeyValue::new(EXCEPTION_STACKTRACE, Value::Array(Array::String(chain.clone()))));
-        let span_attributes = &mut self.span_updates.get_or_insert_with(SpanUpdates::default).attributes;
-        span_attributes.push(KeyValue::new(EXCEPTION_MESSAGE, message.clone()));
-        span_attributes.push(KeyValue::new(EXCEPTION_STACKTRACE, Value::Array(Array::String(chain.clone()))));
+        push_exception(&mut self.attributes, &message, &chain);
+        push_exception(&mut self.span_updates.get_or_insert_with(SpanUpdates::default).attributes, &message, &chain);
         push_error_field(&mut self.attributes, field, message, chain);
     }
 }
 
 impl EventFields {
+    /// A number or a flag: the event's name when it is the message, else an attribute.
+    fn message_or_attribute(&mut self, field: &Field, value: Value) {
+        match field.name() {
+            "message" => self.name = Cow::Owned(value.to_string()),
+            name => self.attributes.push(KeyValue::new(name, value)),
+        }
+    }
+
     /// An `error` field on an event with no message yet: the event is the exception, and the
     /// span's status that error.
     fn error_event(&mut self, printed: &str) {

@@ -173,6 +173,9 @@ where
         }
         None => Box::new(log_output.with_filter(log_filter)),
     };
+    // The log layers outermost: with the span layers (two filtered layers) outside one boxed
+    // filtered log layer, `tracing-subscriber` lost per-layer interest and disabled spans only
+    // the trace filter enables (`tests/filters.rs`).
     let layers = logs.and_then(spans);
     Ok((layers, providers))
 }
