@@ -13,12 +13,12 @@ use tracing::{Event, Subscriber};
 
 /// One observed endpoint whose body logs an event of its own.
 #[observed(endpoint = "/layers/{id}", method = "GET")]
-async fn get_thing(id: u64) -> Result<String, std::io::Error> {
+async fn get_thing(id: u64) -> Result<(http::StatusCode, String), std::io::Error> {
     tracing::info!(target: "app::handler", id, "loading");
-    Ok(format!("thing {id}"))
+    Ok((http::StatusCode::OK, format!("thing {id}")))
 }
 
-/// What a user's layer saw: span names and event targets, in order.
+/// What a user's layer saw: span names, fields recorded on spans and event targets, in order.
 #[derive(Clone, Default)]
 struct Seen(Arc<Mutex<Vec<String>>>);
 
@@ -31,6 +31,18 @@ impl Seen {
 impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Seen {
     fn on_new_span(&self, attrs: &Attributes<'_>, _id: &Id, _ctx: Context<'_, S>) {
         self.0.lock().unwrap_or_else(PoisonError::into_inner).push(format!("span {}", attrs.metadata().name()));
+    }
+
+    fn on_record(&self, _id: &Id, values: &tracing::span::Record<'_>, _ctx: Context<'_, S>) {
+        struct Names(Vec<&'static str>);
+        impl tracing::field::Visit for Names {
+            fn record_debug(&mut self, field: &tracing::field::Field, _: &dyn std::fmt::Debug) {
+                self.0.push(field.name());
+            }
+        }
+        let mut names = Names(Vec::new());
+        values.record(&mut names);
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).push(format!("record {}", names.0.join(",")));
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
@@ -83,8 +95,14 @@ fn a_user_layer_sees_the_observed_spans_and_events_and_obs_own_subscriber_is_rep
     let seen = seen.all();
     assert_eq!(
         seen,
-        ["span GET /layers/{id}", "event app::handler in GET /layers/{id}", "event obs::request in GET /layers/{id}"],
-        "the user's layer receives the observed span and both events inside it"
+        [
+            "span GET /layers/{id}",
+            "event app::handler in GET /layers/{id}",
+            "record http.response.status_code",
+            "event obs::request in GET /layers/{id}"
+        ],
+        "the user's layer receives the observed span, the outcome recorded on it (obs skips that pass \
+         only when no layer but its own could read it) and both events inside it"
     );
     let via_builder = builder_logs.json_lines();
     assert_eq!(via_builder.len(), 2, "{via_builder:#?}");
@@ -109,7 +127,7 @@ fn a_user_layer_sees_the_observed_spans_and_events_and_obs_own_subscriber_is_rep
         assert_eq!(line["trace_id"].as_str().map(str::len), Some(32), "{line}");
     }
     assert_eq!(via_own[0]["trace_id"], via_own[1]["trace_id"], "one trace for the call");
-    assert_eq!(beside.all().len(), 3, "the service's layer beside obs's sees the call too");
+    assert_eq!(beside.all(), seen, "the service's layer beside obs's sees the call too, its outcome recorded");
     drop(guard);
 
     // 3. A second claim on the process is refused, as a second init() is.

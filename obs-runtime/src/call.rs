@@ -7,6 +7,8 @@ use crate::metrics::exemplar::SpanSource;
 use crate::metrics::site_metrics::SiteMetrics;
 use crate::outcome::{Classification, ErrorType, GrpcCode};
 use crate::request_scope::{self, RequestScope};
+use crate::telemetry::call_line::OfferedSpan;
+use crate::telemetry::call_span::{self, StartedCallSpan};
 use std::sync::Arc;
 use std::time::Duration;
 use tracing::{Level, Span};
@@ -40,6 +42,8 @@ pub struct Call {
     site: &'static CallSite,
     metrics: &'static SiteMetrics,
     span: Span,
+    /// What obs decided when it created the span, when it did (not for an adopted span).
+    started_span: Option<StartedCallSpan>,
     started: Tick,
     finished: bool,
     /// The layer's request this endpoint call claimed, if it runs under `ObsLayer`.
@@ -54,15 +58,17 @@ impl Call {
     pub fn start(site: &'static CallSite, make_span: impl FnOnce() -> Span) -> Self {
         let metrics = site.metrics();
         let scope = if metrics.is_endpoint() { request_scope::claim_current() } else { None };
-        let span = match &scope {
-            Some(scope) => {
-                crate::layer::warn_if_route_differs(scope, site);
-                adopt(scope, site)
-            }
-            None => make_span(),
+        let (span, started_span) = if let Some(scope) = &scope {
+            crate::layer::warn_if_route_differs(scope, site);
+            (adopt(scope, site), None)
+        } else {
+            call_span::forget_started();
+            let span = make_span();
+            let started_span = call_span::take_started(&span);
+            (span, started_span)
         };
         metrics.started();
-        Call { site, metrics, span, started: Tick::now(), finished: false, scope }
+        Call { site, metrics, span, started_span, started: Tick::now(), finished: false, scope }
     }
 
     /// The call's span, to enter while the body runs.
@@ -80,8 +86,14 @@ impl Call {
     }
 
     fn record(&self, outcome: Classification) {
-        let elapsed = record_observation(self.metrics, &self.span, self.started, outcome);
-        log_call(self.site, outcome, elapsed, &EventParent::of(&self.span));
+        let outcome_wanted = self.started_span.map(|started| started.outcome_wanted);
+        let elapsed = record_observation(self.metrics, &self.span, outcome_wanted, self.started, outcome);
+        let span = self.started_span.map(|started| OfferedSpan { name: self.span_name(), started });
+        log_call(self.site, outcome, elapsed, span, &EventParent::of(&self.span));
+    }
+
+    fn span_name(&self) -> &'static str {
+        self.span.metadata().map_or("", tracing::Metadata::name)
     }
 }
 
@@ -127,10 +139,19 @@ fn adopt(scope: &RequestScope, site: &CallSite) -> Span {
 }
 
 /// Emits a call's event, its JSON line written from the call rather than from the event's fields.
-pub(crate) fn log_call(site: &'static CallSite, outcome: Classification, elapsed: Duration, parent: &EventParent<'_>) {
-    crate::telemetry::call_line::offering(crate::telemetry::call_line::OfferedCall { site, outcome, elapsed }, || {
-        log_call_fields(site, outcome, elapsed, parent);
-    });
+pub(crate) fn log_call(
+    site: &'static CallSite,
+    outcome: Classification,
+    elapsed: Duration,
+    span: Option<OfferedSpan>,
+    parent: &EventParent<'_>,
+) {
+    crate::telemetry::call_line::offering(
+        crate::telemetry::call_line::OfferedCall { site, outcome, elapsed, span },
+        || {
+            log_call_fields(site, outcome, elapsed, parent);
+        },
+    );
 }
 
 /// Emits a call's event, every JSON line written from its fields.
@@ -144,12 +165,14 @@ pub(crate) fn log_call_fields(site: &CallSite, outcome: Classification, elapsed:
 
 /// Records a call or request that started at `started` and ended now with `outcome`: its
 /// histogram observation (with the span as exemplar when traced), its in-flight count, and the
-/// outcome's fields on the span. Returns how long it took, for the log event. The one recording
-/// shared by `#[observed]` calls and the request layer.
+/// outcome's fields on the span when that reaches anyone (`outcome_wanted`, when the caller
+/// knows it). Returns how long it took, for the log event. The one recording shared by
+/// `#[observed]` calls and the request layer.
 #[inline]
 pub(crate) fn record_observation(
     metrics: &SiteMetrics,
     span: &Span,
+    outcome_wanted: Option<bool>,
     started: Tick,
     outcome: Classification,
 ) -> Duration {
@@ -160,7 +183,7 @@ pub(crate) fn record_observation(
     // Only a span someone records can be sampled: no exemplar is offered otherwise.
     let exemplar = traced.then_some(SpanSource { span, ended });
     metrics.finished(outcome, nanos, exemplar.as_ref());
-    if traced {
+    if traced && outcome_wanted.unwrap_or_else(|| call_span::outcome_fields_wanted(span)) {
         record_on_span(span, outcome, metrics.is_endpoint());
     }
     elapsed

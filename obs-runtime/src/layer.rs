@@ -219,7 +219,7 @@ impl Record {
             (ScopeState::Open, None) => Classification::interrupted(failure.unwrap_or(ErrorType::Cancelled)),
         };
         let series = &self.series;
-        let elapsed = record_observation(&series.site, &self.span, self.started, outcome);
+        let elapsed = record_observation(&series.site, &self.span, None, self.started, outcome);
         let fields =
             RequestFields::Layer { method: series.method, route: series.route.unwrap_or(schema::UNMATCHED_ROUTE) };
         crate::telemetry::call_line::not_offering(|| {

@@ -267,7 +267,8 @@ impl ObsBuilder {
             return Err(SetupError::LayersWithoutSubscriber { layers: self.user_layers.len() });
         }
         let mut settings = self.settle()?;
-        let (layers, providers) = subscriber::obs_layers::<S>(settings.subscriber_parts())?;
+        let (layers, providers) =
+            subscriber::obs_layers::<S>(settings.subscriber_parts(), subscriber::SpanFieldReaders::Others)?;
         let started = Started::claim(&settings)?;
         Ok((layers, started.finish(&settings, providers)))
     }

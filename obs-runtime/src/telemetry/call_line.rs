@@ -23,6 +23,15 @@ pub(crate) struct OfferedCall {
     pub site: &'static CallSite,
     pub outcome: Classification,
     pub elapsed: Duration,
+    /// The call's span, when obs made it for the call: its line names it without a lookup.
+    pub span: Option<OfferedSpan>,
+}
+
+/// The span of an offered call: its name and what obs decided when it created it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct OfferedSpan {
+    pub name: &'static str,
+    pub started: crate::telemetry::call_span::StartedCallSpan,
 }
 
 thread_local! {
@@ -181,7 +190,12 @@ pub(crate) mod every_call {
     /// named errors, gRPC codes, panics and cancellations; three durations; the event named to
     /// `span` and inside it) once from its fields and once offered, and asserts that `written`,
     /// which takes what the layer under test wrote since it was last called, is alike.
-    pub(crate) fn are_written_alike(span: &tracing::Span, mut written: impl FnMut() -> Vec<String>) {
+    /// `offered` is what the call offers of its span, as `Call` does when obs made the span.
+    pub(crate) fn are_written_alike(
+        span: &tracing::Span,
+        offered: Option<super::OfferedSpan>,
+        mut written: impl FnMut() -> Vec<String>,
+    ) {
         let endpoint = site(Target::Endpoint {
             method: "GET",
             route: "/users/{id}/\"quoted\"",
@@ -208,7 +222,7 @@ pub(crate) mod every_call {
                     for parent in [EventParent::Named(span), EventParent::Entered(span)] {
                         log_call_fields(site, outcome, elapsed, &parent);
                         let from_fields = written();
-                        log_call(site, outcome, elapsed, &parent);
+                        log_call(site, outcome, elapsed, offered, &parent);
                         let from_call = written();
                         assert_eq!(from_fields.len(), 1, "{from_fields:?}");
                         assert_eq!(from_call, from_fields);
@@ -261,7 +275,35 @@ mod tests {
             .with(tracing_subscriber::filter::LevelFilter::TRACE);
         tracing::subscriber::with_default(subscriber, || {
             let span = tracing::info_span!("GET /users/{id}");
-            super::every_call::are_written_alike(&span, || printed(&lines));
+            super::every_call::are_written_alike(&span, None, || printed(&lines));
+        });
+    }
+
+    #[test]
+    fn call_lines_name_the_span_obs_made_as_a_lookup_would() {
+        use crate::telemetry::call_span::{self, CallSpans};
+        let lines = Lines::default();
+        let writer = lines.clone();
+        let call_spans = CallSpans::new(
+            opentelemetry_sdk::trace::Sampler::AlwaysOn,
+            None,
+            opentelemetry::InstrumentationScope::builder("obs").build(),
+        );
+        let subscriber = tracing_subscriber::registry()
+            .with(JsonLayer::new(move || writer.clone()))
+            .with(call_spans)
+            .with(tracing_subscriber::filter::LevelFilter::TRACE);
+        tracing::subscriber::with_default(subscriber, || {
+            call_span::forget_started();
+            let span = tracing::info_span!("GET /users/{id}", obs.call = tracing::field::Empty);
+            let started = call_span::take_started(&span).expect("obs made the span");
+            assert!(started.valid, "with ids");
+            let offered = super::OfferedSpan { name: "GET /users/{id}", started };
+            super::every_call::are_written_alike(&span, Some(offered), || {
+                let printed = printed(&lines);
+                assert!(printed.iter().all(|line| line.contains("\"trace_id\":\"")), "{printed:?}");
+                printed
+            });
         });
     }
 

@@ -183,7 +183,7 @@ mod tests {
             .with(tracing_subscriber::filter::LevelFilter::TRACE);
         tracing::subscriber::with_default(subscriber, || {
             let span = tracing::info_span!("GET /users/{id}");
-            crate::telemetry::call_line::every_call::are_written_alike(&span, || exported(&captured));
+            crate::telemetry::call_line::every_call::are_written_alike(&span, None, || exported(&captured));
         });
     }
 }

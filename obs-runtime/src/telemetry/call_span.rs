@@ -26,14 +26,16 @@
 
 use crate::clock::Tick;
 use crate::telemetry::span_fields::{EventFields, SpanFieldVisitor, SpanUpdates};
-use opentelemetry::trace::{Event, Link, SpanContext, SpanId, SpanKind, Status, TraceContextExt as _, TraceFlags};
+use opentelemetry::trace::{
+    Event, Link, SpanContext, SpanId, SpanKind, Status, TraceContextExt as _, TraceFlags, TraceId,
+};
 use opentelemetry::{Context, ContextGuard, InstrumentationScope, KeyValue};
 use opentelemetry_sdk::trace::{
     IdGenerator as _, RandomIdGenerator, Sampler, SamplingDecision, ShouldSample as _, SpanData, SpanEvents,
     SpanLimits, SpanLinks,
 };
 use std::borrow::Cow;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 use tracing::dispatcher::WeakDispatch;
@@ -225,6 +227,39 @@ fn pop_entered(id: &Id) -> Option<Entered> {
         .flatten()
 }
 
+/// What a call span's creation decided, handed back to the call that created it (see
+/// [`forget_started`] and [`take_started`]), so that the call's own log line and its outcome
+/// need not look the span up again.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct StartedCallSpan {
+    pub(crate) trace_id: TraceId,
+    pub(crate) span_id: SpanId,
+    /// Whether the ids are valid (not a span started while telemetry was suppressed).
+    pub(crate) valid: bool,
+    /// Whether recording the call's outcome on the span reaches anyone (see
+    /// [`outcome_fields_wanted`]).
+    pub(crate) outcome_wanted: bool,
+}
+
+thread_local! {
+    /// The call span this thread created last, by its registry id, until its creator takes it.
+    static JUST_STARTED: Cell<Option<(u64, StartedCallSpan)>> = const { Cell::new(None) };
+}
+
+/// Forgets what the last call span started on this thread decided: called before creating a
+/// span, so that [`take_started`] cannot hand over a span that another subscriber created.
+pub(crate) fn forget_started() {
+    let _ = JUST_STARTED.try_with(|started| started.set(None));
+}
+
+/// What the creation of `span` decided, when this layer created it on this thread since the last
+/// [`forget_started`].
+pub(crate) fn take_started(span: &tracing::Span) -> Option<StartedCallSpan> {
+    let id = span.id()?.into_u64();
+    let (started_id, started) = JUST_STARTED.try_with(Cell::take).ok().flatten()?;
+    (started_id == id).then_some(started)
+}
+
 /// Which layer an event's span event belongs to.
 enum EventOwner {
     /// This layer's call span `Id`.
@@ -269,12 +304,29 @@ pub(crate) struct CallSpans {
     export: Option<SpanSink>,
     scope: InstrumentationScope,
     dispatch: Arc<OnceLock<WeakDispatch>>,
+    /// Whether a layer other than obs's may read the fields recorded on a call span.
+    fields_read_elsewhere: bool,
 }
 
 impl CallSpans {
     /// Call spans sampled by `sampler`, their data handed to `export` when there is one.
     pub(crate) fn new(sampler: Sampler, export: Option<SpanSink>, scope: InstrumentationScope) -> Self {
-        CallSpans { sampler, ids: RandomIdGenerator::default(), export, scope, dispatch: Arc::default() }
+        CallSpans {
+            sampler,
+            ids: RandomIdGenerator::default(),
+            export,
+            scope,
+            dispatch: Arc::default(),
+            fields_read_elsewhere: true,
+        }
+    }
+
+    /// Says whether layers other than obs's may read the fields recorded on call spans (the
+    /// default: they may). When none may, a call records its outcome on its span only when the
+    /// span's data is kept ([`outcome_fields_wanted`]).
+    pub(crate) fn fields_read_elsewhere(mut self, read: bool) -> Self {
+        self.fields_read_elsewhere = read;
+        self
     }
 
     /// The filter for `tracing-opentelemetry`'s layer that leaves call spans and their events to
@@ -399,6 +451,20 @@ pub(crate) fn set_attribute_of_span(span: &tracing::Span, attribute: KeyValue) {
     }
 }
 
+/// Whether recording a call's outcome on `span` reaches anyone: a layer other than obs's that
+/// may read span fields, or the span's own exported data. Recording passes through every layer,
+/// each looking the span up; a call whose span is neither sampled nor exported, under obs's
+/// layers alone, skips it.
+pub(crate) fn outcome_fields_wanted(span: &tracing::Span) -> bool {
+    span.with_subscriber(|(id, dispatch)| match dispatch.downcast_ref::<CallSpans>() {
+        Some(calls) if !calls.fields_read_elsewhere => {
+            registry_span(id, dispatch).is_some_and(|span| keeps_data(&span))
+        }
+        _ => true,
+    })
+    .unwrap_or(false)
+}
+
 fn registry_span<'a>(id: &Id, dispatch: &'a Dispatch) -> Option<SpanRef<'a, Registry>> {
     dispatch.downcast_ref::<Registry>().and_then(|registry| registry.span(id))
 }
@@ -475,6 +541,17 @@ where
     fn on_new_span(&self, attributes: &Attributes<'_>, id: &Id, ctx: LayerContext<'_, S>) {
         let Some(span) = ctx.span(id) else { return };
         let call = self.start(&self.parent_context(attributes), attributes);
+        let started = {
+            let own_span = call.context.span();
+            let span_context = own_span.span_context();
+            StartedCallSpan {
+                trace_id: span_context.trace_id(),
+                span_id: span_context.span_id(),
+                valid: span_context.is_valid(),
+                outcome_wanted: call.recording || self.fields_read_elsewhere,
+            }
+        };
+        let _ = JUST_STARTED.try_with(|just_started| just_started.set(Some((id.into_u64(), started))));
         span.extensions_mut().insert(call);
     }
 

@@ -72,12 +72,19 @@ where
         line.push_str(metadata.level().as_str());
         line.push_str("\",\"target\":");
         push_json_string(&mut line, metadata.target());
-        match crate::telemetry::call_line::offer_for(metadata) {
-            Some(call) => crate::telemetry::call_line::write_fields(&mut line, &call),
+        let offered = crate::telemetry::call_line::offer_for(metadata);
+        match &offered {
+            Some(call) => crate::telemetry::call_line::write_fields(&mut line, call),
             None => event.record(&mut FieldWriter { line: &mut line, skip_log_fields: normalized.is_some() }),
         }
-        if let Some(dispatch) = self.dispatch.get().and_then(WeakDispatch::upgrade) {
-            write_span_context(&mut line, event, &dispatch);
+        match offered.and_then(|call| call.span) {
+            // The call's own span, as obs made it: no lookup.
+            Some(span) => write_offered_span(&mut line, &span),
+            None => {
+                if let Some(dispatch) = self.dispatch.get().and_then(WeakDispatch::upgrade) {
+                    write_span_context(&mut line, event, &dispatch);
+                }
+            }
         }
         line.push_str("}\n");
         match &self.output {
@@ -134,12 +141,25 @@ fn write_span_context(line: &mut String, event: &Event<'_>, dispatch: &Dispatch)
         });
     let span_context = own_span_context.or_else(|| call_span::other_span_context(&id, dispatch));
     if let Some(span_context) = span_context.filter(opentelemetry::trace::SpanContext::is_valid) {
-        line.push_str(",\"trace_id\":\"");
-        push_hex(line, &span_context.trace_id().to_bytes());
-        line.push_str("\",\"span_id\":\"");
-        push_hex(line, &span_context.span_id().to_bytes());
-        line.push('"');
+        push_ids(line, span_context.trace_id(), span_context.span_id());
     }
+}
+
+/// Appends an offered call span's name and ids, as [`write_span_context`] finds them.
+fn write_offered_span(line: &mut String, span: &crate::telemetry::call_line::OfferedSpan) {
+    line.push_str(",\"span\":");
+    push_json_string(line, span.name);
+    if span.started.valid {
+        push_ids(line, span.started.trace_id, span.started.span_id);
+    }
+}
+
+fn push_ids(line: &mut String, trace_id: opentelemetry::trace::TraceId, span_id: opentelemetry::trace::SpanId) {
+    line.push_str(",\"trace_id\":\"");
+    push_hex(line, &trace_id.to_bytes());
+    line.push_str("\",\"span_id\":\"");
+    push_hex(line, &span_id.to_bytes());
+    line.push('"');
 }
 
 /// Appends `value` as JSON: as `{value}` prints it, a string for a non-finite value (which JSON

@@ -89,19 +89,31 @@ pub fn build(parts: SubscriberParts, user_layers: Vec<UserLayer>) -> Result<Buil
     let chained: Option<UserLayer> = user_layers.into_iter().reduce(|first, next| Box::new(first.and_then(next)));
     match chained {
         None => {
-            let (layers, providers) = obs_layers(parts)?;
+            let (layers, providers) = obs_layers(parts, SpanFieldReaders::ObsOnly)?;
             Ok(BuiltSubscriber { dispatch: Dispatch::new(Registry::default().with(layers)), providers })
         }
         Some(user) => {
-            let (layers, providers) = obs_layers(parts)?;
+            let (layers, providers) = obs_layers(parts, SpanFieldReaders::Others)?;
             Ok(BuiltSubscriber { dispatch: Dispatch::new(Registry::default().with(user).with(layers)), providers })
         }
     }
 }
 
+/// Who, besides obs's span layers, may read the fields recorded on a call span.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SpanFieldReaders {
+    /// No one: obs's layers are the whole subscriber.
+    ObsOnly,
+    /// Layers of the service's own (added under obs's, or obs's added to the service's subscriber).
+    Others,
+}
+
 /// obs's layers over any registry-backed subscriber `S`: the spans, the log output and the log
 /// export, each with its own filter, and the providers that must be shut down with them.
-pub fn obs_layers<S>(parts: SubscriberParts) -> Result<(impl Layer<S> + Send + Sync + 'static, Providers), SetupError>
+pub fn obs_layers<S>(
+    parts: SubscriberParts,
+    readers: SpanFieldReaders,
+) -> Result<(impl Layer<S> + Send + Sync + 'static, Providers), SetupError>
 where
     S: Subscriber + for<'span> LookupSpan<'span> + Send + Sync + 'static,
 {
@@ -122,11 +134,14 @@ where
     let call_span_export = providers.span_export.as_ref().map(crate::telemetry::otlp::QueuedSpanProcessor::sink);
     #[cfg(not(feature = "_otlp"))]
     let call_span_export = None;
+    // The human-readable format prints the fields of the spans around each line.
+    let fields_read_elsewhere = readers == SpanFieldReaders::Others || parts.log_format != LogFormat::Json;
     let call_spans = CallSpans::new(
         parts.otlp.sampler.sdk_sampler(),
         call_span_export,
         InstrumentationScope::builder("obs").build(),
-    );
+    )
+    .fields_read_elsewhere(fields_read_elsewhere);
     // Busy/idle time and thread ids cost on every enter and exit and answer no question the
     // duration histogram does not; source location stays, it links a span to its code.
     let other_spans = tracing_opentelemetry::layer()
