@@ -400,6 +400,12 @@ impl CallSpans {
         }
     }
 
+    /// Whether any call span's data can be kept: without export, no span's fields, events,
+    /// links or end matter, and the callbacks that would read them need not look spans up.
+    fn exports(&self) -> bool {
+        self.export.is_some()
+    }
+
     fn registry_dispatch(&self) -> Option<Dispatch> {
         self.dispatch.get().and_then(WeakDispatch::upgrade)
     }
@@ -556,6 +562,9 @@ where
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: LayerContext<'_, S>) {
+        if !self.exports() {
+            return;
+        }
         let Some(span) = ctx.span(id).filter(keeps_data) else { return };
         // Read before the lock: a field's `Debug` may log, and that event reads this span.
         let mut updates = SpanUpdates::default();
@@ -566,6 +575,9 @@ where
     }
 
     fn on_follows_from(&self, id: &Id, follows: &Id, ctx: LayerContext<'_, S>) {
+        if !self.exports() {
+            return;
+        }
         let Some(span) = ctx.span(id).filter(keeps_data) else { return };
         let Some(dispatch) = self.registry_dispatch() else { return };
         let Some(follows) = span_context_of(follows, &dispatch) else { return };
@@ -600,6 +612,9 @@ where
     }
 
     fn on_event(&self, event: &TracingEvent<'_>, ctx: LayerContext<'_, S>) {
+        if !self.exports() {
+            return;
+        }
         let Some(EventOwner::Call(owner)) = event_owner(event, &self.dispatch) else { return };
         let Some(span) = ctx.span(&owner).filter(keeps_data) else { return };
         // Read before the lock: a field's `Debug` may log, and that event reads this span.
@@ -622,9 +637,11 @@ where
     }
 
     fn on_close(&self, id: Id, ctx: LayerContext<'_, S>) {
+        // Without export nothing is built: the registry drops the extension with the span.
+        let Some(export) = &self.export else { return };
         let Some(span) = ctx.span(&id) else { return };
         let Some(call) = span.extensions_mut().remove::<CallSpan>() else { return };
-        if let (true, Some(export)) = (call.recording, &self.export) {
+        if call.recording {
             export(call.into_span_data(&self.scope));
         }
     }
