@@ -191,3 +191,60 @@ fn a_route_written_differently_or_not_annotated_is_warned_about_once() {
         assert_eq!(recorded.iter().filter(|seen| *seen == field).count(), 2, "{field} in {recorded:#?}");
     }
 }
+
+/// Annotated with the route the router below matches; logs an event of its own.
+#[observed(endpoint = "/orders/{id}")]
+async fn get_order() -> &'static str {
+    tracing::info!(target: "app::orders", "loading the order");
+    "order"
+}
+
+/// Annotated with another template than the router's, for the test below alone (the mismatch
+/// is warned about once per route and process).
+#[observed(endpoint = "/misnamed/{id}")]
+async fn annotated_as_yet_another_route() -> &'static str {
+    "thing"
+}
+
+#[test]
+fn an_adopted_span_is_named_and_identified_alike_in_every_line_of_its_request() {
+    use axum::routing::get;
+    use tower_service::Service as _;
+
+    // obs's layers alone and nothing exported: the call names its span from what obs decided
+    // when the layer made it, without looking it up; the user's event inside looks it up.
+    let logs = CapturedLogs::default();
+    let writer = logs.clone();
+    let telemetry = obs_runtime::builder("request-layer", "1.0.0")
+        .with_env(|_| None)
+        .log_format(LogFormat::Json)
+        .log_filter("info")
+        .log_writer(move || writer.writer())
+        .build_local()
+        .expect("valid settings");
+    let mut app = axum::Router::new()
+        .route("/orders/{id}", get(get_order))
+        .route("/things/{id}", get(annotated_as_yet_another_route))
+        .layer(obs_runtime::layer::ObsLayer::new());
+    let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+    tracing::dispatcher::with_default(telemetry.dispatch(), || {
+        for path in ["/orders/1", "/things/1"] {
+            let request = http::Request::get(path).body(axum::body::Body::empty()).expect("request");
+            let response = runtime.block_on(app.call(request)).expect("infallible");
+            assert_eq!(response.status(), 200, "{path}");
+        }
+    });
+    let lines = logs.json_lines();
+    let user = lines.iter().find(|line| line["target"] == "app::orders").expect("the handler's line");
+    let order = lines.iter().find(|line| line["http.route"] == "/orders/{id}").expect("the order's request line");
+    assert_eq!(order["target"], "obs::request", "{order}");
+    for key in ["span", "trace_id", "span_id"] {
+        assert!(user[key].is_string(), "{key} in {user}");
+        assert_eq!(order[key], user[key], "{key}: the request's line and the handler's name one span");
+    }
+    assert_eq!(order["span"], "GET /orders/{id}");
+    // An endpoint annotated with another route renames the span: its line says the new name.
+    let item = lines.iter().find(|line| line["http.route"] == "/misnamed/{id}").expect("the thing's request line");
+    assert_eq!(item["span"], "GET /misnamed/{id}", "{item}");
+    assert_eq!(item["trace_id"].as_str().map(str::len), Some(32), "{item}");
+}

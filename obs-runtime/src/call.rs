@@ -8,7 +8,7 @@ use crate::metrics::site_metrics::SiteMetrics;
 use crate::outcome::{Classification, ErrorType, GrpcCode};
 use crate::request_scope::{self, RequestScope};
 use crate::telemetry::call_line::OfferedSpan;
-use crate::telemetry::call_span::{self, StartedCallSpan};
+use crate::telemetry::call_span;
 use std::sync::Arc;
 use std::time::Duration;
 use tracing::{Level, Span};
@@ -42,8 +42,8 @@ pub struct Call {
     site: &'static CallSite,
     metrics: &'static SiteMetrics,
     span: Span,
-    /// What obs decided when it created the span, when it did (not for an adopted span).
-    started_span: Option<StartedCallSpan>,
+    /// The span as obs made it and names it in log lines, when obs made it.
+    offered_span: Option<OfferedSpan>,
     started: Tick,
     finished: bool,
     /// The layer's request this endpoint call claimed, if it runs under `ObsLayer`.
@@ -58,17 +58,18 @@ impl Call {
     pub fn start(site: &'static CallSite, make_span: impl FnOnce() -> Span) -> Self {
         let metrics = site.metrics();
         let scope = if metrics.is_endpoint() { request_scope::claim_current() } else { None };
-        let (span, started_span) = if let Some(scope) = &scope {
+        let (span, offered_span) = if let Some(scope) = &scope {
             crate::layer::warn_if_route_differs(scope, site);
-            (adopt(scope, site), None)
+            adopt(scope, site)
         } else {
             call_span::forget_started();
             let span = make_span();
-            let started_span = call_span::take_started(&span);
-            (span, started_span)
+            let offered_span = call_span::take_started(&span)
+                .map(|started| OfferedSpan { name: span.metadata().map_or("", tracing::Metadata::name), started });
+            (span, offered_span)
         };
         metrics.started();
-        Call { site, metrics, span, started_span, started: Tick::now(), finished: false, scope }
+        Call { site, metrics, span, offered_span, started: Tick::now(), finished: false, scope }
     }
 
     /// The call's span, to enter while the body runs.
@@ -86,14 +87,9 @@ impl Call {
     }
 
     fn record(&self, outcome: Classification) {
-        let outcome_wanted = self.started_span.map(|started| started.outcome_wanted);
+        let outcome_wanted = self.offered_span.map(|span| span.started.outcome_wanted);
         let elapsed = record_observation(self.metrics, &self.span, outcome_wanted, self.started, outcome);
-        let span = self.started_span.map(|started| OfferedSpan { name: self.span_name(), started });
-        log_call(self.site, outcome, elapsed, span, &EventParent::of(&self.span));
-    }
-
-    fn span_name(&self) -> &'static str {
-        self.span.metadata().map_or("", tracing::Metadata::name)
+        log_call(self.site, outcome, elapsed, self.offered_span, &EventParent::of(&self.span));
     }
 }
 
@@ -115,14 +111,22 @@ impl Drop for Call {
 }
 
 /// The layer's server span, taken over by the endpoint: named and attributed as its own would be.
-fn adopt(scope: &RequestScope, site: &CallSite) -> Span {
+/// Offered to the call's log line as the layer made it unless the endpoint renames it.
+fn adopt(scope: &RequestScope, site: &CallSite) -> (Span, Option<OfferedSpan>) {
     let span = scope.span();
-    if !span.is_disabled() {
-        // Recorded together: each `record` is a pass through every layer.
-        let (function, namespace) = (site.function(), site.module_path());
-        // The layer already named it so unless the router's method or route differ.
-        if scope.method() != site.method() || scope.matched_route() != Some(site.route()) {
-            let name = site.span_name();
+    let offered = scope.offered_span();
+    if span.is_disabled() {
+        return (span.clone(), None);
+    }
+    // Recorded together (each `record` is a pass through every layer), and only when anyone
+    // reads them.
+    let wanted =
+        offered.map_or_else(|| call_span::outcome_fields_wanted(span), |offered| offered.started.outcome_wanted);
+    let (function, namespace) = (site.function(), site.module_path());
+    // The layer already named it so unless the router's method or route differ.
+    if scope.method() != site.method() || scope.matched_route() != Some(site.route()) {
+        let name = site.span_name();
+        if wanted {
             tracing::record_all!(
                 span,
                 otel.name = name.as_str(),
@@ -130,12 +134,15 @@ fn adopt(scope: &RequestScope, site: &CallSite) -> Span {
                 code.function = function,
                 code.namespace = namespace
             );
-            crate::telemetry::json::set_span_name(span, std::borrow::Cow::Owned(name));
-        } else {
+        }
+        crate::telemetry::json::set_span_name(span, std::borrow::Cow::Owned(name));
+        (span.clone(), None)
+    } else {
+        if wanted {
             tracing::record_all!(span, code.function = function, code.namespace = namespace);
         }
+        (span.clone(), offered)
     }
-    span.clone()
 }
 
 /// Emits a call's event, its JSON line written from the call rather than from the event's fields.

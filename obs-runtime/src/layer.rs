@@ -34,6 +34,7 @@ use crate::metrics::site_metrics::{self, SeriesKey, SiteMetrics};
 use crate::outcome::{Classification, ErrorType};
 use crate::request_scope::{RequestScope, ScopeState};
 use crate::schema;
+use crate::telemetry::call_line::OfferedSpan;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
@@ -152,6 +153,7 @@ where
         let series = route_series(bounded_method(request.method()), matched_path(&request));
         // The caller's trace is current while the span is made: its parent.
         let caller = crate::propagation::extract(request.headers()).attach();
+        crate::telemetry::call_span::forget_started();
         let span = tracing::info_span!(
             target: REQUEST_LOG_TARGET,
             "HTTP request",
@@ -168,9 +170,17 @@ where
             obs.call = tracing::field::Empty,
         );
         drop(caller);
+        let offered_span =
+            crate::telemetry::call_span::take_started(&span).map(|started| OfferedSpan { name: series.name, started });
         crate::telemetry::json::set_span_name(&span, std::borrow::Cow::Borrowed(series.name));
         series.site.started();
-        let scope = Arc::new(RequestScope::new(span.clone(), series.method, series.route, Arc::clone(&series.site)));
+        let scope = Arc::new(RequestScope::new(
+            span.clone(),
+            series.method,
+            series.route,
+            Arc::clone(&series.site),
+            offered_span,
+        ));
         // axum may start work in `call`: an endpoint called right here claims the request too.
         let inner = span.in_scope(|| scope.enter(|| self.inner.call(request)));
         ObsFuture {
@@ -219,7 +229,13 @@ impl Record {
             (ScopeState::Open, None) => Classification::interrupted(failure.unwrap_or(ErrorType::Cancelled)),
         };
         let series = &self.series;
-        let elapsed = record_observation(&series.site, &self.span, None, self.started, outcome);
+        let elapsed = record_observation(
+            &series.site,
+            &self.span,
+            self.scope.offered_span().map(|span| span.started.outcome_wanted),
+            self.started,
+            outcome,
+        );
         let fields =
             RequestFields::Layer { method: series.method, route: series.route.unwrap_or(schema::UNMATCHED_ROUTE) };
         crate::telemetry::call_line::not_offering(|| {

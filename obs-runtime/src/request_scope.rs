@@ -7,6 +7,7 @@
 
 use crate::metrics::site_metrics::SiteMetrics;
 use crate::outcome::ErrorType;
+use crate::telemetry::call_line::OfferedSpan;
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -33,6 +34,8 @@ pub(crate) struct RequestScope {
     matched_route: Option<&'static str>,
     /// The layer's own series for the request, counted in flight while the layer records it.
     layer_site: Arc<SiteMetrics>,
+    /// The span as obs made it and names it in log lines, when obs made it.
+    offered_span: Option<OfferedSpan>,
 }
 
 /// Requests in a scope right now, across threads: while none is, an endpoint call does not look
@@ -50,9 +53,15 @@ impl RequestScope {
         method: &'static str,
         matched_route: Option<&'static str>,
         layer_site: Arc<SiteMetrics>,
+        offered_span: Option<OfferedSpan>,
     ) -> Self {
         OPEN_SCOPES.fetch_add(1, Ordering::Relaxed);
-        RequestScope { state: Mutex::new(ScopeState::Open), span, method, matched_route, layer_site }
+        RequestScope { state: Mutex::new(ScopeState::Open), span, method, matched_route, layer_site, offered_span }
+    }
+
+    /// The request's span as obs made it, named as its log lines name it, when obs made it.
+    pub(crate) fn offered_span(&self) -> Option<OfferedSpan> {
+        self.offered_span
     }
 
     /// The request's method, as the layer's series names it.
@@ -134,7 +143,7 @@ mod tests {
     fn a_scope_is_claimed_once_and_released_back_to_the_layer() {
         let site = register(SeriesKey::Endpoint { method: "GET", route: "/scope-test" }, &[1.0]);
         site.started();
-        let scope = Arc::new(RequestScope::new(tracing::Span::none(), "GET", None, Arc::clone(&site)));
+        let scope = Arc::new(RequestScope::new(tracing::Span::none(), "GET", None, Arc::clone(&site), None));
         assert!(claim_current().is_none(), "no scope outside the layer's poll");
         let claimed = scope.enter(claim_current).expect("claimed inside");
         assert_eq!((scope.state(), site.in_flight()), (ScopeState::Claimed, 0), "the endpoint counts it now");
