@@ -8,7 +8,7 @@ use crate::metrics::site_metrics::SiteMetrics;
 use crate::outcome::{Classification, ErrorType, GrpcCode};
 use crate::request_scope::{self, RequestScope};
 use crate::telemetry::call_line::OfferedSpan;
-use crate::telemetry::call_span;
+use crate::telemetry::call_span::{self, StartedCallSpan};
 use std::sync::Arc;
 use std::time::Duration;
 use tracing::{Level, Span};
@@ -42,8 +42,8 @@ pub struct Call {
     site: &'static CallSite,
     metrics: &'static SiteMetrics,
     span: Span,
-    /// The span as obs made it and names it in log lines, when obs made it.
-    offered_span: Option<OfferedSpan>,
+    /// What obs decided when it made the span, when it did and the call keeps its name.
+    started_span: Option<StartedCallSpan>,
     started: Tick,
     finished: bool,
     /// The layer's request this endpoint call claimed, if it runs under `ObsLayer`.
@@ -58,18 +58,17 @@ impl Call {
     pub fn start(site: &'static CallSite, make_span: impl FnOnce() -> Span) -> Self {
         let metrics = site.metrics();
         let scope = if metrics.is_endpoint() { request_scope::claim_current() } else { None };
-        let (span, offered_span) = if let Some(scope) = &scope {
+        let (span, started_span) = if let Some(scope) = &scope {
             crate::layer::warn_if_route_differs(scope, site);
             adopt(scope, site)
         } else {
             call_span::forget_started();
             let span = make_span();
-            let offered_span = call_span::take_started(&span)
-                .map(|started| OfferedSpan { name: span.metadata().map_or("", tracing::Metadata::name), started });
-            (span, offered_span)
+            let started_span = call_span::take_started(&span);
+            (span, started_span)
         };
         metrics.started();
-        Call { site, metrics, span, offered_span, started: Tick::now(), finished: false, scope }
+        Call { site, metrics, span, started_span, started: Tick::now(), finished: false, scope }
     }
 
     /// The call's span, to enter while the body runs.
@@ -87,9 +86,18 @@ impl Call {
     }
 
     fn record(&self, outcome: Classification) {
-        let outcome_wanted = self.offered_span.map(|span| span.started.outcome_wanted);
+        let outcome_wanted = self.started_span.map(|started| started.outcome_wanted);
         let elapsed = record_observation(self.metrics, &self.span, outcome_wanted, self.started, outcome);
-        log_call(self.site, outcome, elapsed, self.offered_span, &EventParent::of(&self.span));
+        let span = self.started_span.map(|started| OfferedSpan { name: self.span_name(), started });
+        log_call(self.site, outcome, elapsed, span, &EventParent::of(&self.span));
+    }
+
+    /// The span's name in log lines: the layer's, when the call adopted its span.
+    fn span_name(&self) -> &'static str {
+        match &self.scope {
+            Some(scope) => scope.offered_span().map_or("", |offered| offered.name),
+            None => self.span.metadata().map_or("", tracing::Metadata::name),
+        }
     }
 }
 
@@ -112,7 +120,7 @@ impl Drop for Call {
 
 /// The layer's server span, taken over by the endpoint: named and attributed as its own would be.
 /// Offered to the call's log line as the layer made it unless the endpoint renames it.
-fn adopt(scope: &RequestScope, site: &CallSite) -> (Span, Option<OfferedSpan>) {
+fn adopt(scope: &RequestScope, site: &CallSite) -> (Span, Option<StartedCallSpan>) {
     let span = scope.span();
     let offered = scope.offered_span();
     if span.is_disabled() {
@@ -141,7 +149,7 @@ fn adopt(scope: &RequestScope, site: &CallSite) -> (Span, Option<OfferedSpan>) {
         if wanted {
             tracing::record_all!(span, code.function = function, code.namespace = namespace);
         }
-        (span.clone(), offered)
+        (span.clone(), offered.map(|offered| offered.started))
     }
 }
 
@@ -153,12 +161,28 @@ pub(crate) fn log_call(
     span: Option<OfferedSpan>,
     parent: &EventParent<'_>,
 ) {
+    // What the event macro checks first, checked before the offer is made: with logs and traces
+    // off (metrics only) nothing is copied for an event no one would see.
+    if call_event_level(site, outcome) > tracing::level_filters::LevelFilter::current() {
+        return;
+    }
     crate::telemetry::call_line::offering(
-        crate::telemetry::call_line::OfferedCall { site, outcome, elapsed, span },
+        crate::telemetry::call_line::OfferedCall::new(site, outcome, elapsed),
+        span,
         || {
             log_call_fields(site, outcome, elapsed, parent);
         },
     );
+}
+
+/// The level of a call's event: see [`log_request_fields`] and [`log_operation`].
+fn call_event_level(site: &CallSite, outcome: Classification) -> Level {
+    match (site.operation(), outcome.is_failure(), outcome.is_client_error()) {
+        (_, true, _) => Level::ERROR,
+        (None, false, true) => Level::WARN,
+        (None, false, false) => Level::INFO,
+        (Some(_), false, _) => Level::DEBUG,
+    }
 }
 
 /// Emits a call's event, every JSON line written from its fields.
@@ -419,6 +443,31 @@ impl std::fmt::Display for StatusText {
 mod tests {
     use super::{Milliseconds, whole_nanoseconds_as_millis};
     use std::time::Duration;
+
+    /// The level of the last event seen.
+    #[derive(Clone, Default)]
+    struct LastLevel(std::sync::Arc<std::sync::Mutex<Option<tracing::Level>>>);
+
+    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for LastLevel {
+        fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+            *self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(*event.metadata().level());
+        }
+    }
+
+    #[test]
+    fn the_level_checked_before_the_offer_is_the_events_own() {
+        use tracing_subscriber::layer::SubscriberExt as _;
+        let last = LastLevel::default();
+        let subscriber = tracing_subscriber::registry().with(last.clone());
+        tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::Span::none();
+            crate::telemetry::call_line::every_call::each(|site, outcome| {
+                super::log_call_fields(site, outcome, Duration::ZERO, &super::EventParent::Named(&span));
+                let emitted = last.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+                assert_eq!(emitted, Some(super::call_event_level(site, outcome)), "{outcome:?}");
+            });
+        });
+    }
 
     #[test]
     fn messages_print_milliseconds_with_three_decimals() {

@@ -22,9 +22,19 @@ use std::time::Duration;
 pub(crate) struct OfferedCall {
     pub site: &'static CallSite,
     pub outcome: Classification,
-    pub elapsed: Duration,
-    /// The call's span, when obs made it for the call: its line names it without a lookup.
-    pub span: Option<OfferedSpan>,
+    /// How long the call took, in nanoseconds: whole words, which the offer copies without
+    /// stalling on a `Duration`'s half-word.
+    pub elapsed_nanos: u64,
+}
+
+impl OfferedCall {
+    pub(crate) fn new(site: &'static CallSite, outcome: Classification, elapsed: Duration) -> Self {
+        OfferedCall { site, outcome, elapsed_nanos: u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX) }
+    }
+
+    pub(crate) fn elapsed(&self) -> Duration {
+        Duration::from_nanos(self.elapsed_nanos)
+    }
 }
 
 /// The span of an offered call: its name and what obs decided when it created it.
@@ -34,33 +44,76 @@ pub(crate) struct OfferedSpan {
     pub started: crate::telemetry::call_span::StartedCallSpan,
 }
 
+/// What is offered on this thread right now, as bits: the offer itself is written only when
+/// made and read only while these say it stands, so withdrawing one is one byte, not a copy.
+/// An offer is being dispatched (possibly of no call: see [`not_offering`]).
+const OFFERING: u8 = 1;
+/// ... of a call.
+const CALL: u8 = 2;
+/// ... of a call with its span.
+const SPAN: u8 = 4;
+
 thread_local! {
+    static STATE: Cell<u8> = const { Cell::new(0) };
     static OFFERED: Cell<Option<OfferedCall>> = const { Cell::new(None) };
+    /// The offered call's span, when obs made it for the call: its line names it without a
+    /// lookup.
+    static OFFERED_SPAN: Cell<Option<OfferedSpan>> = const { Cell::new(None) };
 }
 
 /// Withdraws the offer when the event has been dispatched, even if a layer panicked, and puts
-/// back the one it replaced: a call observed inside a layer's handling of another call's event
-/// must leave that event's offer as it found it.
-struct Withdraw(Option<OfferedCall>);
+/// back the one it replaced, if any: a call observed inside a layer's handling of another call's
+/// event must leave that event's offer as it found it.
+struct Withdraw(Option<(u8, Option<OfferedCall>, Option<OfferedSpan>)>);
 
 impl Drop for Withdraw {
     fn drop(&mut self) {
-        OFFERED.set(self.0.take());
+        match self.0.take() {
+            None => STATE.set(0),
+            Some((state, call, span)) => {
+                OFFERED.set(call);
+                OFFERED_SPAN.set(span);
+                STATE.set(state);
+            }
+        }
     }
 }
 
-/// Runs `emit`, which emits `call`'s event, with `call` offered to obs's layers.
+/// Makes `call` and `span` the offer until the returned guard drops.
+fn offer(call: Option<OfferedCall>, span: Option<OfferedSpan>) -> Withdraw {
+    let state = STATE.get();
+    // Within another offer (rare): kept aside to be put back.
+    let outer = (state & OFFERING != 0).then(|| (state, OFFERED.get(), OFFERED_SPAN.get()));
+    let mut offered = OFFERING;
+    if call.is_some() {
+        OFFERED.set(call);
+        offered |= CALL;
+    }
+    if span.is_some() {
+        OFFERED_SPAN.set(span);
+        offered |= SPAN;
+    }
+    STATE.set(offered);
+    Withdraw(outer)
+}
+
+/// Runs `emit`, which emits `call`'s event, with `call` and its `span` offered to obs's layers.
 #[inline]
-pub(crate) fn offering(call: OfferedCall, emit: impl FnOnce()) {
-    let _withdraw = Withdraw(OFFERED.replace(Some(call)));
+pub(crate) fn offering(call: OfferedCall, span: Option<OfferedSpan>, emit: impl FnOnce()) {
+    let _withdraw = offer(Some(call), span);
     emit();
+}
+
+/// The span of the call [`offer_for`] found, when its offer has one.
+pub(crate) fn offered_span() -> Option<OfferedSpan> {
+    if STATE.get() & SPAN != 0 { OFFERED_SPAN.get() } else { None }
 }
 
 /// Runs `emit`, which emits a per-call event no call offers (the request layer's), with no offer
 /// visible: one made for an event being dispatched around it is not this event's.
 #[inline]
 pub(crate) fn not_offering(emit: impl FnOnce()) {
-    let _withdraw = Withdraw(OFFERED.take());
+    let _withdraw = offer(None, None);
     emit();
 }
 
@@ -73,7 +126,7 @@ pub(crate) fn offer_for(metadata: &tracing::Metadata<'_>) -> Option<OfferedCall>
     let target = metadata.target();
     let per_call = (target == REQUEST_LOG_TARGET || target == OPERATION_LOG_TARGET)
         && metadata.module_path() == Some(CALL_EVENTS_MODULE);
-    if per_call { OFFERED.get() } else { None }
+    if per_call && STATE.get() & CALL != 0 { OFFERED.get() } else { None }
 }
 
 /// A call site's line parts that never change, escaped once.
@@ -125,7 +178,7 @@ pub(crate) fn write_fields(line: &mut String, call: &OfferedCall) {
     line.push_str(&pieces.message_head);
     push_status_text(line, outcome);
     line.push_str(" in ");
-    push_milliseconds(line, call.elapsed);
+    push_milliseconds(line, call.elapsed());
     line.push_str(" ms");
     line.push_str(&pieces.after_message);
     if call.site.operation().is_none() {
@@ -147,7 +200,7 @@ pub(crate) fn write_fields(line: &mut String, call: &OfferedCall) {
     line.push_str(outcome.outcome_name());
     line.push('"');
     line.push_str(",\"duration_ms\":");
-    push_f64(line, whole_nanoseconds_as_millis(call.elapsed));
+    push_f64(line, whole_nanoseconds_as_millis(call.elapsed()));
     line.push_str(&pieces.tail);
 }
 
@@ -196,6 +249,24 @@ pub(crate) mod every_call {
         offered: Option<super::OfferedSpan>,
         mut written: impl FnMut() -> Vec<String>,
     ) {
+        let elapsed = [Duration::ZERO, Duration::from_nanos(47_863), Duration::from_nanos(1_500_000_001)];
+        each(|site, outcome| {
+            for elapsed in elapsed {
+                for parent in [EventParent::Named(span), EventParent::Entered(span)] {
+                    log_call_fields(site, outcome, elapsed, &parent);
+                    let from_fields = written();
+                    log_call(site, outcome, elapsed, offered, &parent);
+                    let from_call = written();
+                    assert_eq!(from_fields.len(), 1, "{from_fields:?}");
+                    assert_eq!(from_call, from_fields);
+                }
+            }
+        });
+    }
+
+    /// Calls `check` with every kind of call site (an endpoint whose route needs escaping, an
+    /// operation) and outcome (statuses, 5xx, named errors, gRPC codes, panics, cancellations).
+    pub(crate) fn each(mut check: impl FnMut(&'static CallSite, Classification)) {
         let endpoint = site(Target::Endpoint {
             method: "GET",
             route: "/users/{id}/\"quoted\"",
@@ -215,19 +286,9 @@ pub(crate) mod every_call {
             Classification::interrupted(ErrorType::Panic),
             Classification::interrupted(ErrorType::Cancelled),
         ];
-        let elapsed = [Duration::ZERO, Duration::from_nanos(47_863), Duration::from_nanos(1_500_000_001)];
         for site in [endpoint, operation] {
             for outcome in outcomes {
-                for elapsed in elapsed {
-                    for parent in [EventParent::Named(span), EventParent::Entered(span)] {
-                        log_call_fields(site, outcome, elapsed, &parent);
-                        let from_fields = written();
-                        log_call(site, outcome, elapsed, offered, &parent);
-                        let from_call = written();
-                        assert_eq!(from_fields.len(), 1, "{from_fields:?}");
-                        assert_eq!(from_call, from_fields);
-                    }
-                }
+                check(site, outcome);
             }
         }
     }

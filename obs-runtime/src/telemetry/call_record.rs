@@ -62,7 +62,7 @@ impl LogExport {
             record.add_attribute(Key::from_static_str("error.type"), AnyValue::from(error.to_string()));
         }
         record.add_attribute(Key::from_static_str("outcome"), shared(outcome.outcome_name()));
-        record.add_attribute(Key::from_static_str("duration_ms"), whole_nanoseconds_as_millis(call.elapsed));
+        record.add_attribute(Key::from_static_str("duration_ms"), whole_nanoseconds_as_millis(call.elapsed()));
         record.add_attribute(Key::from_static_str("code.function"), shared(site.function()));
         record.add_attribute(Key::from_static_str("code.namespace"), shared(site.module_path()));
         self.logger.emit(record);
@@ -99,7 +99,7 @@ fn message(call: &OfferedCall) -> String {
         Some(operation) => text.push_str(operation),
     }
     let _ = write!(text, " {} in ", StatusText(call.outcome));
-    push_milliseconds(&mut text, call.elapsed);
+    push_milliseconds(&mut text, call.elapsed());
     text.push_str(" ms");
     text
 }

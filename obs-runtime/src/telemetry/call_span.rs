@@ -26,9 +26,7 @@
 
 use crate::clock::Tick;
 use crate::telemetry::span_fields::{EventFields, SpanFieldVisitor, SpanUpdates};
-use opentelemetry::trace::{
-    Event, Link, SpanContext, SpanId, SpanKind, Status, TraceContextExt as _, TraceFlags, TraceId,
-};
+use opentelemetry::trace::{Event, Link, SpanContext, SpanId, SpanKind, Status, TraceContextExt as _, TraceFlags};
 use opentelemetry::{Context, ContextGuard, InstrumentationScope, KeyValue};
 use opentelemetry_sdk::trace::{
     IdGenerator as _, RandomIdGenerator, Sampler, SamplingDecision, ShouldSample as _, SpanData, SpanEvents,
@@ -232,7 +230,8 @@ fn pop_entered(id: &Id) -> Option<Entered> {
 /// need not look the span up again.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct StartedCallSpan {
-    pub(crate) trace_id: TraceId,
+    /// As bytes: a `TraceId` (a `u128`) would align every call holding this to 16 bytes.
+    pub(crate) trace_id: [u8; 16],
     pub(crate) span_id: SpanId,
     /// Whether the ids are valid (not a span started while telemetry was suppressed).
     pub(crate) valid: bool,
@@ -242,22 +241,26 @@ pub(crate) struct StartedCallSpan {
 }
 
 thread_local! {
-    /// The call span this thread created last, by its registry id, until its creator takes it.
-    static JUST_STARTED: Cell<Option<(u64, StartedCallSpan)>> = const { Cell::new(None) };
+    /// What the call span this thread created last decided, valid while [`JUST_STARTED_ID`]
+    /// holds its registry id.
+    static JUST_STARTED: Cell<Option<StartedCallSpan>> = const { Cell::new(None) };
+    /// The registry id of that span until its creator takes it; 0 (no span's) once taken or
+    /// forgotten: forgetting writes one word, whatever a call without spans costs.
+    static JUST_STARTED_ID: Cell<u64> = const { Cell::new(0) };
 }
 
 /// Forgets what the last call span started on this thread decided: called before creating a
 /// span, so that [`take_started`] cannot hand over a span that another subscriber created.
 pub(crate) fn forget_started() {
-    let _ = JUST_STARTED.try_with(|started| started.set(None));
+    let _ = JUST_STARTED_ID.try_with(|id| id.set(0));
 }
 
 /// What the creation of `span` decided, when this layer created it on this thread since the last
 /// [`forget_started`].
 pub(crate) fn take_started(span: &tracing::Span) -> Option<StartedCallSpan> {
     let id = span.id()?.into_u64();
-    let (started_id, started) = JUST_STARTED.try_with(Cell::take).ok().flatten()?;
-    (started_id == id).then_some(started)
+    let started_id = JUST_STARTED_ID.try_with(|started| started.replace(0)).ok()?;
+    if started_id == id { JUST_STARTED.try_with(Cell::get).ok().flatten() } else { None }
 }
 
 /// Which layer an event's span event belongs to.
@@ -534,6 +537,11 @@ impl<S> Filter<S> for OutsideCallSpans {
     fn event_enabled(&self, event: &TracingEvent<'_>, _: &LayerContext<'_, S>) -> bool {
         !matches!(event_owner(event, &self.dispatch), Some(EventOwner::Call(_)))
     }
+
+    /// Any level: it selects by span, not by level as the other level-blind filters of `subscriber.rs` say.
+    fn max_level_hint(&self) -> Option<tracing::level_filters::LevelFilter> {
+        Some(tracing::level_filters::LevelFilter::TRACE)
+    }
 }
 
 impl<S> Layer<S> for CallSpans
@@ -551,13 +559,14 @@ where
             let own_span = call.context.span();
             let span_context = own_span.span_context();
             StartedCallSpan {
-                trace_id: span_context.trace_id(),
+                trace_id: span_context.trace_id().to_bytes(),
                 span_id: span_context.span_id(),
                 valid: span_context.is_valid(),
                 outcome_wanted: call.recording || self.fields_read_elsewhere,
             }
         };
-        let _ = JUST_STARTED.try_with(|just_started| just_started.set(Some((id.into_u64(), started))));
+        let _ = JUST_STARTED.try_with(|just_started| just_started.set(Some(started)));
+        let _ = JUST_STARTED_ID.try_with(|just_started| just_started.set(id.into_u64()));
         span.extensions_mut().insert(call);
     }
 

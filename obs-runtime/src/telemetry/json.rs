@@ -77,7 +77,7 @@ where
             Some(call) => crate::telemetry::call_line::write_fields(&mut line, call),
             None => event.record(&mut FieldWriter { line: &mut line, skip_log_fields: normalized.is_some() }),
         }
-        match offered.and_then(|call| call.span) {
+        match offered.and_then(|_| crate::telemetry::call_line::offered_span()) {
             // The call's own span, as obs made it: no lookup.
             Some(span) => write_offered_span(&mut line, &span),
             None => {
@@ -141,7 +141,7 @@ fn write_span_context(line: &mut String, event: &Event<'_>, dispatch: &Dispatch)
         });
     let span_context = own_span_context.or_else(|| call_span::other_span_context(&id, dispatch));
     if let Some(span_context) = span_context.filter(opentelemetry::trace::SpanContext::is_valid) {
-        push_ids(line, span_context.trace_id(), span_context.span_id());
+        push_ids(line, &span_context.trace_id().to_bytes(), span_context.span_id());
     }
 }
 
@@ -150,13 +150,13 @@ fn write_offered_span(line: &mut String, span: &crate::telemetry::call_line::Off
     line.push_str(",\"span\":");
     push_json_string(line, span.name);
     if span.started.valid {
-        push_ids(line, span.started.trace_id, span.started.span_id);
+        push_ids(line, &span.started.trace_id, span.started.span_id);
     }
 }
 
-fn push_ids(line: &mut String, trace_id: opentelemetry::trace::TraceId, span_id: opentelemetry::trace::SpanId) {
+fn push_ids(line: &mut String, trace_id: &[u8; 16], span_id: opentelemetry::trace::SpanId) {
     line.push_str(",\"trace_id\":\"");
-    push_hex(line, &trace_id.to_bytes());
+    push_hex(line, trace_id);
     line.push_str("\",\"span_id\":\"");
     push_hex(line, &span_id.to_bytes());
     line.push('"');

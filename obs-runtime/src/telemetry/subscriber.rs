@@ -20,7 +20,7 @@ use opentelemetry::trace::TracerProvider as _;
 use std::sync::Arc;
 use tracing::{Dispatch, Metadata, Subscriber};
 use tracing_subscriber::Layer;
-use tracing_subscriber::filter::{FilterExt, filter_fn};
+use tracing_subscriber::filter::{FilterExt, LevelFilter, filter_fn};
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
 use tracing_subscriber::layer::Filter;
 use tracing_subscriber::layer::SubscriberExt;
@@ -63,7 +63,18 @@ impl<S> tracing_subscriber::layer::Filter<S> for NotPlumbing {
         use tracing_log::NormalizeEvent as _;
         event.normalized_metadata().is_none_or(|metadata| !is_plumbing(metadata.target()))
     }
+
+    fn max_level_hint(&self) -> Option<LevelFilter> {
+        ANY_LEVEL
+    }
 }
+
+/// The level hint of a filter that selects by target or kind, not by level: any level. Said
+/// rather than left unsaid, because a filter without a hint makes every filter it is combined
+/// with hintless, and the dispatcher's maximum level `TRACE` however quiet the directives: every
+/// disabled `debug!` then costs a callsite-interest check instead of a level comparison, and a
+/// call whose log event no filter would enable still prepares it.
+const ANY_LEVEL: Option<LevelFilter> = Some(LevelFilter::TRACE);
 
 fn is_plumbing(target: &str) -> bool {
     PLUMBING_TARGETS.iter().any(|plumbing| {
@@ -77,6 +88,65 @@ fn is_plumbing(target: &str) -> bool {
 /// double the cost of every traced call for no information.
 fn not_the_call_event(metadata: &Metadata<'_>) -> bool {
     !(metadata.is_event() && matches!(metadata.target(), REQUEST_LOG_TARGET | OPERATION_LOG_TARGET))
+}
+
+/// The filter of obs's outermost layer, saying the level hint of all of obs's layers.
+///
+/// `tracing-subscriber` takes the hint of layers joined with `and_then` over a `Registry` from
+/// the outer one alone (it mistakes the inner layer for the registry): without this, logs at
+/// `info` under traces `off` would be hinted `OFF`, and no span or event built for them. A hint
+/// is an upper bound, so raising the outer filter's to the stack's is always sound.
+struct StackHint<F> {
+    filter: F,
+    hint: Option<LevelFilter>,
+}
+
+impl<S, F: Filter<S>> Filter<S> for StackHint<F> {
+    fn enabled(&self, metadata: &Metadata<'_>, context: &tracing_subscriber::layer::Context<'_, S>) -> bool {
+        self.filter.enabled(metadata, context)
+    }
+
+    fn callsite_enabled(&self, metadata: &'static Metadata<'static>) -> tracing::subscriber::Interest {
+        self.filter.callsite_enabled(metadata)
+    }
+
+    fn event_enabled(&self, event: &tracing::Event<'_>, context: &tracing_subscriber::layer::Context<'_, S>) -> bool {
+        self.filter.event_enabled(event, context)
+    }
+
+    fn max_level_hint(&self) -> Option<LevelFilter> {
+        self.hint
+    }
+
+    fn on_new_span(
+        &self,
+        attributes: &tracing::span::Attributes<'_>,
+        id: &tracing::Id,
+        context: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        self.filter.on_new_span(attributes, id, context);
+    }
+
+    fn on_record(
+        &self,
+        id: &tracing::Id,
+        values: &tracing::span::Record<'_>,
+        context: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        self.filter.on_record(id, values, context);
+    }
+
+    fn on_enter(&self, id: &tracing::Id, context: tracing_subscriber::layer::Context<'_, S>) {
+        self.filter.on_enter(id, context);
+    }
+
+    fn on_exit(&self, id: &tracing::Id, context: tracing_subscriber::layer::Context<'_, S>) {
+        self.filter.on_exit(id, context);
+    }
+
+    fn on_close(&self, id: tracing::Id, context: tracing_subscriber::layer::Context<'_, S>) {
+        self.filter.on_close(id, context);
+    }
 }
 
 /// A layer of the service's own, added under obs's (see `ObsBuilder::with_layer`).
@@ -150,12 +220,20 @@ where
         .with_threads(false)
         .with_target(false)
         .and_then(OtelSpanMarker)
-        .with_filter(Arc::clone(&trace_filter).and(filter_fn(not_the_call_event)).and(call_spans.outside_filter()));
-    let call_spans = call_spans.with_filter(
-        trace_filter
-            .and(filter_fn(not_the_call_event))
-            .and(filter_fn(|metadata| metadata.is_event() || is_call_span(metadata))),
-    );
+        .with_filter(
+            Arc::clone(&trace_filter)
+                .and(filter_fn(not_the_call_event).with_max_level_hint(LevelFilter::TRACE))
+                .and(call_spans.outside_filter()),
+        );
+    // The most verbose level either filter enables: this outermost layer must say it for the
+    // whole stack (see `StackHint`).
+    let stack_hint = Filter::<S>::max_level_hint(&log_filter).zip(trace_filter.max_level_hint()).map(|(a, b)| a.max(b));
+    let call_spans = call_spans.with_filter(StackHint {
+        filter: trace_filter.and(filter_fn(not_the_call_event).with_max_level_hint(LevelFilter::TRACE)).and(
+            filter_fn(|metadata| metadata.is_event() || is_call_span(metadata)).with_max_level_hint(LevelFilter::TRACE),
+        ),
+        hint: stack_hint,
+    });
     let spans = other_spans.and_then(call_spans);
     // Boxed, not an `Option` of each: a box passes on the dispatcher the JSON layer needs.
     let log_output: Box<dyn Layer<S> + Send + Sync> = match (parts.log_format, parts.log_writer) {
