@@ -141,34 +141,41 @@ impl<S: tracing::Subscriber> obs_runtime::telemetry::tracing_subscriber::Layer<S
     }
 }
 
-#[test]
-fn a_route_written_differently_or_not_annotated_is_warned_about_once() {
-    use axum::routing::get;
-    use tower_service::Service as _;
-
-    let logs = CapturedLogs::default();
+/// obs writing INFO JSON lines to `logs`, nothing from the environment.
+fn json_lines_to(logs: &CapturedLogs) -> obs_runtime::ObsBuilder {
     let writer = logs.clone();
-    let recorded = RecordedFields::default();
-    let telemetry = obs_runtime::builder("request-layer", "1.0.0")
-        .with_layer(recorded.clone())
+    obs_runtime::builder("request-layer", "1.0.0")
         .with_env(|_| None)
         .log_format(LogFormat::Json)
         .log_filter("info")
         .log_writer(move || writer.writer())
-        .build_local()
-        .expect("valid settings");
-    let mut app = axum::Router::new()
-        .route("/items/{id}", get(annotated_as_another_route))
-        .route("/plain", get(not_annotated))
-        .layer(obs_runtime::layer::ObsLayer::new());
+}
+
+/// GETs each of `paths` from `app` under `telemetry`, in order, each answered 200.
+fn get_each(telemetry: &obs_runtime::LocalTelemetry, mut app: axum::Router, paths: &[&str]) {
+    use tower_service::Service as _;
     let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
     tracing::dispatcher::with_default(telemetry.dispatch(), || {
-        for path in ["/items/1", "/items/2", "/plain", "/plain"] {
-            let request = http::Request::get(path).body(axum::body::Body::empty()).expect("request");
+        for path in paths {
+            let request = http::Request::get(*path).body(axum::body::Body::empty()).expect("request");
             let response = runtime.block_on(app.call(request)).expect("infallible");
             assert_eq!(response.status(), 200, "{path}");
         }
     });
+}
+
+#[test]
+fn a_route_written_differently_or_not_annotated_is_warned_about_once() {
+    use axum::routing::get;
+
+    let logs = CapturedLogs::default();
+    let recorded = RecordedFields::default();
+    let telemetry = json_lines_to(&logs).with_layer(recorded.clone()).build_local().expect("valid settings");
+    let app = axum::Router::new()
+        .route("/items/{id}", get(annotated_as_another_route))
+        .route("/plain", get(not_annotated))
+        .layer(obs_runtime::layer::ObsLayer::new());
+    get_each(&telemetry, app, &["/items/1", "/items/2", "/plain", "/plain"]);
     let lines = logs.json_lines();
     let events = |event: &str| lines.iter().filter(|line| line["event"] == event).collect::<Vec<_>>();
     let mismatches = events("route_mismatch");
@@ -209,31 +216,16 @@ async fn annotated_as_yet_another_route() -> &'static str {
 #[test]
 fn an_adopted_span_is_named_and_identified_alike_in_every_line_of_its_request() {
     use axum::routing::get;
-    use tower_service::Service as _;
 
     // obs's layers alone and nothing exported: the call names its span from what obs decided
     // when the layer made it, without looking it up; the user's event inside looks it up.
     let logs = CapturedLogs::default();
-    let writer = logs.clone();
-    let telemetry = obs_runtime::builder("request-layer", "1.0.0")
-        .with_env(|_| None)
-        .log_format(LogFormat::Json)
-        .log_filter("info")
-        .log_writer(move || writer.writer())
-        .build_local()
-        .expect("valid settings");
-    let mut app = axum::Router::new()
+    let telemetry = json_lines_to(&logs).build_local().expect("valid settings");
+    let app = axum::Router::new()
         .route("/orders/{id}", get(get_order))
         .route("/things/{id}", get(annotated_as_yet_another_route))
         .layer(obs_runtime::layer::ObsLayer::new());
-    let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
-    tracing::dispatcher::with_default(telemetry.dispatch(), || {
-        for path in ["/orders/1", "/things/1"] {
-            let request = http::Request::get(path).body(axum::body::Body::empty()).expect("request");
-            let response = runtime.block_on(app.call(request)).expect("infallible");
-            assert_eq!(response.status(), 200, "{path}");
-        }
-    });
+    get_each(&telemetry, app, &["/orders/1", "/things/1"]);
     let lines = logs.json_lines();
     let user = lines.iter().find(|line| line["target"] == "app::orders").expect("the handler's line");
     let order = lines.iter().find(|line| line["http.route"] == "/orders/{id}").expect("the order's request line");
