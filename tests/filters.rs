@@ -93,3 +93,39 @@ fn span_directives_select_the_events_inside_their_spans() {
     let messages: Vec<&str> = lines.iter().filter_map(|line| line["message"].as_str()).collect();
     assert_eq!(messages, ["inside"], "{lines:#?}");
 }
+
+/// What a service's own layer saw: the levels of the events it was given.
+#[derive(Clone, Default)]
+struct SeenLevels(std::sync::Arc<Mutex<Vec<Level>>>);
+
+impl<S: tracing::Subscriber> obs_runtime::telemetry::tracing_subscriber::Layer<S> for SeenLevels {
+    fn on_event(
+        &self,
+        event: &tracing::Event<'_>,
+        _: obs_runtime::telemetry::tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).push(*event.metadata().level());
+    }
+}
+
+#[test]
+fn every_layer_of_the_service_keeps_the_levels_its_filter_enables() {
+    use obs_runtime::telemetry::tracing_subscriber::Layer as _;
+    use obs_runtime::telemetry::tracing_subscriber::layer::Identity;
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(PoisonError::into_inner);
+    // A DEBUG layer, then a WARN one: the most verbose, not the last, bounds the levels built.
+    let debug = SeenLevels::default();
+    let telemetry = obs_runtime::builder("filters", "1")
+        .log_filter("info")
+        .trace_filter("off")
+        .log_writer(std::io::sink)
+        .with_layer(debug.clone().with_filter(LevelFilter::DEBUG))
+        .with_layer(Identity::new().with_filter(LevelFilter::WARN))
+        .build_local()
+        .expect("valid settings");
+    tracing::dispatcher::with_default(telemetry.dispatch(), || {
+        assert_eq!(LevelFilter::current(), LevelFilter::DEBUG, "the levels some layer enables");
+        tracing::debug!("for the DEBUG layer");
+    });
+    assert_eq!(*debug.0.lock().unwrap_or_else(PoisonError::into_inner), [Level::DEBUG]);
+}

@@ -268,7 +268,7 @@ impl ObsBuilder {
         }
         let mut settings = self.settle()?;
         let (layers, providers) =
-            subscriber::obs_layers::<S>(settings.subscriber_parts(), subscriber::SpanFieldReaders::Others)?;
+            subscriber::obs_layers::<S>(settings.subscriber_parts(), subscriber::OtherLayers::Unknown)?;
         let started = Started::claim(&settings)?;
         Ok((layers, started.finish(&settings, providers)))
     }

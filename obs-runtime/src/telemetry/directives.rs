@@ -33,6 +33,11 @@ impl Directives {
         // Every directive that selects spans or span fields is written in brackets.
         Ok(Directives { filter, selects_spans: value.contains('[') })
     }
+
+    /// Whether a directive selects spans (by name or by field values).
+    pub fn selects_spans(&self) -> bool {
+        self.selects_spans
+    }
 }
 
 impl<S: Subscriber> Filter<S> for Directives {

@@ -90,12 +90,15 @@ fn not_the_call_event(metadata: &Metadata<'_>) -> bool {
     !(metadata.is_event() && matches!(metadata.target(), REQUEST_LOG_TARGET | OPERATION_LOG_TARGET))
 }
 
-/// The filter of obs's outermost layer, saying the level hint of all of obs's layers.
+/// The filter of obs's outermost layer, saying the level hint of the whole subscriber: obs's
+/// layers and the service's own added under them.
 ///
 /// `tracing-subscriber` takes the hint of layers joined with `and_then` over a `Registry` from
 /// the outer one alone (it mistakes the inner layer for the registry): without this, logs at
-/// `info` under traces `off` would be hinted `OFF`, and no span or event built for them. A hint
-/// is an upper bound, so raising the outer filter's to the stack's is always sound.
+/// `info` under traces `off` would be hinted `OFF`, and no span or event built for them; and of
+/// two layers of the service's, a DEBUG one added before a WARN one would get no DEBUG event. A
+/// hint is an upper bound, so raising the outer filter's to the stack's is always sound; where
+/// obs cannot know the stack (`init_layers`), it claims none.
 struct StackHint<F> {
     filter: F,
     hint: Option<LevelFilter>,
@@ -156,33 +159,41 @@ pub type UserLayer = Box<dyn Layer<Registry> + Send + Sync + 'static>;
 pub fn build(parts: SubscriberParts, user_layers: Vec<UserLayer>) -> Result<BuiltSubscriber, SetupError> {
     // Chained, not a `Vec`, which passes on neither the dispatcher to its layers nor, when empty,
     // a faithful interest; without user layers the stack has none at all.
+    // Each layer's own hint, combined here: the chain would report its last layer's alone (see
+    // `StackHint`).
+    let hint =
+        user_layers.iter().try_fold(LevelFilter::OFF, |most, layer| layer.max_level_hint().map(|hint| most.max(hint)));
     let chained: Option<UserLayer> = user_layers.into_iter().reduce(|first, next| Box::new(first.and_then(next)));
     match chained {
         None => {
-            let (layers, providers) = obs_layers(parts, SpanFieldReaders::ObsOnly)?;
+            let (layers, providers) = obs_layers(parts, OtherLayers::None)?;
             Ok(BuiltSubscriber { dispatch: Dispatch::new(Registry::default().with(layers)), providers })
         }
         Some(user) => {
-            let (layers, providers) = obs_layers(parts, SpanFieldReaders::Others)?;
+            let (layers, providers) = obs_layers(parts, OtherLayers::Added { hint })?;
             Ok(BuiltSubscriber { dispatch: Dispatch::new(Registry::default().with(user).with(layers)), providers })
         }
     }
 }
 
-/// Who, besides obs's span layers, may read the fields recorded on a call span.
+/// The layers of the subscriber besides obs's: they may read the fields recorded on call spans,
+/// and their level hints are part of the subscriber's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SpanFieldReaders {
-    /// No one: obs's layers are the whole subscriber.
-    ObsOnly,
-    /// Layers of the service's own (added under obs's, or obs's added to the service's subscriber).
-    Others,
+pub enum OtherLayers {
+    /// None: obs's layers are the whole subscriber.
+    None,
+    /// The service's own, added under obs's, with the most verbose level any of them enables
+    /// (`None`: one of them does not say).
+    Added { hint: Option<LevelFilter> },
+    /// Unknown: obs's layers go into a subscriber the service builds.
+    Unknown,
 }
 
 /// obs's layers over any registry-backed subscriber `S`: the spans, the log output and the log
 /// export, each with its own filter, and the providers that must be shut down with them.
 pub fn obs_layers<S>(
     parts: SubscriberParts,
-    readers: SpanFieldReaders,
+    others: OtherLayers,
 ) -> Result<(impl Layer<S> + Send + Sync + 'static, Providers), SetupError>
 where
     S: Subscriber + for<'span> LookupSpan<'span> + Send + Sync + 'static,
@@ -190,8 +201,9 @@ where
     let log_filter = Directives::parse(&parts.log_filter.0, parts.log_filter.1)?;
     // One filter behind both span layers: span directives (`[checkout]=debug`) follow the spans
     // entered, whichever layer exports them.
-    let trace_filter: Arc<dyn Filter<S> + Send + Sync> =
-        Arc::new(Directives::parse(&parts.trace_filter.0, parts.trace_filter.1)?);
+    let trace_directives = Directives::parse(&parts.trace_filter.0, parts.trace_filter.1)?;
+    let trace_filter_selects_spans = trace_directives.selects_spans();
+    let trace_filter: Arc<dyn Filter<S> + Send + Sync> = Arc::new(trace_directives);
     let resource = resource::build(&parts.identity, &resource::new_instance_id(), &parts.otlp.resource_attributes);
     let mut providers = Providers::start(&parts.otlp, &resource)?;
     let tracer = providers.tracer.tracer("obs");
@@ -205,7 +217,12 @@ where
     #[cfg(not(feature = "_otlp"))]
     let call_span_export = None;
     // The human-readable format prints the fields of the spans around each line.
-    let fields_read_elsewhere = readers == SpanFieldReaders::Others || parts.log_format != LogFormat::Json;
+    // A filter with span directives may match the fields recorded on a span
+    // (`[{http.response.status_code=404}]=warn`).
+    let fields_read_elsewhere = others != OtherLayers::None
+        || parts.log_format != LogFormat::Json
+        || log_filter.selects_spans()
+        || trace_filter_selects_spans;
     let call_spans = CallSpans::new(
         parts.otlp.sampler.sdk_sampler(),
         call_span_export,
@@ -227,7 +244,13 @@ where
         );
     // The most verbose level either filter enables: this outermost layer must say it for the
     // whole stack (see `StackHint`).
-    let stack_hint = Filter::<S>::max_level_hint(&log_filter).zip(trace_filter.max_level_hint()).map(|(a, b)| a.max(b));
+    let obs_hint = Filter::<S>::max_level_hint(&log_filter).zip(trace_filter.max_level_hint()).map(|(a, b)| a.max(b));
+    let stack_hint = match others {
+        OtherLayers::None => obs_hint,
+        OtherLayers::Added { hint } => obs_hint.zip(hint).map(|(a, b)| a.max(b)),
+        // The service's own composition may have the same flaw: obs claims no bound there.
+        OtherLayers::Unknown => None,
+    };
     let call_spans = call_spans.with_filter(StackHint {
         filter: trace_filter.and(filter_fn(not_the_call_event).with_max_level_hint(LevelFilter::TRACE)).and(
             filter_fn(|metadata| metadata.is_event() || is_call_span(metadata)).with_max_level_hint(LevelFilter::TRACE),
