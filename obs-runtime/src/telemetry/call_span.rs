@@ -538,9 +538,8 @@ impl<S> Filter<S> for OutsideCallSpans {
         !matches!(event_owner(event, &self.dispatch), Some(EventOwner::Call(_)))
     }
 
-    /// Any level: it selects by span, not by level as the other level-blind filters of `subscriber.rs` say.
     fn max_level_hint(&self) -> Option<tracing::level_filters::LevelFilter> {
-        Some(tracing::level_filters::LevelFilter::TRACE)
+        crate::telemetry::subscriber::ANY_LEVEL
     }
 }
 

@@ -74,7 +74,14 @@ impl<S> tracing_subscriber::layer::Filter<S> for NotPlumbing {
 /// with hintless, and the dispatcher's maximum level `TRACE` however quiet the directives: every
 /// disabled `debug!` then costs a callsite-interest check instead of a level comparison, and a
 /// call whose log event no filter would enable still prepares it.
-const ANY_LEVEL: Option<LevelFilter> = Some(LevelFilter::TRACE);
+pub(crate) const ANY_LEVEL: Option<LevelFilter> = Some(LevelFilter::TRACE);
+
+/// A filter of `predicate` on metadata alone, hinted [`ANY_LEVEL`].
+fn level_blind(
+    predicate: impl Fn(&Metadata<'_>) -> bool,
+) -> tracing_subscriber::filter::FilterFn<impl Fn(&Metadata<'_>) -> bool> {
+    filter_fn(predicate).with_max_level_hint(LevelFilter::TRACE)
+}
 
 fn is_plumbing(target: &str) -> bool {
     PLUMBING_TARGETS.iter().any(|plumbing| {
@@ -237,11 +244,7 @@ where
         .with_threads(false)
         .with_target(false)
         .and_then(OtelSpanMarker)
-        .with_filter(
-            Arc::clone(&trace_filter)
-                .and(filter_fn(not_the_call_event).with_max_level_hint(LevelFilter::TRACE))
-                .and(call_spans.outside_filter()),
-        );
+        .with_filter(Arc::clone(&trace_filter).and(level_blind(not_the_call_event)).and(call_spans.outside_filter()));
     // The most verbose level either filter enables: this outermost layer must say it for the
     // whole stack (see `StackHint`).
     let obs_hint = Filter::<S>::max_level_hint(&log_filter).zip(trace_filter.max_level_hint()).map(|(a, b)| a.max(b));
@@ -252,9 +255,9 @@ where
         OtherLayers::Unknown => None,
     };
     let call_spans = call_spans.with_filter(StackHint {
-        filter: trace_filter.and(filter_fn(not_the_call_event).with_max_level_hint(LevelFilter::TRACE)).and(
-            filter_fn(|metadata| metadata.is_event() || is_call_span(metadata)).with_max_level_hint(LevelFilter::TRACE),
-        ),
+        filter: trace_filter
+            .and(level_blind(not_the_call_event))
+            .and(level_blind(|metadata| metadata.is_event() || is_call_span(metadata))),
         hint: stack_hint,
     });
     let spans = other_spans.and_then(call_spans);
